@@ -1,0 +1,136 @@
+"""The data every part of recagent shares: a catalog of items, a population of users, their ratings.
+
+Inside recagent, items and users are dense indices 0..n-1 so that hot paths can index numpy
+arrays directly. The dataset's own identifiers are kept in `raw_ids` and are what outputs show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Catalog:
+    """Items with titles, genres and free text (overview, description)."""
+
+    raw_ids: np.ndarray  # (n_items,) dataset item ids
+    titles: list[str]
+    genre_names: list[str]
+    genres: np.ndarray  # (n_items, n_genres) bool
+    texts: list[str]  # free text per item ("" when the dataset has none)
+
+    def __post_init__(self) -> None:
+        n = len(self.raw_ids)
+        if not (len(self.titles) == len(self.texts) == self.genres.shape[0] == n):
+            raise ValueError("catalog columns have different lengths")
+        self.genres = np.asarray(self.genres, dtype=bool)
+        self._index = {int(r): i for i, r in enumerate(self.raw_ids)}
+
+    def __len__(self) -> int:
+        return len(self.raw_ids)
+
+    def index_of(self, raw_id: int) -> int:
+        """Dense index of a dataset item id (KeyError when unknown)."""
+        return self._index[int(raw_id)]
+
+    def has(self, raw_id: int) -> bool:
+        return int(raw_id) in self._index
+
+    def item_genres(self, item: int) -> list[str]:
+        return [self.genre_names[g] for g in np.flatnonzero(self.genres[item])]
+
+    def find_title(self, query: str) -> int | None:
+        """Dense index of the first item whose title contains `query` (case-insensitive)."""
+        q = query.lower()
+        for i, t in enumerate(self.titles):
+            if q in t.lower():
+                return i
+        return None
+
+
+@dataclass
+class Users:
+    """The people behind the interactions, with whatever the dataset says about them."""
+
+    raw_ids: np.ndarray  # (n_users,) dataset user ids
+    names: list[str]
+    ages: np.ndarray  # (n_users,) int, 0 when unknown
+    genders: list[str]
+    occupations: list[str]
+    descriptions: list[str]  # personality / interests text, "" when unknown
+    roles: list[list[str]]  # RecAgent roles: Watcher, Explorer, Critic, Chatter, Poster
+
+    def __post_init__(self) -> None:
+        self._index = {int(r): i for i, r in enumerate(self.raw_ids)}
+
+    def __len__(self) -> int:
+        return len(self.raw_ids)
+
+    def index_of(self, raw_id: int) -> int:
+        return self._index[int(raw_id)]
+
+    def has(self, raw_id: int) -> bool:
+        return int(raw_id) in self._index
+
+    @classmethod
+    def anonymous(cls, raw_ids: np.ndarray) -> "Users":
+        n = len(raw_ids)
+        return cls(
+            raw_ids=np.asarray(raw_ids),
+            names=[f"User {int(r)}" for r in raw_ids],
+            ages=np.zeros(n, dtype=int),
+            genders=[""] * n,
+            occupations=[""] * n,
+            descriptions=[""] * n,
+            roles=[[] for _ in range(n)],
+        )
+
+
+@dataclass
+class Interactions:
+    """Ratings as parallel arrays of dense user and item indices."""
+
+    users: np.ndarray  # int64
+    items: np.ndarray  # int64
+    ratings: np.ndarray  # float32, 1-5 scale where the dataset has ratings
+    times: np.ndarray  # int64 unix seconds (or an order when the data has no time)
+
+    def __post_init__(self) -> None:
+        self.users = np.asarray(self.users, dtype=np.int64)
+        self.items = np.asarray(self.items, dtype=np.int64)
+        self.ratings = np.asarray(self.ratings, dtype=np.float32)
+        self.times = np.asarray(self.times, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def subset(self, mask: np.ndarray) -> "Interactions":
+        return Interactions(self.users[mask], self.items[mask], self.ratings[mask], self.times[mask])
+
+    def sorted_by_time(self) -> "Interactions":
+        order = np.lexsort((self.times, self.users))
+        return self.subset(order)
+
+    def temporal_split(self, test_fraction: float = 0.2) -> tuple["Interactions", "Interactions"]:
+        """Each user's last `test_fraction` of interactions (by time) go to the test part."""
+        s = self.sorted_by_time()
+        _, starts, counts = np.unique(s.users, return_index=True, return_counts=True)
+        n_test = np.floor(counts * test_fraction).astype(np.int64)
+        rank = np.arange(len(s)) - np.repeat(starts, counts)
+        is_test = rank >= np.repeat(counts - n_test, counts)
+        return s.subset(~is_test), s.subset(is_test)
+
+
+@dataclass
+class Dataset:
+    """What a loader returns. `relations` is set when the dataset ships a social graph."""
+
+    name: str
+    catalog: Catalog
+    users: Users
+    interactions: Interactions
+    relations: list[tuple[int, int, str, float]] | None = None  # (user, user, type, closeness)
+    test_interactions: Interactions | None = None
+    meta: dict = field(default_factory=dict)
