@@ -1,0 +1,65 @@
+"""The `recagent` command line: run, validate, prepare, eval, compare, serve, interview.
+
+Errors a user can cause (`UserError`) are printed as one line and exit with code 2; everything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Simulate people inside a recommender system.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(error: UserError) -> None:
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file")) -> None:
+    """Check a scenario file without running it."""
+    from .scenario import load_scenario
+
+    try:
+        spec = load_scenario(scenario)
+    except UserError as e:
+        fail(e)
+    console.print(f"[green]ok[/] {scenario}: scenario {spec.name!r}, {spec.simulation.steps} steps, "
+                  f"dataset {spec.dataset.kind}, recommender {spec.recommender.name}, "
+                  f"feedback {spec.feedback.model}, language backend {spec.llm.provider}")
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: outputs.dir/<name>-<time>)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+) -> None:
+    """Run a scenario and write its run folder."""
+    from .simulation.runner import run_scenario
+
+    try:
+        result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
+    except UserError as e:
+        fail(e)
+    console.print(f"run folder: [bold]{result.run_dir}[/]")
+
+
+# Commands contributed by other packages of recagent are mounted below.
+
+
+def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
+    sys.exit(app())

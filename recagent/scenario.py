@@ -1,0 +1,311 @@
+"""The YAML scenario: pydantic models, loading, and errors that name the file and the field.
+
+A scenario says which people (dataset, agents), which world (social graph), which recommender and
+feedback model, which language backend, how the simulation steps, what changes when
+(interventions) and where outputs go. Relative paths resolve against the scenario file's folder;
+`~` and `${ENV_VAR}` expand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import UserError
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- dataset -------------------------------------------------------------------------------------
+
+
+class SyntheticData(Strict):
+    kind: Literal["synthetic"]
+    users: int = Field(100, ge=2, description="number of users")
+    items: int = Field(300, ge=10, description="number of items")
+    history_length: int = Field(20, ge=1, description="mean starting ratings per user")
+    seed: int | None = Field(None, description="data seed (default: the scenario seed)")
+
+
+class MovieLensData(Strict):
+    kind: Literal["movielens-100k"]
+    path: Path = Field(description="folder with u.data, u.item, u.user")
+    tmdb: Path | None = Field(None, description="optional movies_enriched.csv with TMDB overviews")
+    fold: int | None = Field(None, ge=1, le=5, description="train on uK.base only")
+
+
+class RecAgentData(Strict):
+    kind: Literal["recagent"]
+    path: Path = Field(description="folder with item.csv, user_1000.csv, relationship_1000.csv")
+    users_file: str = "user_1000.csv"
+    relations_file: str = "relationship_1000.csv"
+    history_length: int = Field(20, ge=1)
+
+
+class CsvData(Strict):
+    kind: Literal["csv"]
+    ratings: Path
+    items: Path | None = None
+    columns: dict[Literal["user", "item", "rating", "timestamp"], str] = Field(default_factory=dict)
+
+
+DatasetSpec = Annotated[Union[SyntheticData, MovieLensData, RecAgentData, CsvData], Field(discriminator="kind")]
+
+
+# --- agents and world ----------------------------------------------------------------------------
+
+
+class AgentsSpec(Strict):
+    count: int | None = Field(None, ge=1, description="number of agents (default: every user of the dataset)")
+    sample: Literal["first", "random"] = "random"
+    roles: dict[Literal["Watcher", "Explorer", "Critic", "Chatter", "Poster"], float] | None = Field(
+        None, description="share of agents per role when the dataset has none (default: derived from traits)")
+
+    @field_validator("roles")
+    @classmethod
+    def _shares(cls, v):
+        if v is not None and (any(x < 0 for x in v.values()) or sum(v.values()) <= 0):
+            raise ValueError("role shares must be >= 0 and sum to more than 0")
+        return v
+
+
+class SocialSpec(Strict):
+    graph: Literal["watts-strogatz", "barabasi-albert", "homophily", "dataset", "none"] = "homophily"
+    degree: int = Field(8, ge=1, description="mean number of contacts")
+    rewire: float = Field(0.1, ge=0, le=1, description="Watts-Strogatz rewiring probability")
+    homophily: float = Field(4.0, ge=0, description="how strongly similar tastes attract (0 = random)")
+
+
+class RecommenderSpec(Strict):
+    name: str = "popular"
+    params: dict[str, Any] = Field(default_factory=dict)
+    retrain_every: int = Field(0, ge=0, description="feed simulated ratings back every N steps (0 = never)")
+
+
+class FeedbackSpec(Strict):
+    model: str = "bias"
+    params: dict[str, Any] = Field(default_factory=dict)
+    rating_noise: float = Field(0.8, ge=0, description="std of the noise added to the predicted rating")
+    like_rating: float = Field(4, ge=1, le=5, description="a watch rated at least this is a like")
+    dislike_rating: float = Field(2, ge=1, le=5, description="a watch rated at most this is a dislike")
+
+
+class LLMSpec(Strict):
+    provider: Literal["offline"] = "offline"
+    max_concurrency: int = Field(8, ge=1)
+
+
+# --- simulation ----------------------------------------------------------------------------------
+
+
+class ActivationSpec(Strict):
+    kind: Literal["pareto", "random", "all"] = "pareto"
+    alpha: float = Field(1.16, gt=0, description="Pareto shape for per-agent activity")
+    probability: float = Field(0.2, ge=0, le=1, description="activity probability for kind=random")
+    max_active: int | None = Field(None, ge=1, description="cap on active agents per step")
+
+
+class BusySpec(Strict):
+    watch: float = Field(2.0, ge=0, description="hours an agent is busy per item watched")
+    chat: tuple[float, float] = Field((0.5, 2.0), description="min and max hours of a chat")
+    post: float = Field(0.1, ge=0)
+
+
+class SimulationSpec(Strict):
+    steps: int = Field(20, ge=1)
+    start_time: datetime = datetime(2024, 1, 1, 8, 0)
+    step_hours: float = Field(1.0, gt=0, description="simulated hours per step")
+    activation: ActivationSpec = Field(default_factory=ActivationSpec)
+    page_size: int = Field(4, ge=1)
+    max_pages: int = Field(3, ge=1)
+    busy_hours: BusySpec = Field(default_factory=BusySpec)
+
+
+# --- interventions -------------------------------------------------------------------------------
+
+
+class SwitchRecommender(Strict):
+    at_step: int = Field(ge=0)
+    kind: Literal["switch_recommender"]
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class InjectPost(Strict):
+    at_step: int = Field(ge=0)
+    kind: Literal["inject_post"]
+    agent: int = Field(description="dataset user id of the poster")
+    item: int = Field(description="dataset item id the post is about")
+    text: str | None = None
+
+
+InterventionSpec = Annotated[Union[SwitchRecommender, InjectPost], Field(discriminator="kind")]
+
+
+class OutputsSpec(Strict):
+    dir: Path | None = Field(None, description="parent folder of run folders (default: ./runs)")
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = 0
+    dataset: DatasetSpec
+    agents: AgentsSpec = Field(default_factory=AgentsSpec)
+    social: SocialSpec = Field(default_factory=SocialSpec)
+    recommender: RecommenderSpec = Field(default_factory=RecommenderSpec)
+    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
+    llm: LLMSpec = Field(default_factory=LLMSpec)
+    simulation: SimulationSpec = Field(default_factory=SimulationSpec)
+    interventions: list[InterventionSpec] = Field(default_factory=list)
+    outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", v):
+            raise ValueError("use letters, digits, '-', '_' and '.' only (it names the run folder)")
+        return v
+
+    @model_validator(mode="after")
+    def _dataset_graph(self) -> "Scenario":
+        if self.social.graph == "dataset" and self.dataset.kind != "recagent":
+            raise ValueError("social.graph 'dataset' needs a dataset that ships relationships (kind: recagent)")
+        return self
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+class _NoPythonTagsLoader(yaml.SafeLoader):
+    """SafeLoader already refuses `!!python/...` tags; this only lets us name the problem."""
+
+
+_ENV = re.compile(r"\$\{([^}]+)\}")
+
+
+def expand_path(value: str | Path, base: Path, field: str, file: Path) -> Path:
+    text = str(value)
+    for var in _ENV.findall(text):
+        if var not in os.environ:
+            raise UserError(f"field '{field}': environment variable ${{{var}}} is not set", file)
+    text = os.path.expanduser(_ENV.sub(lambda m: os.environ[m.group(1)], text))
+    path = Path(text)
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _field_path(loc: tuple) -> str:
+    parts = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        elif p in ("synthetic", "movielens-100k", "recagent", "csv", "switch_recommender", "inject_post"):
+            continue  # discriminator tags pydantic adds to the location
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(err: dict) -> str:
+    kind, found = err["type"], err.get("input")
+    field = _field_path(err["loc"])
+    if kind == "extra_forbidden":
+        return f"unknown key '{field}'"
+    if kind == "missing":
+        return f"field '{field}' is required"
+    if kind == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        return f"field '{field}.kind': unknown kind {err['ctx'].get('tag')!r}; expected one of {expected}"
+    if kind == "union_tag_not_found":
+        return f"field '{field}' needs a 'kind'"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"field '{field}': {msg}, found {found!r}"
+
+
+def parse_scenario(data: Any, file: Path) -> Scenario:
+    if not isinstance(data, dict):
+        raise UserError(f"expected a mapping of scenario fields at the top level, found {type(data).__name__}", file)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_describe(e.errors()[0]), file) from None
+    return resolve(scenario, file)
+
+
+def resolve(scenario: Scenario, file: Path) -> Scenario:
+    """Expand and resolve paths against the scenario's folder; check the names and files it uses."""
+    from .feedback import FEEDBACK_MODELS
+    from .recommenders import available_recommenders
+
+    base = file.parent.resolve()
+    ds = scenario.dataset
+    for attr in ("path", "tmdb", "ratings", "items"):
+        value = getattr(ds, attr, None)
+        if isinstance(value, (str, Path)):
+            path = expand_path(value, base, f"dataset.{attr}", file)
+            setattr(ds, attr, path)
+            if not path.exists():
+                hint = ""
+                if ds.kind == "movielens-100k":
+                    hint = (". MovieLens-100K comes from GroupLens (https://grouplens.org/datasets/movielens/100k/): "
+                            "unzip it and point dataset.path at the folder holding u.data")
+                raise UserError(f"field 'dataset.{attr}': {path} does not exist{hint}", file)
+    if scenario.outputs.dir is not None:
+        scenario.outputs.dir = expand_path(scenario.outputs.dir, base, "outputs.dir", file)
+
+    recommenders = available_recommenders()
+    names = [("recommender.name", scenario.recommender.name)]
+    names += [(f"interventions[{i}].name", iv.name) for i, iv in enumerate(scenario.interventions)
+              if isinstance(iv, SwitchRecommender)]
+    for field, name in names:
+        if name not in recommenders:
+            raise UserError(f"field '{field}': unknown recommender {name!r}; available: {', '.join(sorted(recommenders))}",
+                            file)
+    if scenario.feedback.model not in FEEDBACK_MODELS:
+        raise UserError(f"field 'feedback.model': unknown feedback model {scenario.feedback.model!r}; "
+                        f"available: {', '.join(sorted(FEEDBACK_MODELS))}", file)
+    lo, hi = scenario.simulation.busy_hours.chat
+    if lo > hi or lo < 0:
+        raise UserError("field 'simulation.busy_hours.chat': expected [min, max] hours with 0 <= min <= max", file)
+    for i, iv in enumerate(scenario.interventions):
+        if iv.at_step >= scenario.simulation.steps:
+            raise UserError(f"field 'interventions[{i}].at_step': {iv.at_step} is not before the last step "
+                            f"({scenario.simulation.steps} steps)", file)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every problem is a UserError naming file and field."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError("scenario file not found", file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError("not a UTF-8 text file", file)
+    try:
+        data = yaml.load(text, Loader=_NoPythonTagsLoader)
+    except yaml.constructor.ConstructorError as e:
+        mark = e.problem_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise UserError(f"YAML tag not allowed ({e.problem}); scenarios are plain YAML", where) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        problem = getattr(e, "problem", None) or str(e)
+        raise UserError(f"YAML syntax error: {problem}", where) from None
+    return parse_scenario(data, file)
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

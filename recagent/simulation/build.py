@@ -1,0 +1,60 @@
+"""From a validated scenario to a ready model: dataset, feedback model, recommender, backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Dataset, load_movielens_100k, load_ratings_csv, load_recagent_population, make_synthetic
+from ..errors import DataError, UserError
+from ..feedback import FeedbackContext, make_feedback
+from ..llm import make_backend
+from ..recommenders import RecommenderContext, make_recommender
+from ..scenario import Scenario
+from .events import EventLog
+from .model import RecSimModel
+
+
+def cache_dir() -> Path:
+    """Where prepared artefacts (keywords, trained models) are kept between runs."""
+    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
+
+
+def load_dataset(scenario: Scenario) -> Dataset:
+    spec = scenario.dataset
+    try:
+        if spec.kind == "synthetic":
+            seed = scenario.seed if spec.seed is None else spec.seed
+            return make_synthetic(spec.users, spec.items, spec.history_length, seed)
+        if spec.kind == "movielens-100k":
+            return load_movielens_100k(spec.path, fold=spec.fold, tmdb=spec.tmdb)
+        if spec.kind == "recagent":
+            return load_recagent_population(spec.path, spec.users_file, spec.relations_file,
+                                            spec.history_length, seed=scenario.seed)
+        return load_ratings_csv(spec.ratings, spec.items, dict(spec.columns))
+    except DataError:
+        raise
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"could not read the dataset: {e}")
+
+
+def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None) -> RecSimModel:
+    spec = scenario.feedback
+    try:
+        feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
+    except TypeError as e:
+        raise UserError(f"field 'feedback.params': {e}")
+    feedback.fit(dataset.catalog, dataset.interactions)
+    backend = make_backend(scenario.llm.provider, scenario.llm.max_concurrency)
+
+    def recommender_factory(name: str, params: dict, rng: np.random.Generator):
+        context = RecommenderContext(rng=rng, seed=scenario.seed, cache_dir=cache_dir())
+        try:
+            return make_recommender(name, context, **params)
+        except TypeError as e:
+            raise UserError(f"recommender {name!r}: bad params: {e}")
+
+    return RecSimModel(scenario, dataset, feedback=feedback, recommender_factory=recommender_factory,
+                       backend=backend, event_log=event_log)

@@ -1,0 +1,111 @@
+"""The run's append-only event log in SQLite (`events.sqlite`).
+
+Every act is one row of `events`; the web page, the metrics and the reports are derived from it.
+Static context (agents, items, social edges) sits in tables beside it so the file stands alone.
+Each step is written in one transaction, so an interrupted run leaves the completed steps.
+Payloads are JSON with sorted keys and rounded floats, so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+EVENT_KINDS = ("page", "watch", "like", "dislike", "leave", "search", "chat", "post", "hear", "intervention")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    step INTEGER NOT NULL,
+    sim_time TEXT NOT NULL,
+    agent_id INTEGER,
+    kind TEXT NOT NULL,
+    item_id INTEGER,
+    target_agent_id INTEGER,
+    payload TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_step ON events(step);
+CREATE INDEX IF NOT EXISTS events_agent ON events(agent_id);
+CREATE INDEX IF NOT EXISTS events_item ON events(item_id);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    persona TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    item_id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    genres TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edges (
+    source INTEGER NOT NULL,
+    target INTEGER NOT NULL,
+    relationship TEXT NOT NULL,
+    closeness REAL NOT NULL
+);
+"""
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_round(v) for v in value]
+    return value
+
+
+def encode_payload(payload: dict | None) -> str:
+    return json.dumps(_round(payload or {}), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Event:
+    step: int
+    sim_time: str
+    agent_id: int | None
+    kind: str
+    item_id: int | None = None  # the dataset's item id
+    target_agent_id: int | None = None
+    payload: dict | None = None
+
+
+class EventLog:
+    """Buffers a step's events and writes them in one transaction."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.conn = sqlite3.connect(self.path)
+        self.conn.executescript(SCHEMA)
+        self.buffer: list[tuple] = []
+
+    def write_context(self, agents: Iterable[tuple], items: Iterable[tuple], edges: Iterable[tuple]) -> None:
+        with self.conn:
+            self.conn.executemany("INSERT INTO agents VALUES (?, ?, ?, ?)", agents)
+            self.conn.executemany("INSERT INTO items VALUES (?, ?, ?)", items)
+            self.conn.executemany("INSERT INTO edges VALUES (?, ?, ?, ?)", edges)
+
+    def append(self, event: Event) -> None:
+        self.buffer.append((event.step, event.sim_time, event.agent_id, event.kind, event.item_id,
+                            event.target_agent_id, encode_payload(event.payload)))
+
+    def flush(self) -> int:
+        """Write the buffered events in one transaction; returns how many were written."""
+        rows, self.buffer = self.buffer, []
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO events (step, sim_time, agent_id, kind, item_id, target_agent_id, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind"))
+
+    def close(self) -> None:
+        self.buffer.clear()  # an unfinished step is dropped, never half-written
+        self.conn.close()

@@ -1,0 +1,140 @@
+"""Run a scenario end to end and write its run folder.
+
+Everything that can fail because of the user's input (scenario, dataset, names) is checked
+before the run folder is created, so a bad scenario leaves nothing behind. The run folder holds:
+
+- `events.sqlite`: the event log (see `events.py`), written one transaction per step;
+- `metrics.csv`: one row per step from the Mesa DataCollector;
+- `scenario.resolved.yaml`: the scenario with defaults filled in, paths resolved, overrides applied;
+- `run.json`: seed, versions, counts, wall time, status, language-backend usage.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import __version__
+from ..errors import UserError
+from ..scenario import Scenario, dump_scenario, load_scenario
+from .build import build_model, load_dataset
+from .events import EventLog
+from .model import RecSimModel
+
+SUMMARY_KINDS = ("watch", "like", "dislike", "search", "chat", "post", "hear", "leave")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model: RecSimModel
+    info: dict
+
+
+def new_run_dir(scenario: Scenario, out: Path | None) -> Path:
+    if out is not None:
+        if out.exists() and any(out.iterdir()):
+            raise UserError("run folder exists and is not empty; choose another --out", out)
+        return out
+    parent = scenario.outputs.dir or Path("runs")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = parent / f"{scenario.name}-{stamp}"
+    n = 2
+    while run_dir.exists():
+        run_dir = parent / f"{scenario.name}-{stamp}-{n}"
+        n += 1
+    return run_dir
+
+
+def versions() -> dict:
+    found = {"recagent": __version__, "python": platform.python_version()}
+    for package in ("mesa", "numpy", "networkx", "torch", "langchain-core"):
+        try:
+            found[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing optional package is simply not listed
+            pass
+    return found
+
+
+def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None = None, steps: int | None = None,
+                 progress: bool = True, console: Console | None = None) -> RunResult:
+    console = console or Console()
+    scenario = load_scenario(path)
+    if seed is not None:
+        scenario.seed = seed
+    if steps is not None:
+        if steps < 1:
+            raise UserError(f"--steps must be at least 1, found {steps}")
+        scenario.simulation.steps = steps
+    dataset = load_dataset(scenario)
+    # Build once without a log: every remaining user error (agent count, intervention targets,
+    # feedback params) surfaces here, before anything is written.
+    build_model(scenario, dataset)
+
+    run_dir = new_run_dir(scenario, out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+    log = EventLog(run_dir / "events.sqlite")
+    model = build_model(scenario, dataset, log)
+    info = {
+        "scenario": scenario.name, "seed": scenario.seed, "status": "running", "steps_planned": scenario.simulation.steps,
+        "steps_completed": 0, "agents": model.n_agents, "dataset": dataset.name, "items": len(dataset.catalog),
+        "recommender": scenario.recommender.name, "feedback": scenario.feedback.model,
+        "language_backend": model.backend.label, "versions": versions(),
+        "started_at": datetime.now().isoformat(timespec="seconds"),
+    }
+    write_json(run_dir / "run.json", info)
+    started = time.perf_counter()
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
+                      disable=not progress, transient=False) as bar:
+            task = bar.add_task(scenario.name, total=scenario.simulation.steps, status="")
+            for _ in range(scenario.simulation.steps):
+                model.step()
+                info["steps_completed"] = model.step_index
+                c = model.counters
+                bar.update(task, advance=1, status=f"active {c.get('active', 0)}  watches {c.get('watch', 0)}  "
+                                                   f"chats {c.get('chat', 0)}  posts {c.get('post', 0)}")
+        info["status"] = "completed"
+    except KeyboardInterrupt:
+        info["status"] = "interrupted"
+        raise
+    finally:
+        info["wall_time_s"] = round(time.perf_counter() - started, 3)
+        info["counts"] = log.counts()
+        info["llm"] = {"backend": model.backend.label, **model.backend.usage.as_dict()}
+        model.datacollector.get_model_vars_dataframe().to_csv(run_dir / "metrics.csv", index=False)
+        log.close()
+        write_json(run_dir / "run.json", info)
+    if progress:
+        console.print(summary_table(info))
+    return RunResult(run_dir, model, info)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def summary_table(info: dict) -> Table:
+    table = Table(title=f"{info['scenario']}: {info['steps_completed']} steps, {info['agents']} agents, "
+                        f"{info['wall_time_s']:.1f} s ({info['status']})")
+    table.add_column("events")
+    table.add_column("count", justify="right")
+    for kind in SUMMARY_KINDS:
+        table.add_row(kind, f"{info['counts'].get(kind, 0):,}")
+    llm = info["llm"]
+    table.add_row(f"text by {llm['backend']} backend",
+                  f"{llm['offline_replies']:,}" if llm["backend"] == "offline" else f"{llm['calls']:,} calls")
+    return table
