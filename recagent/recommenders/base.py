@@ -7,7 +7,8 @@ simulation's new feedback so learning recommenders can retrain online.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from scipy import sparse
@@ -27,6 +28,19 @@ class Recommender(Protocol):
 
     def update(self, feedback: Interactions) -> None:
         """New ratings from the simulation (users, items, ratings, times)."""
+
+
+@dataclass
+class RecommenderWorld:
+    """What a recommender may read of the simulation, handed over through an optional `bind(world)`.
+
+    The simulation calls `recommender.bind(world)` (when the method exists) right after creating a
+    recommender and after every switch. All three are live objects: they change as the run goes.
+    """
+
+    graph: Any  # networkx.Graph over agent ids 0..n_agents-1, edges carry "closeness"
+    users: np.ndarray  # (n_agents,) dense dataset user index of each agent
+    history: Any  # recagent.data.History: every user's ratings so far, the simulation's included
 
 
 def top_k(scores: np.ndarray, k: int, exclude: sparse.csr_matrix | None = None) -> np.ndarray:
