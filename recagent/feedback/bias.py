@@ -8,8 +8,6 @@ recomputed from the user's live history, so users who rate new items move their 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-
 from ..data import Catalog, History, Interactions
 from .base import LIKE_THRESHOLD
 
@@ -36,6 +34,8 @@ class BiasFeedback:
         pred = self.mu + b_user[u] + self.b_item[i]
         liked = r >= self.like_threshold
         if len(r) and liked.any() and not liked.all():
+            from sklearn.linear_model import LogisticRegression  # imported here: sklearn takes seconds to load
+
             clf = LogisticRegression().fit(pred[:, None], liked)
             self.slope, self.intercept = float(clf.coef_[0, 0]), float(clf.intercept_[0])
         else:

@@ -68,7 +68,6 @@ class RecSimModel(mesa.Model):
         self.catalog = dataset.catalog
         self.feedback = feedback
         self.backend = backend
-        self.event_log = event_log
         self.make_recommender = recommender_factory
         self.step_index = 0
         self.step_events: list[Event] = []
@@ -111,8 +110,14 @@ class RecSimModel(mesa.Model):
             "mean_genre_entropy": lambda m: m.mean_genre_entropy(),
         })
         self._check_interventions()
+        self.event_log: EventLog | None = None
         if event_log is not None:
-            event_log.write_context(self._agent_rows(), self._item_rows(), self._edge_rows())
+            self.attach_log(event_log)
+
+    def attach_log(self, event_log: EventLog) -> None:
+        """Write the run's context (agents, items, edges) and send each step's events to `event_log`."""
+        event_log.write_context(self._agent_rows(), self._item_rows(), self._edge_rows())
+        self.event_log = event_log
 
     # --- construction ----------------------------------------------------------------------------
 

@@ -76,15 +76,15 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
             raise UserError(f"--steps must be at least 1, found {steps}")
         scenario.simulation.steps = steps
     dataset = load_dataset(scenario)
-    # Build once without a log: every remaining user error (agent count, intervention targets,
-    # feedback params) surfaces here, before anything is written.
-    build_model(scenario, dataset)
+    # Build before the run folder exists: every remaining user error (agent count, intervention
+    # targets, feedback params) surfaces here, before anything is written.
+    model = build_model(scenario, dataset)
 
     run_dir = new_run_dir(scenario, out)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
     log = EventLog(run_dir / "events.sqlite")
-    model = build_model(scenario, dataset, log)
+    model.attach_log(log)
     info = {
         "scenario": scenario.name, "seed": scenario.seed, "status": "running", "steps_planned": scenario.simulation.steps,
         "steps_completed": 0, "agents": model.n_agents, "dataset": dataset.name, "items": len(dataset.catalog),
