@@ -86,9 +86,15 @@ class SocialSpec(Strict):
     homophily: float = Field(4.0, ge=0, description="how strongly similar tastes attract (0 = random)")
 
 
+class RerankerSpec(Strict):
+    name: str = Field(description="mmr, random_k, popularity_penalty, or a registered re-ranker")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class RecommenderSpec(Strict):
     name: str = "popular"
     params: dict[str, Any] = Field(default_factory=dict)
+    rerankers: list[RerankerSpec] = Field(default_factory=list, description="applied in order to the base list")
     retrain_every: int = Field(0, ge=0, description="feed simulated ratings back every N steps (0 = never)")
 
 
@@ -181,10 +187,19 @@ class SimulationSpec(Strict):
 
 
 class SwitchRecommender(Strict):
+    """New base recommender (`name`) and/or new re-rankers; `name` left out keeps the base model."""
+
     at_step: int = Field(ge=0)
     kind: Literal["switch_recommender"]
-    name: str
+    name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    rerankers: list[RerankerSpec] | None = Field(None, description="default: none with a new name, else unchanged")
+
+    @model_validator(mode="after")
+    def _something(self) -> "SwitchRecommender":
+        if self.name is None and self.rerankers is None:
+            raise ValueError("give a recommender 'name', 'rerankers', or both")
+        return self
 
 
 class InjectPost(Strict):
@@ -195,7 +210,41 @@ class InjectPost(Strict):
     text: str | None = None
 
 
-InterventionSpec = Annotated[Union[SwitchRecommender, InjectPost], Field(discriminator="kind")]
+class Rewire(Strict):
+    """Replace a share of the edges by edges towards dissimilar users (RecAgent's social mitigation)."""
+
+    at_step: int = Field(ge=0)
+    kind: Literal["rewire"]
+    share: float = Field(0.2, gt=0, le=1, description="share of edges to rewire")
+    dissimilar: float = Field(0.25, gt=0, le=1, description="new contact drawn from this least similar share")
+
+
+class SetTraits(Strict):
+    """Change the traits of a group of agents: all, given dataset user ids, a role, or a random share."""
+
+    at_step: int = Field(ge=0)
+    kind: Literal["set_traits"]
+    agents: list[int] | Literal["all"] = Field("all", description="dataset user ids, or 'all'")
+    role: Literal["Watcher", "Explorer", "Critic", "Chatter", "Poster"] | None = None
+    share: float = Field(1.0, gt=0, le=1, description="random share of the selected agents")
+    conformity: float | None = Field(None, ge=0, le=1)
+    activity: float | None = Field(None, ge=0, le=1, description="probability of acting in a step")
+    diversity: float | None = Field(None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> "SetTraits":
+        if self.conformity is None and self.activity is None and self.diversity is None:
+            raise ValueError("set at least one of conformity, activity, diversity")
+        return self
+
+
+InterventionSpec = Annotated[Union[SwitchRecommender, InjectPost, Rewire, SetTraits], Field(discriminator="kind")]
+
+
+class MetricsSpec(Strict):
+    window: int = Field(5, ge=1, description="steps in the sliding window of genre entropy")
+    embedding_diversity: bool = Field(False, description="also intra-list diversity of MiniLM item embeddings")
+    jaccard_pairs: int = Field(500, ge=1, description="agent pairs sampled for homogenisation")
 
 
 class OutputsSpec(Strict):
@@ -214,6 +263,7 @@ class Scenario(Strict):
     llm: LLMSpec = Field(default_factory=LLMSpec)
     simulation: SimulationSpec = Field(default_factory=SimulationSpec)
     interventions: list[InterventionSpec] = Field(default_factory=list)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
 
     @field_validator("name")
@@ -255,7 +305,8 @@ def _field_path(loc: tuple) -> str:
     for p in loc:
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif p in ("synthetic", "movielens-100k", "recagent", "csv", "switch_recommender", "inject_post"):
+        elif p in ("synthetic", "movielens-100k", "recagent", "csv", "switch_recommender", "inject_post",
+                   "rewire", "set_traits"):
             continue  # discriminator tags pydantic adds to the location
         else:
             parts.append(("." if parts else "") + str(p))
@@ -291,7 +342,7 @@ def parse_scenario(data: Any, file: Path) -> Scenario:
 def resolve(scenario: Scenario, file: Path) -> Scenario:
     """Expand and resolve paths against the scenario's folder; check the names and files it uses."""
     from .feedback import FEEDBACK_MODELS
-    from .recommenders import available_recommenders
+    from .recommenders import available_recommenders, available_rerankers
 
     base = file.parent.resolve()
     ds = scenario.dataset
@@ -317,11 +368,20 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
     recommenders = available_recommenders()
     names = [("recommender.name", scenario.recommender.name)]
     names += [(f"interventions[{i}].name", iv.name) for i, iv in enumerate(scenario.interventions)
-              if isinstance(iv, SwitchRecommender)]
+              if isinstance(iv, SwitchRecommender) and iv.name is not None]
     for field, name in names:
         if name not in recommenders:
             raise UserError(f"field '{field}': unknown recommender {name!r}; available: {', '.join(sorted(recommenders))}",
                             file)
+    rerankers = available_rerankers()
+    reranker_lists = [("recommender.rerankers", scenario.recommender.rerankers)]
+    reranker_lists += [(f"interventions[{i}].rerankers", iv.rerankers) for i, iv in enumerate(scenario.interventions)
+                       if isinstance(iv, SwitchRecommender) and iv.rerankers]
+    for field, specs in reranker_lists:
+        for j, spec in enumerate(specs):
+            if spec.name not in rerankers:
+                raise UserError(f"field '{field}[{j}].name': unknown re-ranker {spec.name!r}; "
+                                f"available: {', '.join(sorted(rerankers))}", file)
     if scenario.feedback.model not in FEEDBACK_MODELS:
         raise UserError(f"field 'feedback.model': unknown feedback model {scenario.feedback.model!r}; "
                         f"available: {', '.join(sorted(FEEDBACK_MODELS))}", file)
