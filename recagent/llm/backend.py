@@ -1,82 +1,282 @@
-"""The language backend: a LangChain chat model behind bounded concurrency and accounting.
+"""The language backend: a LangChain chat model behind a cache, retries, bounded concurrency,
+accounting and a budget.
 
-All social acts of a step go out as one concurrent wave (`speak_many`). A failing call never
-kills a run: that act falls back to the offline text and the failure is counted.
+All LLM acts of a step go out as one concurrent wave (`run_tasks`), at most `max_concurrency`
+calls in flight. Around every call:
+
+- a SQLite prompt cache (`cache.py`): a re-run with the same prompts replays without calls;
+- retries with exponential backoff (`backoff * 2**n` seconds) on 429, 5xx, timeouts, connection
+  errors and replies that do not parse; with several endpoints, a retry goes to the next one;
+- a budget (max calls / max tokens): once spent, no further call is made, the act gets its
+  offline reply and `exhausted` is set so the runner can stop the run cleanly;
+- accounting (`Usage`): calls, tokens, cache hits, failed attempts, retries, fallbacks.
+
+A failing call never kills a run: after the last retry the act falls back to the offline reply
+and the failure is counted. Error texts are scrubbed of the API key before they are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel
 
+from ..errors import UserError
+from .cache import PromptCache, prompt_key
+from .fake import ScriptedChatModel
 from .offline import OfflineChatModel, speak
 from .prompts import render
 from .requests import SpeechRequest
+from .structured import SCHEMAS, ReplyFormatError, parse_reply
 
 
 @dataclass
 class Usage:
-    calls: int = 0
+    calls: int = 0  # requests sent to an endpoint (every attempt counts)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    failures: int = 0
+    cache_hits: int = 0
+    failures: int = 0  # attempts that failed: HTTP errors, timeouts, unparsable replies
+    parse_failures: int = 0  # of which the reply came back but did not parse
+    retries: int = 0
+    fallbacks: int = 0  # acts that ended with the offline reply after the last retry
+    budget_skipped: int = 0  # acts answered offline because the budget was spent
     offline_replies: int = 0  # replies written by the offline backend (not LLM calls)
+    calls_by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "failures": self.failures,
-                "offline_replies": self.offline_replies, "recent_errors": self.errors[-5:]}
+                "completion_tokens": self.completion_tokens, "cache_hits": self.cache_hits,
+                "failures": self.failures, "parse_failures": self.parse_failures, "retries": self.retries,
+                "fallbacks": self.fallbacks, "budget_skipped": self.budget_skipped,
+                "offline_replies": self.offline_replies, "calls_by_kind": dict(sorted(self.calls_by_kind.items())),
+                "recent_errors": self.errors[-5:]}
+
+
+@dataclass
+class Task:
+    """One LLM act: its messages, the reply schema (by kind), and the offline answer to fall back on."""
+
+    kind: str
+    messages: list[BaseMessage]
+    fallback: Callable[[], tuple[str, Any]]
+    schema: type[BaseModel] | None = None
+
+    def __post_init__(self):
+        if self.schema is None:
+            self.schema = SCHEMAS.get(self.kind)
+
+
+@dataclass
+class Reply:
+    text: str
+    data: Any  # the parsed pydantic reply, or what the fallback gave (often None)
+    source: str  # "llm", "cache", "offline", "fallback" (failed after retries), "budget"
+    error: str | None = None
+
+
+def _retryable(error: BaseException) -> bool:
+    import openai
+
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        return status >= 500 or status in (408, 409, 429)
+    return True  # timeouts, connection errors, malformed bodies, unparsable replies
 
 
 class LanguageBackend:
-    """Wraps a chat model; `label` is what users see ("offline" for the offline backend)."""
+    """Wraps one chat model per endpoint; `label` is what users see ("offline" for the offline backend)."""
 
-    def __init__(self, model: BaseChatModel, label: str, max_concurrency: int = 8):
-        self.model = model
+    def __init__(self, model: BaseChatModel | list[BaseChatModel], label: str, max_concurrency: int = 8, *,
+                 cache: PromptCache | None = None, max_retries: int = 0, backoff: float = 1.0,
+                 timeout: float | None = None, max_calls: int | None = None, max_tokens: int | None = None,
+                 params: dict | None = None, secrets: tuple[str, ...] = ()):
+        self.models = list(model) if isinstance(model, (list, tuple)) else [model]
+        self.model = self.models[0]
         self.label = label
         self.max_concurrency = max_concurrency
+        self.cache = cache
+        self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
+        self.max_calls, self.max_tokens = max_calls, max_tokens
+        self.params = dict(params or {}, label=label)
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
         self.usage = Usage()
+        self.exhausted = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def is_offline(self) -> bool:
         return isinstance(self.model, OfflineChatModel)
 
+    # --- public API ------------------------------------------------------------------------------
+
     def speak_many(self, requests: list[SpeechRequest]) -> list[str]:
-        """Texts for all requests, in order. One concurrent wave, at most max_concurrency in flight."""
-        if not requests:
-            return []
+        """Texts for all requests, in order (see `respond_many`)."""
+        return [r.text for r in self.respond_many(requests)]
+
+    def respond_many(self, requests: list[SpeechRequest]) -> list[Reply]:
+        """Structured replies for social and emotional acts, in order, as one concurrent wave."""
         if self.is_offline:
             # The offline model needs no I/O; calling its renderer directly skips LangChain's
             # per-call callback machinery, which would dominate a 10,000-agent step.
             self.usage.offline_replies += len(requests)
-            return [speak(r) for r in requests]
-        return asyncio.run(self._wave(requests))
+            return [Reply(speak(r), None, "offline") for r in requests]
+        return self.run_tasks([Task(r.kind, render(r), (lambda r=r: (speak(r), None))) for r in requests])
 
-    async def _wave(self, requests: list[SpeechRequest]) -> list[str]:
+    def run_tasks(self, tasks: list[Task]) -> list[Reply]:
+        """Replies for any LLM tasks, in order: one wave, bounded concurrency, cached, retried."""
+        if not tasks:
+            return []
+        if self.is_offline:
+            self.usage.offline_replies += len(tasks)
+            return [Reply(*t.fallback(), "offline") for t in tasks]
+        future = asyncio.run_coroutine_threadsafe(self._wave(tasks), self._event_loop())
+        return future.result()
+
+    def over_budget(self) -> bool:
+        u = self.usage
+        return ((self.max_calls is not None and u.calls >= self.max_calls)
+                or (self.max_tokens is not None and u.prompt_tokens + u.completion_tokens >= self.max_tokens))
+
+    def budget_message(self) -> str:
+        spent = (f"{self.usage.calls} calls" if self.max_calls is not None and self.usage.calls >= self.max_calls
+                 else f"{self.usage.prompt_tokens + self.usage.completion_tokens} tokens")
+        limit = (f"llm.budget.max_calls = {self.max_calls}" if self.max_calls is not None
+                 and self.usage.calls >= self.max_calls else f"llm.budget.max_tokens = {self.max_tokens}")
+        return f"LLM budget spent ({spent}, {limit}); the run stopped after this step"
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+            self._loop = None
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """A private loop in a daemon thread: waves work the same from scripts, the CLI and servers."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="recagent-llm", daemon=True)
+            self._thread.start()
+        return self._loop
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _record_error(self, error: BaseException | str) -> str:
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        message = self._scrub(message)[:300]
+        self.usage.errors.append(message)
+        del self.usage.errors[:-50]
+        return message
+
+    async def _wave(self, tasks: list[Task]) -> list[Reply]:
         semaphore = asyncio.Semaphore(self.max_concurrency)
+        return list(await asyncio.gather(*(self._one(n, t, semaphore) for n, t in enumerate(tasks))))
 
-        async def one(request: SpeechRequest) -> str:
+    async def _one(self, index: int, task: Task, semaphore: asyncio.Semaphore) -> Reply:
+        key = prompt_key(task.messages, self.params, task.kind) if self.cache is not None else None
+        if key is not None and (hit := self.cache.get(key)) is not None:
+            try:
+                data = parse_reply(hit[0], task.schema) if task.schema else None
+                self.usage.cache_hits += 1
+                return Reply(data.as_text() if data is not None else hit[0], data, "cache")
+            except ReplyFormatError:
+                pass
+        last_error = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.usage.retries += 1
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            model = self.models[(index + attempt) % len(self.models)]
             async with semaphore:
-                try:
-                    reply = await self.model.ainvoke(render(request))
-                except Exception as e:  # noqa: BLE001 - any backend failure degrades to offline text
-                    self.usage.failures += 1
-                    self.usage.errors.append(f"{type(e).__name__}: {e}"[:200])
+                if self.over_budget():  # checked after waiting: calls in flight may have spent it
+                    self.exhausted = True
+                    self.usage.budget_skipped += 1
                     self.usage.offline_replies += 1
-                    return speak(request)
-            self.usage.calls += 1
-            meta = getattr(reply, "usage_metadata", None) or {}
-            self.usage.prompt_tokens += int(meta.get("input_tokens", 0))
-            self.usage.completion_tokens += int(meta.get("output_tokens", 0))
-            return str(reply.content)
+                    return Reply(*task.fallback(), "budget", error="budget spent")
+                self.usage.calls += 1
+                self.usage.calls_by_kind[task.kind] = self.usage.calls_by_kind.get(task.kind, 0) + 1
+                try:
+                    call = model.ainvoke(task.messages)
+                    message = await (asyncio.wait_for(call, self.timeout + 1.0) if self.timeout else call)
+                except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
+                    self.usage.failures += 1
+                    last_error = self._record_error(e if not isinstance(e, asyncio.TimeoutError)
+                                                    else f"timeout after {self.timeout} s")
+                    if not _retryable(e):
+                        break
+                    continue
+            meta = getattr(message, "usage_metadata", None) or {}
+            prompt_tokens, completion_tokens = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
+            self.usage.prompt_tokens += prompt_tokens
+            self.usage.completion_tokens += completion_tokens
+            text = str(message.content)
+            try:
+                if (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length":
+                    raise ReplyFormatError("truncated reply (finish_reason=length)")
+                data = parse_reply(text, task.schema) if task.schema else None
+                if data is None and not text.strip():
+                    raise ReplyFormatError("empty reply")
+            except ReplyFormatError as e:
+                self.usage.failures += 1
+                self.usage.parse_failures += 1
+                last_error = self._record_error(f"{task.kind}: {e}")
+                continue
+            if key is not None:
+                self.cache.put(key, text, prompt_tokens, completion_tokens)
+            return Reply(data.as_text() if data is not None else text, data, "llm")
+        self.usage.fallbacks += 1
+        self.usage.offline_replies += 1
+        return Reply(*task.fallback(), "fallback", error=last_error)
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
 
 
-def make_backend(provider: str, max_concurrency: int = 8) -> LanguageBackend:
-    if provider == "offline":
-        return LanguageBackend(OfflineChatModel(), label="offline", max_concurrency=max_concurrency)
-    raise ValueError(f"unknown language backend {provider!r}")
+def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: Path | None = None,
+                 model: BaseChatModel | None = None) -> LanguageBackend:
+    """A backend from the scenario's `llm` block (an LLMSpec) or a provider name.
+
+    `model` replaces the chat model (tests pass a ScriptedChatModel with a script).
+    """
+    from ..scenario import LLMSpec
+
+    if isinstance(spec, str):
+        if spec not in ("offline", "openai", "fake"):
+            raise ValueError(f"unknown language backend {spec!r}")
+        spec = LLMSpec(provider=spec, max_concurrency=max_concurrency)
+    if spec.provider == "offline" and model is None:
+        return LanguageBackend(OfflineChatModel(), label="offline", max_concurrency=spec.max_concurrency)
+    cache = None
+    if spec.cache is True:
+        cache = PromptCache((cache_dir or default_cache_dir()) / "llm_cache.sqlite")
+    elif spec.cache:
+        cache = PromptCache(spec.cache)
+    common = dict(max_concurrency=spec.max_concurrency, cache=cache, max_retries=spec.max_retries,
+                  backoff=spec.backoff, timeout=spec.timeout, max_calls=spec.budget.max_calls,
+                  max_tokens=spec.budget.max_tokens,
+                  params={"model": spec.model, "temperature": spec.temperature, "max_tokens": spec.max_tokens})
+    if model is not None or spec.provider == "fake":
+        return LanguageBackend(model or ScriptedChatModel(), label="fake", **common)
+    from .openai_provider import api_key, openai_models
+
+    key = api_key(spec)
+    return LanguageBackend(openai_models(spec, key), label=f"openai:{spec.model}", secrets=(key,), **common)

@@ -1,0 +1,49 @@
+"""A SQLite prompt cache: the same prompt and parameters give the same reply, without a call.
+
+Only replies that parsed are stored, so a malformed answer is asked again next time. The key is a
+SHA-256 of the model name, sampling parameters, schema and the messages; the endpoint URL is left
+out so load-balanced servers of one model share entries. The API key is never part of a row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from langchain_core.messages import BaseMessage
+
+
+def prompt_key(messages: list[BaseMessage], params: dict, schema: str) -> str:
+    body = json.dumps({"params": params, "schema": schema,
+                       "messages": [[m.type, m.content] for m in messages]}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class PromptCache:
+    """Reply text and token counts by prompt key, in one SQLite file shared across runs."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+                          "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)")
+        self.conn.commit()
+
+    def get(self, key: str) -> tuple[str, int, int] | None:
+        row = self.conn.execute("SELECT text, prompt_tokens, completion_tokens FROM replies WHERE key = ?",
+                                (key,)).fetchone()
+        return tuple(row) if row else None
+
+    def put(self, key: str, text: str, prompt_tokens: int, completion_tokens: int) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)",
+                              (key, text, prompt_tokens, completion_tokens))
+
+    def __len__(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,38 @@
+"""OpenAI-compatible endpoints through langchain-openai's ChatOpenAI.
+
+OpenAI itself, vLLM, Ollama, llama.cpp's server and LM Studio all speak this protocol; point
+`llm.base_url` at them. A list of URLs gives one client per URL and the backend spreads calls
+over them (and fails over to the next on a retry). The key comes from the environment variable
+named by `llm.api_key_env` and is only ever handed to the client.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import SecretStr
+
+from ..errors import UserError
+
+LOCAL_PLACEHOLDER_KEY = "not-needed"  # local servers (vLLM, Ollama, llama.cpp) ignore the key
+
+
+def api_key(spec) -> str:
+    if spec.api_key_env:
+        key = os.environ.get(spec.api_key_env)
+        if not key:
+            raise UserError(f"field 'llm.api_key_env': environment variable {spec.api_key_env} is not set")
+        return key
+    if spec.base_url is None:
+        raise UserError("field 'llm.api_key_env': the OpenAI API needs a key; name the environment variable that "
+                        "holds it (e.g. api_key_env: OPENAI_API_KEY), or set llm.base_url for a local server")
+    return LOCAL_PLACEHOLDER_KEY
+
+
+def openai_models(spec, key: str) -> list:
+    from langchain_openai import ChatOpenAI
+
+    urls = spec.base_url if isinstance(spec.base_url, list) else [spec.base_url]
+    return [ChatOpenAI(model=spec.model, base_url=url, api_key=SecretStr(key), temperature=spec.temperature,
+                       max_tokens=spec.max_tokens, timeout=spec.timeout, max_retries=0)
+            for url in urls]
