@@ -11,7 +11,7 @@ from ..data import Dataset, load_movielens_100k, load_ratings_csv, load_recagent
 from ..errors import DataError, UserError
 from ..feedback import FeedbackContext, make_feedback
 from ..llm import make_backend
-from ..recommenders import RecommenderContext, make_recommender
+from ..recommenders import RecommenderContext, make_pipeline
 from ..scenario import Scenario
 from .events import EventLog
 from .model import RecSimModel
@@ -49,12 +49,15 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
     feedback.fit(dataset.catalog, dataset.interactions)
     backend = make_backend(scenario.llm.provider, scenario.llm.max_concurrency)
 
-    def recommender_factory(name: str, params: dict, rng: np.random.Generator):
+    def recommender_factory(name: str, params: dict, rng: np.random.Generator, rerankers=()):
+        """`rerankers`: (name, params) pairs or RerankerSpec objects, applied in order."""
         context = RecommenderContext(rng=rng, seed=scenario.seed, cache_dir=cache_dir())
+        chain = [(r.name, r.params) if hasattr(r, "name") else tuple(r) for r in rerankers]
         try:
-            return make_recommender(name, context, **params)
+            return make_pipeline(name, params, chain, context)
         except TypeError as e:
-            raise UserError(f"recommender {name!r}: bad params: {e}")
+            label = "+".join([name] + [n for n, _ in chain])
+            raise UserError(f"recommender {label!r}: bad params: {e}")
 
     return RecSimModel(scenario, dataset, feedback=feedback, recommender_factory=recommender_factory,
                        backend=backend, event_log=event_log)

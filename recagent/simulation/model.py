@@ -37,10 +37,12 @@ from ..data import Dataset, History, Interactions
 from ..errors import UserError
 from ..feedback import FeedbackModel
 from ..llm import LanguageBackend, SpeechRequest
-from ..recommenders import Recommender
+from ..metrics import metrics_reporters
+from ..recommenders import Recommender, RecommenderWorld
 from ..scenario import InjectPost, Scenario, SwitchRecommender
 from ..social import build_graph
 from .events import Event, EventLog
+from .interventions import apply_extra_intervention, check_extra_interventions
 
 BROWSE, SEARCH, CHAT, POST, NOTHING = range(len(ACTS))
 CONTINUE_IF_NOTHING, CONTINUE_IF_WATCHED = 0.55, 0.35
@@ -93,7 +95,9 @@ class RecSimModel(mesa.Model):
         self.sim_watches: list[list[tuple[int, float]]] = [[] for _ in range(self.n_agents)]
         self.pending_feedback: list[tuple[int, int, float, int]] = []
 
-        self.recommender: Recommender = recommender_factory(scenario.recommender.name, scenario.recommender.params, self.rng)
+        spec = scenario.recommender
+        self.recommender_spec = (spec.name, dict(spec.params), list(spec.rerankers))
+        self.recommender: Recommender = self.new_recommender(*self.recommender_spec)
         self.recommender.fit(self.catalog, dataset.interactions)
         self.counters: dict[str, int] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -108,8 +112,10 @@ class RecSimModel(mesa.Model):
             "posts": lambda m: m.counters.get("post", 0),
             "hears": lambda m: m.counters.get("hear", 0),
             "mean_genre_entropy": lambda m: m.mean_genre_entropy(),
+            **metrics_reporters(self),  # cocoon and influence measures (recagent.metrics)
         })
         self._check_interventions()
+        check_extra_interventions(self)
         self.event_log: EventLog | None = None
         if event_log is not None:
             self.attach_log(event_log)
@@ -243,13 +249,29 @@ class RecSimModel(mesa.Model):
             if iv.at_step != self.step_index:
                 continue
             if isinstance(iv, SwitchRecommender):
-                self.recommender = self.make_recommender(iv.name, iv.params, self.rng)
+                name, params, rerankers = self.recommender_spec
+                if iv.name is not None:
+                    name, params, rerankers = iv.name, dict(iv.params), []
+                if iv.rerankers is not None:
+                    rerankers = list(iv.rerankers)
+                self.recommender_spec = (name, params, rerankers)
+                self.recommender = self.new_recommender(name, params, rerankers)
                 self.recommender.fit(self.catalog, self.history.to_interactions())
-                self.emit(None, "intervention", payload={"kind": iv.kind, "recommender": iv.name})
+                self.emit(None, "intervention", payload={"kind": iv.kind, "recommender": self.recommender.name})
             elif isinstance(iv, InjectPost):
                 agent = self.agent_of_user[self.dataset.users.index_of(iv.agent)]
                 self.emit(None, "intervention", payload={"kind": iv.kind, "agent": agent})
                 self.post([agent], [self.catalog.index_of(iv.item)], texts=[iv.text] if iv.text else None)
+            else:
+                apply_extra_intervention(self, iv)  # rewire, set_traits (simulation/interventions.py)
+
+    def new_recommender(self, name: str, params: dict, rerankers: list) -> Recommender:
+        """A recommender (with its re-rankers) bound to this run's graph and history when it asks."""
+        recommender = self.make_recommender(name, params, self.rng, rerankers)
+        bind = getattr(recommender, "bind", None)
+        if bind is not None:
+            bind(RecommenderWorld(graph=self.graph, users=self.users, history=self.history))
+        return recommender
 
     def activate(self) -> np.ndarray:
         idle = self.busy_until <= self.now_hours + 1e-9

@@ -1,0 +1,86 @@
+"""Interventions beyond switching the recommender and injecting a post: `rewire` and `set_traits`.
+
+- `rewire` (RecAgent's social mitigation of cocoons): a random `share` of the edges is picked;
+  each picked edge (u, v) is removed and u is linked instead to a contact drawn uniformly from the
+  `dissimilar` share of non-contacts least similar to u in taste (cosine of genre tastes). The new
+  edge keeps the old closeness. The intervention event lists every (u, old v, new w).
+- `set_traits`: sets conformity (how much word of mouth moves watching and rating), activity (the
+  probability of acting in a step) and/or diversity (persona only) of a group of agents: all of
+  them, given dataset user ids, those with a role, and/or a random share of these.
+
+Both draw from the model's seeded generator, so they are reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from ..scenario import Rewire, SetTraits
+
+
+def check_extra_interventions(model) -> None:
+    users = model.dataset.users
+    for i, iv in enumerate(model.scenario.interventions):
+        if isinstance(iv, SetTraits) and iv.agents != "all":
+            for user in iv.agents:
+                if not users.has(user) or users.index_of(user) not in model.agent_of_user:
+                    raise UserError(f"field 'interventions[{i}].agents': user {user} is not an agent of this run")
+
+
+def apply_extra_intervention(model, iv) -> None:
+    if isinstance(iv, Rewire):
+        rewire(model, iv)
+    elif isinstance(iv, SetTraits):
+        set_traits(model, iv)
+
+
+def rewire(model, iv: Rewire) -> list[tuple[int, int, int]]:
+    graph, rng = model.graph, model.rng
+    edges = sorted(graph.edges())
+    n = int(round(iv.share * len(edges)))
+    unit = model.taste / np.maximum(np.linalg.norm(model.taste, axis=1, keepdims=True), 1e-12)
+    changes = []
+    for e in np.sort(rng.choice(len(edges), size=n, replace=False)) if n else []:
+        u, v = edges[e]
+        if not graph.has_edge(u, v):
+            continue
+        others = np.array([w for w in range(model.n_agents) if w != u and not graph.has_edge(u, w)])
+        if len(others) == 0:
+            continue
+        sims = unit[others] @ unit[u]
+        keep = max(1, int(np.ceil(iv.dissimilar * len(others))))
+        pool = others[np.argsort(sims, kind="stable")[:keep]]
+        w = int(pool[rng.integers(len(pool))])
+        data = dict(graph.edges[u, v])
+        graph.remove_edge(u, v)
+        graph.add_edge(u, w, **data)
+        changes.append((int(u), int(v), w))
+    model.emit(None, "intervention", payload={"kind": iv.kind, "rewired": len(changes),
+                                              "edges": [list(c) for c in changes]})
+    return changes
+
+
+def set_traits(model, iv: SetTraits) -> np.ndarray:
+    if iv.agents == "all":
+        agents = np.arange(model.n_agents)
+    else:
+        agents = np.array(sorted({model.agent_of_user[model.dataset.users.index_of(u)] for u in iv.agents}), dtype=int)
+    if iv.role is not None:
+        agents = np.array([a for a in agents if iv.role in model.agent_list[a].persona.roles], dtype=int)
+    if iv.share < 1 and len(agents):
+        agents = np.sort(model.rng.choice(agents, size=int(round(iv.share * len(agents))), replace=False))
+    changed = {}
+    for trait in ("conformity", "activity", "diversity"):
+        value = getattr(iv, trait)
+        if value is None:
+            continue
+        changed[trait] = value
+        if trait == "conformity":
+            model.conformity[agents] = value
+        elif trait == "activity":
+            model.activity[agents] = value
+        for a in agents:
+            setattr(model.agent_list[a].persona, trait, float(value))
+    model.emit(None, "intervention", payload={"kind": iv.kind, "agents": len(agents), "traits": changed})
+    return agents
