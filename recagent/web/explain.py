@@ -1,0 +1,118 @@
+"""The feedback model's "why" for the agent panel.
+
+The run folder does not store the feedback model, so the server rebuilds it from
+`scenario.resolved.yaml` (dataset + feedback model + fit, exactly as the runner did) once per run
+and keeps it in memory. Explanations are asked with the agent's history as it was just before
+each watch: the dataset's ratings plus the agent's earlier watches in the run.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Dataset, History
+from ..errors import UserError
+from .runs import RunData
+
+
+@dataclass
+class Rebuilt:
+    dataset: Dataset
+    feedback: object
+    history: History
+
+
+class Explainer:
+    """Rebuilds and caches one feedback model per run folder."""
+
+    def __init__(self):
+        self._models: dict[Path, Rebuilt | Exception] = {}
+        self._locks: dict[Path, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def model(self, run_dir: Path) -> Rebuilt:
+        with self._guard:
+            lock = self._locks.setdefault(run_dir, threading.Lock())
+        with lock:
+            if run_dir not in self._models:
+                try:
+                    self._models[run_dir] = self._build(run_dir)
+                except Exception as e:  # noqa: BLE001 - reported to the page as "unavailable"
+                    self._models[run_dir] = e
+            found = self._models[run_dir]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    @staticmethod
+    def _build(run_dir: Path) -> Rebuilt:
+        from ..feedback import FeedbackContext, make_feedback
+        from ..scenario import load_scenario
+        from ..simulation.build import cache_dir, load_dataset
+
+        path = run_dir / "scenario.resolved.yaml"
+        if not path.is_file():
+            raise UserError("the run folder has no scenario.resolved.yaml", path)
+        scenario = load_scenario(path)
+        dataset = load_dataset(scenario)
+        spec = scenario.feedback
+        feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
+        feedback.fit(dataset.catalog, dataset.interactions)
+        history = History.from_interactions(dataset.interactions, len(dataset.users))
+        return Rebuilt(dataset, feedback, history)
+
+    def explain_agent(self, run: RunData, agent_id: int, step: int, limit: int = 30) -> dict:
+        """Explanations of the agent's last `limit` watches up to `step`, keyed by event id."""
+        agent = run.agent(agent_id)
+        try:
+            rebuilt = self.model(run.path)
+        except Exception as e:  # noqa: BLE001
+            return {"available": False, "reason": f"could not rebuild the feedback model: {e}", "explanations": {}}
+        ds = rebuilt.dataset
+        if not ds.users.has(agent.user_id):
+            return {"available": False, "reason": f"user {agent.user_id} is not in the rebuilt dataset",
+                    "explanations": {}}
+        user = ds.users.index_of(agent.user_id)
+        w = run._watch_table()
+        mine = np.flatnonzero((w["agent"] == agent_id) & (w["step"] <= step))
+        base_items, base_ratings = rebuilt.history.items[user], rebuilt.history.ratings[user]
+        prior_items: list[int] = []
+        prior_ratings: list[float] = []
+        out = {}
+        for n, k in enumerate(mine):
+            raw = int(run.item_ids[w["item"][k]]) if w["item"][k] >= 0 else None
+            if raw is None or not ds.catalog.has(raw):
+                continue
+            item = ds.catalog.index_of(raw)
+            if n >= len(mine) - limit:
+                history = History(0)
+                history.items = list(rebuilt.history.items)
+                history.ratings = list(rebuilt.history.ratings)
+                history.items[user] = base_items + prior_items
+                history.ratings[user] = base_ratings + prior_ratings
+                try:
+                    out[str(int(run.ev["id"][w["row"][k]]))] = jsonable(rebuilt.feedback.explain(user, item, history))
+                except Exception as e:  # noqa: BLE001 - one broken explanation must not hide the others
+                    out[str(int(run.ev["id"][w["row"][k]]))] = {"error": f"{type(e).__name__}: {e}"}
+            prior_items.append(item)
+            prior_ratings.append(float(w["rating"][k]) if not np.isnan(w["rating"][k]) else 3.0)
+        return {"available": True, "model": getattr(rebuilt.feedback, "name", "?"), "explanations": out}
+
+
+def jsonable(value):
+    """numpy scalars and arrays inside an explanation, as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,60 @@
+// Small line charts on canvas: one per metric, several runs overlaid, a cursor at the current step.
+
+export const RUN_COLOURS = ["#4f46e5", "#e11d48", "#059669", "#d97706", "#0891b2", "#7c3aed", "#65a30d", "#db2777"];
+
+export class LineChart {
+  constructor(parent, key, title, { percent = false } = {}) {
+    this.key = key; this.title = title; this.percent = percent;
+    this.box = document.createElement("div"); this.box.className = "chart"; this.box.dataset.metric = key;
+    const head = document.createElement("div"); head.className = "ct";
+    this.label = document.createElement("span"); this.label.textContent = title;
+    this.value = document.createElement("span");
+    head.append(this.label, this.value);
+    this.canvas = document.createElement("canvas");
+    this.box.append(head, this.canvas);
+    parent.append(this.box);
+    this.series = []; this.step = 0;
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
+  }
+
+  set(series, step) { this.series = series; this.step = step; this.draw(); }
+
+  fmt(v) {
+    if (v === undefined || v === null || Number.isNaN(v)) return "–";
+    if (this.percent) return (v * 100).toFixed(1) + "%";
+    return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(3);
+  }
+
+  draw() {
+    const c = this.canvas, rect = c.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    if (!rect.width) return;
+    c.width = Math.round(rect.width * dpr); c.height = Math.round(rect.height * dpr);
+    const ctx = c.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const w = rect.width, h = rect.height, left = 34, right = 6, top = 6, bottom = 16;
+    ctx.clearRect(0, 0, w, h);
+    let maxLen = 1, lo = Infinity, hi = -Infinity;
+    for (const s of this.series) {
+      maxLen = Math.max(maxLen, s.values.length);
+      for (const v of s.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    }
+    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+    if (lo > 0 && lo < hi * 0.5) lo = 0;
+    if (hi - lo < 1e-9) { hi = lo + 1; }
+    const X = (i) => left + (maxLen <= 1 ? 0 : (i / (maxLen - 1)) * (w - left - right));
+    const Y = (v) => top + (1 - (v - lo) / (hi - lo)) * (h - top - bottom);
+    ctx.strokeStyle = "#e5e7ef"; ctx.lineWidth = 1; ctx.beginPath();
+    ctx.moveTo(left, top); ctx.lineTo(left, h - bottom); ctx.lineTo(w - right, h - bottom); ctx.stroke();
+    ctx.fillStyle = "#778"; ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "right";
+    ctx.fillText(this.fmt(hi), left - 3, top + 8); ctx.fillText(this.fmt(lo), left - 3, h - bottom);
+    ctx.textAlign = "left"; ctx.fillText("0", left, h - 4); ctx.textAlign = "right"; ctx.fillText(String(maxLen - 1), w - right, h - 4);
+    for (const s of this.series) {
+      ctx.strokeStyle = s.colour; ctx.lineWidth = s.main ? 1.8 : 1.2; ctx.beginPath();
+      s.values.forEach((v, i) => (i ? ctx.lineTo(X(i), Y(v)) : ctx.moveTo(X(i), Y(v))));
+      ctx.stroke();
+    }
+    ctx.strokeStyle = "rgba(225,29,72,.7)"; ctx.lineWidth = 1; ctx.beginPath();
+    ctx.moveTo(X(this.step), top); ctx.lineTo(X(this.step), h - bottom); ctx.stroke();
+    const main = this.series.find((s) => s.main) || this.series[0];
+    this.value.textContent = main ? this.fmt(main.values[this.step]) : "";
+  }
+}
