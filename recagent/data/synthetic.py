@@ -52,21 +52,32 @@ def make_catalog(n_items: int, rng: np.random.Generator) -> Catalog:
 
 
 def sample_ratings(catalog: Catalog, tastes: np.ndarray, quality: np.ndarray, popularity: np.ndarray,
-                   history_length: int, rng: np.random.Generator, start_time: int = 1_600_000_000) -> Interactions:
-    """Each user rates `~history_length` items, chosen by popularity and taste; ratings 1-5."""
+                   history_length: int, rng: np.random.Generator, start_time: int = 1_600_000_000,
+                   chunk: int = 1024) -> Interactions:
+    """Each user rates `~history_length` items, chosen by popularity and taste; ratings 1-5.
+
+    Items are drawn without replacement with probability proportional to popularity * (0.2 +
+    affinity), by exponential races (the smallest Exp(1) / weight win) over a chunk of users at a time.
+    """
     genre_share = catalog.genres / np.maximum(catalog.genres.sum(1, keepdims=True), 1)
-    affinity = tastes @ genre_share.T  # (n_users, n_items) in [0, 1]
+    n_users, n_items = tastes.shape[0], len(catalog)
+    lengths = np.minimum(np.maximum(3, rng.poisson(history_length, n_users)), n_items)
     u_all, i_all, r_all, t_all = [], [], [], []
-    for u in range(tastes.shape[0]):
-        n = max(3, int(rng.poisson(history_length)))
-        weights = popularity * (0.2 + affinity[u])
-        items = rng.choice(len(catalog), size=min(n, len(catalog)), replace=False, p=weights / weights.sum())
-        score = 1.0 + 4.0 * np.clip(0.55 + 1.6 * (affinity[u, items] - affinity[u].mean()) + quality[items]
-                                    + rng.normal(0, 0.15, len(items)), 0, 1)
-        u_all.append(np.full(len(items), u))
+    for start in range(0, n_users, chunk):
+        users = np.arange(start, min(start + chunk, n_users))
+        affinity = tastes[users] @ genre_share.T  # (rows, n_items) in [0, 1]
+        keys = rng.standard_exponential(affinity.shape, dtype=np.float32) / (popularity * (0.2 + affinity))
+        width = int(lengths[users].max())
+        picks = np.argpartition(keys, width - 1, axis=1)[:, :width]
+        keep = np.arange(width) < lengths[users][:, None]
+        rows = np.broadcast_to(np.arange(len(users))[:, None], picks.shape)[keep]
+        items = picks[keep]
+        centred = affinity[rows, items] - affinity.mean(1)[rows]
+        score = 1.0 + 4.0 * np.clip(0.55 + 1.6 * centred + quality[items] + rng.normal(0, 0.15, len(items)), 0, 1)
+        u_all.append(users[rows])
         i_all.append(items)
         r_all.append(np.clip(np.rint(score), 1, 5))
-        t_all.append(start_time + np.sort(rng.integers(0, 86400 * 365, len(items))))
+        t_all.append(start_time + rng.integers(0, 86400 * 365, len(items)))
     return Interactions(np.concatenate(u_all), np.concatenate(i_all), np.concatenate(r_all), np.concatenate(t_all))
 
 
