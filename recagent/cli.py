@@ -60,6 +60,10 @@ def run(
 
 # Commands contributed by other packages of recagent are mounted below.
 
+from .compare.cli import compare as _compare  # noqa: E402 - recagent compare (issue 5)
+
+app.command("compare")(_compare)
+
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
     sys.exit(app())
