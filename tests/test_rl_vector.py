@@ -1,0 +1,85 @@
+"""The vectorised environment: one batched feedback call per step, equal to single envs step by step."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import recagent.rl as rl
+from recagent.data import make_synthetic
+from recagent.rl import RecSimEnv, RecSimVectorEnv, world_from_dataset
+
+
+@pytest.fixture(scope="module")
+def world():
+    return world_from_dataset(make_synthetic(80, 150, 15, seed=5), "bias")
+
+
+class CountingFeedback:
+    def __init__(self, inner):
+        self.inner, self.calls, self.name = inner, 0, "counting"
+
+    def predict_proba(self, users, items, history):
+        self.calls += 1
+        return self.inner.predict_proba(users, items, history)
+
+    def predict_rating(self, users, items, history):
+        self.calls += 1
+        return self.inner.predict_rating(users, items, history)
+
+
+@pytest.mark.parametrize("kwargs", [{"reward": "vote"}, {"reward": "sample", "quit_prob": 0.05},
+                                    {"reward": "proba", "slate_size": 3}])
+def test_vector_env_equals_single_envs_step_by_step(world, kwargs):
+    n, seed = 6, 11
+    venv = RecSimVectorEnv(n, world=world, **kwargs)
+    singles = [RecSimEnv(world=world, **kwargs) for _ in range(n)]
+    vobs, vinfo = venv.reset(seed=seed)
+    for i, env in enumerate(singles):
+        obs, info = env.reset(seed=seed + i, options={"user": int(vinfo["user"][i])})
+        assert np.array_equal(obs, vobs[i])
+    rng = np.random.default_rng(0)
+    resets = 0
+    for _ in range(80):
+        actions = venv.action_space.sample() if False else rng.integers(world.n_items, size=(n, venv.config.slate_size))
+        actions = actions[:, 0] if venv.config.slate_size == 1 else actions
+        vobs, vr, vterm, vtrunc, vinfo = venv.step(actions)
+        for i, env in enumerate(singles):
+            obs, r, term, trunc, info = env.step(actions[i])
+            # soft probabilities may differ in the last bit between a batch of 1 and of n (SIMD sums)
+            assert r == pytest.approx(vr[i], rel=1e-12) and term == vterm[i] and trunc == vtrunc[i]
+            if term or trunc:
+                assert np.array_equal(obs, vinfo["final_obs"][i])
+                obs, info = env.reset(options={"user": int(vinfo["user"][i])})
+                resets += 1
+            assert np.array_equal(obs, vobs[i])
+            assert env.batch.history.items[int(vinfo["user"][i])] == venv.batch.history.items[int(vinfo["user"][i])]
+    assert resets >= n  # episodes ended and restarted along the way
+
+
+def test_one_feedback_call_per_step_and_distinct_users(world):
+    counting = CountingFeedback(world.feedback)
+    w = rl.RLWorld(world.name, world.catalog, world.interactions, counting, "counting")
+    venv = RecSimVectorEnv(64, world=w)
+    venv.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for step in range(1, 31):
+        venv.step(rng.integers(w.n_items, size=64))
+        assert counting.calls == step
+        assert len(set(venv.batch.user.tolist())) == 64
+    assert world.history.items == rl.world_from_dataset(make_synthetic(80, 150, 15, seed=5), "bias").history.items
+
+
+def test_make_vec_uses_the_batched_env(world):
+    venv = gym.make_vec(rl.ENV_ID, num_envs=4, vectorization_mode="vector_entry_point", world=world)
+    assert isinstance(venv, RecSimVectorEnv)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (4, venv.batch.obs_size) and venv.observation_space.contains(obs)
+
+
+def test_too_many_envs_for_the_user_pool_is_a_user_error(world):
+    from recagent.errors import UserError
+
+    with pytest.raises(UserError, match="distinct users"):
+        RecSimVectorEnv(10, world=world, user_pool=[1, 2, 3])
