@@ -23,6 +23,8 @@ class FeedbackContext:
 
 FEEDBACK_MODELS: dict[str, Callable[..., FeedbackModel]] = {
     "bias": lambda context, **params: BiasFeedback(**params),
+    "llm_rating": lambda context, **params: __import__("recagent.feedback.llm_rating", fromlist=["x"]).LLMRatingFeedback(
+        context, **params),
 }
 
 
