@@ -46,8 +46,10 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
         feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
     except TypeError as e:
         raise UserError(f"field 'feedback.params': {e}")
+    backend = make_backend(scenario.llm, cache_dir=cache_dir())
+    if hasattr(feedback, "attach_backend"):  # feedback models that call the LLM (llm_rating)
+        feedback.attach_backend(backend)
     feedback.fit(dataset.catalog, dataset.interactions)
-    backend = make_backend(scenario.llm.provider, scenario.llm.max_concurrency)
 
     def recommender_factory(name: str, params: dict, rng: np.random.Generator, rerankers=()):
         """`rerankers`: (name, params) pairs or RerankerSpec objects, applied in order."""

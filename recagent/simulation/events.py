@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-EVENT_KINDS = ("page", "watch", "like", "dislike", "leave", "search", "chat", "post", "hear", "intervention")
+EVENT_KINDS = ("page", "watch", "like", "dislike", "leave", "search", "chat", "post", "hear", "intervention",
+               "feeling", "llm")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

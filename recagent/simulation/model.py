@@ -25,6 +25,7 @@ did, else it leaves.
 
 from __future__ import annotations
 
+import zlib
 from datetime import timedelta
 
 import mesa
@@ -47,6 +48,7 @@ from .interventions import apply_extra_intervention, check_extra_interventions
 BROWSE, SEARCH, CHAT, POST, NOTHING = range(len(ACTS))
 CONTINUE_IF_NOTHING, CONTINUE_IF_WATCHED = 0.55, 0.35
 WATCH_SCALE, SOCIAL_INFLUENCE = 0.45, 1.0
+HEARD_WANTS, HEARD_DECLINES = 2.0, 0.5  # chat listener said it wants to watch / does not (LLM replies only)
 
 
 def entropy_bits(counts: np.ndarray) -> np.ndarray:
@@ -94,6 +96,10 @@ class RecSimModel(mesa.Model):
         self.watched_genres = np.zeros((self.n_agents, self.catalog.genres.shape[1]))
         self.sim_watches: list[list[tuple[int, float]]] = [[] for _ in range(self.n_agents)]
         self.pending_feedback: list[tuple[int, int, float, int]] = []
+        self.step_watches: list[tuple[int, int, float]] = []  # (agent, item, rating) watched this step
+        self.memory = None  # a recagent.memory.MemorySystem once attach_memory() is called
+        self.profiles: dict[int, str] = {}  # Lusifer taste profiles by agent, used as personas when present
+        self._usage_seen: dict[str, int] = {}
 
         spec = scenario.recommender
         self.recommender_spec = (spec.name, dict(spec.params), list(spec.rerankers))
@@ -230,12 +236,14 @@ class RecSimModel(mesa.Model):
     def step(self) -> None:
         self.counters = {}
         self.step_events = []
+        self.step_watches = []
         self.apply_interventions()
         active = self.activate()
         acts = self.choose_acts(active)
         self.browse(active[acts == BROWSE])
         self.search(active[acts == SEARCH])
         self.socialise(active[acts == CHAT], active[acts == POST])
+        self.remember()
         self.update_recommender()
         self.datacollector.collect(self)
         if self.event_log is not None:
@@ -337,6 +345,12 @@ class RecSimModel(mesa.Model):
         self.sim_watches[agent].append((item, rating))
         self.watched_genres[agent] += self.catalog.genres[item]
         self.pending_feedback.append((user, item, rating, self.step_index))
+        self.step_watches.append((agent, item, rating))
+        if self.memory is not None:
+            from ..memory import heuristic_importance
+
+            self.memory.observe(agent, f"I watched {self.catalog.titles[item]} and rated it {rating:g}/5.", "watch",
+                                heuristic_importance("watch", rating))
 
     def browse(self, agents: np.ndarray) -> None:
         if len(agents) == 0:
@@ -409,7 +423,8 @@ class RecSimModel(mesa.Model):
         liked = set(speaker.favourite_genres)
         reasons = [g for g in genres if g in liked] or genres
         return SpeechRequest(
-            kind=kind, speaker=speaker.name, persona=speaker.summary(), item_title=self.catalog.titles[item],
+            kind=kind, speaker=speaker.name, persona=self.profiles.get(agent) or speaker.summary(),
+            item_title=self.catalog.titles[item],
             item_genres=genres, reasons=reasons, sentiment=self._sentiment(rating), rating=rating,
             listener=self.agent_list[listener].persona.name if listener is not None else None,
             key=f"{self.scenario.seed}:{self.step_index}:{agent}:{item}:{kind}")
@@ -421,48 +436,134 @@ class RecSimModel(mesa.Model):
         weights = closeness * (1.0 + shared / max(float(self.taste[agent] @ self.taste[agent]), 1e-12))
         return friends[self.rng.choice(len(friends), p=weights / weights.sum())]
 
+    def _feeling_watches(self) -> list[tuple[int, int, float]]:
+        """The share `llm.feeling_share` of this step's watches that get a feeling, picked by a stable hash
+        (not model.rng, so the share never shifts the simulation's random stream)."""
+        share = self.scenario.llm.feeling_share
+        return [(a, i, r) for a, i, r in self.step_watches
+                if zlib.crc32(f"{self.scenario.seed}:{self.step_index}:{a}:{i}".encode()) < share * 2**32]
+
+    def _with_memories(self, requests: list[SpeechRequest], speakers: list[int]) -> None:
+        """Fill each request's memories from its speaker's memory (one batched retrieval), for LLM backends."""
+        if self.memory is None or self.backend.is_offline or not requests:
+            return
+        queries = [f"{r.item_title} ({', '.join(r.item_genres)})" for r in requests]
+        for request, found in zip(requests, self.memory.retrieve_many(speakers, queries, self.now_hours)):
+            request.memories = [m[:300] for m in found[:8]]
+
+    def _observe(self, agent: int, text: str, kind: str) -> None:
+        if self.memory is not None:
+            self.memory.observe(agent, text[:400], kind)
+
     def socialise(self, chatters: np.ndarray, posters: np.ndarray) -> None:
+        """Chats, posts and feelings of the step go to the language backend as one concurrent wave."""
         chats = []
         for agent in chatters:
             friend = self._pick_friend(int(agent))
             item, rating = self._mention(int(agent))
             chats.append((int(agent), friend, item, rating))
         post_items = [self._mention(int(a)) for a in posters]
-        requests = [self._request("chat", a, i, r, listener=f) for a, f, i, r in chats]
-        texts = self.backend.speak_many(requests)
+        feelings = self._feeling_watches()
+        requests = ([self._request("chat", a, i, r, listener=f) for a, f, i, r in chats]
+                    + [self._request("post", int(a), i, r) for a, (i, r) in zip(posters, post_items)]
+                    + [self._request("feeling", a, i, r) for a, i, r in feelings])
+        self._with_memories(requests, [c[0] for c in chats] + [int(a) for a in posters] + [f[0] for f in feelings])
+        replies = self.backend.respond_many(requests)
+        chat_replies = replies[:len(chats)]
+        post_replies = replies[len(chats):len(chats) + len(post_items)]
+        feeling_replies = replies[len(chats) + len(post_items):]
         lo, hi = self.sim.busy_hours.chat
-        for (agent, friend, item, rating), text in zip(chats, texts):
+        for (agent, friend, item, rating), reply in zip(chats, chat_replies):
             sentiment = self._sentiment(rating)
-            self.emit(agent, "chat", item, target=friend, payload={
-                "text": text, "sentiment": sentiment, "backend": self.backend.label})
-            self._deliver(friend, agent, item, sentiment, "chat")
+            wants = getattr(reply.data, "listener_wants_to_watch", None)
+            payload = {"text": reply.text, "sentiment": sentiment, "backend": self.backend.label, "source": reply.source}
+            if wants is not None:
+                payload["wants_to_watch"] = wants
+            self.emit(agent, "chat", item, target=friend, payload=payload)
+            weight = 1.0 if wants is None else HEARD_WANTS if wants else HEARD_DECLINES
+            self._deliver(friend, agent, item, sentiment, "chat", weight)
+            title = self.catalog.titles[item]
+            self._observe(agent, f"I told {self.agent_list[friend].persona.name} about {title}: {reply.text}", "chat")
+            self._observe(friend, f"{self.agent_list[agent].persona.name} told me about {title}: {reply.text}",
+                          "hear_chat")
             duration = self.rng.uniform(lo, hi)
             for who in (agent, friend):
                 self.busy_until[who] = max(self.busy_until[who], self.now_hours + duration)
-        self.post([int(a) for a in posters], [i for i, _ in post_items], ratings=[r for _, r in post_items])
+        self.post([int(a) for a in posters], [i for i, _ in post_items], ratings=[r for _, r in post_items],
+                  texts=[r.text for r in post_replies], sources=[r.source for r in post_replies])
+        for (agent, item, rating), reply in zip(feelings, feeling_replies):
+            emotion = getattr(reply.data, "emotion", None)
+            payload = {"text": reply.text, "rating": rating, "backend": self.backend.label, "source": reply.source}
+            if emotion:
+                payload["emotion"] = emotion
+            self.emit(agent, "feeling", item, payload=payload)
+            self._observe(agent, f"After watching {self.catalog.titles[item]}: {reply.text}", "feeling")
 
     def post(self, agents: list[int], items: list[int], ratings: list[float] | None = None,
-             texts: list[str] | None = None) -> None:
+             texts: list[str] | None = None, sources: list[str] | None = None) -> None:
         """Each agent posts about its item to all its contacts."""
         if not agents:
             return
         ratings = ratings or [float(self.scenario.feedback.like_rating)] * len(agents)
         if texts is None:
-            texts = self.backend.speak_many([self._request("post", a, i, r) for a, i, r in zip(agents, items, ratings)])
-        for agent, item, rating, text in zip(agents, items, ratings, texts):
+            replies = self.backend.respond_many([self._request("post", a, i, r) for a, i, r in zip(agents, items, ratings)])
+            texts, sources = [r.text for r in replies], [r.source for r in replies]
+        sources = sources or ["scenario"] * len(agents)
+        for agent, item, rating, text, source in zip(agents, items, ratings, texts, sources):
             sentiment = self._sentiment(rating)
             contacts = sorted(self.graph.neighbors(agent))
-            self.emit(agent, "post", item, payload={"text": text, "sentiment": sentiment,
-                                                    "backend": self.backend.label, "recipients": len(contacts)})
+            self.emit(agent, "post", item, payload={"text": text, "sentiment": sentiment, "backend": self.backend.label,
+                                                    "source": source, "recipients": len(contacts)})
+            name, title = self.agent_list[agent].persona.name, self.catalog.titles[item]
+            self._observe(agent, f"I posted about {title}: {text}", "post")
             for contact in contacts:
                 self._deliver(contact, agent, item, sentiment, "post")
+                self._observe(contact, f"{name} posted about {title}: {text}", "hear_post")
             self.busy_until[agent] = max(self.busy_until[agent], self.now_hours + self.sim.busy_hours.post)
 
-    def _deliver(self, listener: int, speaker: int, item: int, sentiment: str, via: str) -> None:
+    def _deliver(self, listener: int, speaker: int, item: int, sentiment: str, via: str, weight: float = 1.0) -> None:
+        """`weight` scales the hearing: a listener who said it wants to watch takes it more to heart."""
         closeness = float(self.graph.edges[listener, speaker].get("closeness", 1.0)) \
             if self.graph.has_edge(listener, speaker) else 0.5
+        closeness *= weight
         self.agent_list[listener].hear(Hearing(item, speaker, self.step_index, sentiment, closeness, via))
         self.emit(listener, "hear", item, target=speaker, payload={"via": via, "sentiment": sentiment})
+
+    # --- memory and language-backend accounting -------------------------------------------------
+
+    def attach_memory(self, path) -> None:
+        """Give every agent RecAgent memory, its long-term part on chromadb in `path`."""
+        from ..memory import LongTermStore, MemorySystem
+
+        self.memory = MemorySystem(self.scenario.llm.memory, LongTermStore(path), backend=self.backend,
+                                   seed=self.scenario.seed,
+                                   who=lambda a: (self.agent_list[a].persona.name,
+                                                  self.profiles.get(a) or self.agent_list[a].persona.summary()))
+
+    def build_profiles(self, batch: int = 20, last_n: int = 40) -> None:
+        """Lusifer taste profiles from each agent's starting ratings (batched waves, cached); used as personas."""
+        from ..llm.profiles import build_profiles
+
+        histories = {}
+        for agent in self.agent_list:
+            u = agent.user
+            histories[agent.agent_id] = [(self.catalog.titles[i], ", ".join(self.catalog.item_genres(i)), float(r))
+                                         for i, r in zip(self.history.items[u], self.history.ratings[u])]
+        self.profiles = build_profiles(self.backend, histories, batch=batch, last_n=last_n)
+
+    def remember(self) -> None:
+        """End of step: batched memory work; for LLM backends, one `llm` event with the step's usage."""
+        if self.memory is not None:
+            stats = self.memory.end_step(self.now_hours, self.step_index)
+            self.counters["memories_stored"] = stats.stored
+        if self.backend.is_offline:
+            return
+        usage = self.backend.usage.as_dict()
+        keys = ("calls", "prompt_tokens", "completion_tokens", "cache_hits", "failures", "retries", "fallbacks",
+                "budget_skipped")
+        delta = {k: usage[k] - self._usage_seen.get(k, 0) for k in keys}
+        self._usage_seen = {k: usage[k] for k in keys}
+        self.emit(None, "llm", payload={"backend": self.backend.label, **delta})
 
     # --- learning ---------------------------------------------------------------------------------
 

@@ -85,6 +85,10 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
     (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
     log = EventLog(run_dir / "events.sqlite")
     model.attach_log(log)
+    if scenario.llm.memory_enabled():
+        model.attach_memory(run_dir / "memory")
+    if scenario.llm.profiles:
+        model.build_profiles()
     info = {
         "scenario": scenario.name, "seed": scenario.seed, "status": "running", "steps_planned": scenario.simulation.steps,
         "steps_completed": 0, "agents": model.n_agents, "dataset": dataset.name, "items": len(dataset.catalog),
@@ -99,13 +103,18 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
                       disable=not progress, transient=False) as bar:
             task = bar.add_task(scenario.name, total=scenario.simulation.steps, status="")
+            info["status"] = "completed"
             for _ in range(scenario.simulation.steps):
                 model.step()
                 info["steps_completed"] = model.step_index
                 c = model.counters
                 bar.update(task, advance=1, status=f"active {c.get('active', 0)}  watches {c.get('watch', 0)}  "
                                                    f"chats {c.get('chat', 0)}  posts {c.get('post', 0)}")
-        info["status"] = "completed"
+                if model.backend.exhausted:  # the step finished with offline replies; stop cleanly here
+                    info["status"] = "budget_exhausted"
+                    info["message"] = model.backend.budget_message()
+                    console.print(f"[bold yellow]{info['message']}[/]")
+                    break
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise
@@ -113,6 +122,10 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
         info["wall_time_s"] = round(time.perf_counter() - started, 3)
         info["counts"] = log.counts()
         info["llm"] = {"backend": model.backend.label, **model.backend.usage.as_dict()}
+        if model.memory is not None:
+            model.memory.persist_short_term()
+            info["memory"] = {"path": "memory", **vars(model.memory.totals)}
+        model.backend.close()
         model.datacollector.get_model_vars_dataframe().to_csv(run_dir / "metrics.csv", index=False)
         log.close()
         write_json(run_dir / "run.json", info)
