@@ -64,6 +64,10 @@ from .compare.cli import compare as _compare  # noqa: E402 - recagent compare (i
 
 app.command("compare")(_compare)
 
+from .rl.cli import rl_app as _rl_app  # noqa: E402 - recagent rl train|eval|table (issue 7)
+
+app.add_typer(_rl_app, name="rl")
+
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
     sys.exit(app())

@@ -16,8 +16,9 @@ Rules of an episode (`EnvConfig`):
   already recommended this episode) or repeated inside the slate is *invalid*: it is not shown to
   the feedback model, earns `invalid_reward` and counts as not liked. Valid items are judged by the
   feedback model against the user's live history:
-    reward "vote"   like = P(like) >= 0.5 (the ensemble's majority vote, paper Eq. 9); reward 1 / 0
-    reward "proba"  like = P(like) >= 0.5; reward = P(like) (the soft vote)
+    reward "vote"   like = P(like) >= like_threshold (0.5: the ensemble's majority vote, paper Eq. 9);
+                    reward 1 / 0
+    reward "proba"  like = P(like) >= like_threshold; reward = P(like) (the soft vote)
     reward "sample" like ~ Bernoulli(P(like)) from the slot's generator; reward 1 / 0
     reward "rating" rating = predict_rating; like = rating >= 3; reward = the 1-5 rating
   The responses are appended to the user's history (rating `like_rating` / `dislike_rating` for
@@ -64,6 +65,7 @@ class EnvConfig:
     mask_rated: bool = True  # items the user rated before the episode are unavailable
     invalid_reward: float = 0.0
     memory: int = 10  # recent responses in the observation
+    like_threshold: float = 0.5  # P(like) at or above which a response is a like (0.5 = majority vote)
     like_rating: float = 4.0  # rating written to history for a like (like-based reward modes)
     dislike_rating: float = 2.0
     obs: str = "vector"  # "vector": flat Box for MLP policies; "dict": raw ids and features
@@ -77,6 +79,7 @@ class EnvConfig:
             (0.0 <= self.satisfaction_decay < 1.0, "satisfaction_decay", "a number in [0, 1)"),
             (0.0 <= self.quit_prob <= 1.0, "quit_prob", "a probability in [0, 1]"),
             (self.memory >= 1, "memory", "an integer >= 1"),
+            (0.0 < self.like_threshold <= 1.0, "like_threshold", "a probability in (0, 1]"),
             (self.obs in OBS_MODES, "obs", f"one of {', '.join(OBS_MODES)}"),
         ]
         for ok, name, expected in checks:
@@ -178,7 +181,7 @@ class RecBatch:
             rating = np.asarray(fb.predict_rating(users, items, self.history), dtype=np.float64)
             return rating >= LIKE_THRESHOLD, rating, rating
         p = np.asarray(fb.predict_proba(users, items, self.history), dtype=np.float64)
-        liked = draws < p if cfg.reward == "sample" else p >= 0.5
+        liked = draws < p if cfg.reward == "sample" else p >= cfg.like_threshold
         reward = p if cfg.reward == "proba" else liked.astype(np.float64)
         return liked, reward, np.where(liked, cfg.like_rating, cfg.dislike_rating)
 
