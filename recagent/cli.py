@@ -47,11 +47,19 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+    serve: bool = typer.Option(False, "--serve", help="Serve the web page while it runs (live), then keep serving"),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --serve: address to bind (warns unless loopback)"),
+    port: int = typer.Option(8000, "--port", help="With --serve: port"),
 ) -> None:
     """Run a scenario and write its run folder."""
     from .simulation.runner import run_scenario
 
     try:
+        if serve:  # recagent/web (issue 6)
+            from .web.serve import run_and_serve
+
+            run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console)
+            return
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
     except UserError as e:
         fail(e)
@@ -64,9 +72,17 @@ from .compare.cli import compare as _compare  # noqa: E402 - recagent compare (i
 
 app.command("compare")(_compare)
 
+from .llm.interview import interview_command as _interview  # noqa: E402 - recagent interview (issue 4)
+
+app.command("interview")(_interview)
+
 from .rl.cli import rl_app as _rl_app  # noqa: E402 - recagent rl train|eval|table (issue 7)
 
 app.add_typer(_rl_app, name="rl")
+
+from .web.serve import serve_command as _serve  # noqa: E402 - recagent serve (issue 6)
+
+app.command("serve")(_serve)
 
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
