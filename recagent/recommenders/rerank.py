@@ -9,8 +9,9 @@ Everything is vectorised over all users of a call.
   max similarity to the items already picked; similarity is cosine of genre vectors
   (`features: genres`) or of MiniLM text embeddings (`features: text`).
 - `random_k`: RecAgent's cocoon mitigation. In every block of `every` slots, the last slot is
-  replaced by an item drawn uniformly from the unseen catalog (with `every: 4` and pages of 4,
-  one random item per page); the model's seeded generator draws them.
+  holds an item drawn uniformly from the unseen catalog (with `every: 4` and pages of 4, one
+  random item per page) and the base's list fills the other slots in order; the model's seeded
+  generator draws the random items.
 - `popularity_penalty`: reorder by relevance - beta * log1p(popularity) / log1p(max popularity),
   popularity counted over all interactions seen (fit + online updates).
 """
@@ -119,10 +120,12 @@ class RandomK(Reranked):
         super().__init__(base)
 
     def recommend(self, user_ids, k, exclude=None) -> np.ndarray:
-        out = _pad(self.base.recommend(user_ids, k, exclude), k).copy()
         slots = np.arange(self.every - 1, k, self.every)
+        base = _pad(self.base.recommend(user_ids, k - len(slots), exclude), k - len(slots))
         if len(slots) == 0:
-            return out
+            return base
+        out = np.full((len(base), k), -1)
+        out[:, np.setdiff1d(np.arange(k), slots)] = base  # the base's list, in order, around the random slots
         # random unseen items not already in the list: Gumbel-top-k over a masked uniform draw
         noise = self.rng.random((len(out), self.n_items))
         if exclude is not None and exclude.nnz:
