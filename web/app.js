@@ -120,7 +120,8 @@ async function openRun(id, { first = false } = {}) {
   setupSlider();
   applyStep();
   window.recagent.timings.draw = performance.now() - t1;
-  $("graph-info").textContent = `${graph.agents.length} agents · ${graph.edges.length / 2} ties · layout ${Math.round(view.layoutMs)} ms`;
+  const info = () => { $("graph-info").textContent = `${graph.agents.length} agents · ${graph.edges.length / 2} ties${view.layoutDone ? "" : " · laying out…"}`; };
+  info(); view.onLayout = (ms) => { window.recagent.timings.layoutTotal = ms; info(); };
   $("panel").replaceChildren(el("p", { class: "hint" }, "Click an agent in the graph (or find one above) to see its profile, what it watched and why, what it heard, its chats, posts and memories, and to interview it. Click a title to see how an item spread."));
   if (first) {
     await new Promise((r) => requestAnimationFrame(() => r()));
@@ -190,10 +191,14 @@ function applyStep() {
   const time = (state.metrics.get(state.run) || {}).sim_time || [];
   $("step-label").textContent = `step ${state.step}${time[state.step] ? " · " + time[state.step].replace("T", " ") : ""}`;
   $("step-label").dataset.step = String(state.step);
+  const t0 = performance.now();
   colourNodes();
+  const t1 = performance.now();
   drawSocial();
   view.request();
   drawCharts();
+  const t2 = performance.now();
+  window.recagent.timings.step = { colour: t1 - t0, charts: t2 - t1, draw: view.lastDrawMs || 0 };
 }
 
 function viridis(t) {
@@ -203,6 +208,31 @@ function viridis(t) {
   return `rgb(${Math.round(a[0] + (b[0] - a[0]) * f)},${Math.round(a[1] + (b[1] - a[1]) * f)},${Math.round(a[2] + (b[2] - a[2]) * f)})`;
 }
 
+// Node measures at step s, accumulated from the run's watches and acts (under a millisecond for
+// thousands of agents): most-watched genre, genre entropy of watches (bits), acts so far.
+let measureCache = { graph: null, step: -1, value: null };
+function measuresAt(s) {
+  const g = state.graph;
+  if (measureCache.graph === g && measureCache.step === s) return measureCache.value;
+  const tl = g.timeline, n = g.agents.length, G = g.genres.length;
+  const counts = new Float32Array(n * G), acts = new Int32Array(n);
+  for (let k = 0; k < tl.watch_step.length && tl.watch_step[k] <= s; k++) {
+    const base = tl.watch_agent[k] * G;
+    for (const gi of g.item_genres[tl.watch_item[k]] || []) counts[base + gi] += 1;
+  }
+  for (let k = 0; k < tl.act_step.length && tl.act_step[k] <= s; k++) acts[tl.act_agent[k]] += 1;
+  const dominant = new Int16Array(n).fill(-1), entropy = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let total = 0, best = -1, bestCount = 0;
+    for (let gi = 0; gi < G; gi++) { const c = counts[i * G + gi]; total += c; if (c > bestCount) { bestCount = c; best = gi; } }
+    dominant[i] = best;
+    if (total > 0) { let h = 0; for (let gi = 0; gi < G; gi++) { const p = counts[i * G + gi] / total; if (p > 0) h -= p * Math.log2(p); } entropy[i] = h; }
+  }
+  const value = { dominant, entropy, activity: acts };
+  measureCache = { graph: g, step: s, value };
+  return value;
+}
+
 function colourNodes() {
   const g = state.graph, tl = g && g.timeline;
   if (!g) return;
@@ -210,10 +240,12 @@ function colourNodes() {
   const legend = $("legend"); legend.replaceChildren();
   if (!tl || !tl.steps) { view.colours = colours; legend.append("no steps yet"); return; }
   const s = Math.min(state.step, tl.steps - 1);
+  const m = measuresAt(s);
   if (state.colourBy === "genre") {
-    const dom = tl.dominant_genre[s], used = new Map();
+    const used = new Map();
     for (let i = 0; i < n; i++) {
-      if (dom[i] >= 0) { colours[i] = GENRE_COLOURS[dom[i] % GENRE_COLOURS.length]; used.set(dom[i], (used.get(dom[i]) || 0) + 1); }
+      const d = m.dominant[i];
+      if (d >= 0) { colours[i] = GENRE_COLOURS[d % GENRE_COLOURS.length]; used.set(d, (used.get(d) || 0) + 1); }
     }
     legend.append(el("div", { class: "muted" }, "most-watched genre in the run"));
     for (const [gi, count] of [...used].sort((a, b) => b[1] - a[1]).slice(0, 14)) {
@@ -221,9 +253,10 @@ function colourNodes() {
     }
     legend.append(el("div", {}, el("span", { class: "sw", style: "background:#b8bcc8" }), "nothing watched yet"));
   } else {
-    const values = state.colourBy === "entropy" ? tl.genre_entropy_x100[s].map((v) => v / 100) : tl.activity[s];
+    const values = state.colourBy === "entropy" ? m.entropy : m.activity;
     let max = 0; for (const v of values) if (v > max) max = v;
-    for (let i = 0; i < n; i++) colours[i] = viridis(max ? values[i] / max : 0);
+    // 32 shades, so nodes batch into few fill calls
+    for (let i = 0; i < n; i++) colours[i] = viridis(max ? Math.round((values[i] / max) * 31) / 31 : 0);
     const grad = el("canvas", { class: "grad", width: "120", height: "8" });
     const gctx = grad.getContext("2d");
     for (let x = 0; x < 120; x++) { gctx.fillStyle = viridis(x / 119); gctx.fillRect(x, 0, 1, 8); }
@@ -381,8 +414,16 @@ async function renderAgent() {
 
   out.append(el("h3", {}, "Memories"));
   const mt = el("div", { class: "feed memories" });
-  for (const m of a.memories) mt.append(el("div", { class: "ev" }, `step ${m.step}: ${m.text}`));
-  out.append(a.memories.length ? mt : el("div", { class: "muted" }, "none yet"));
+  const store = a.memory_store;
+  if (store && store.entries.length) {
+    mt.append(el("div", { class: "muted" }, "from the run's memory store (whole run, newest first)"));
+    for (const m of store.entries) mt.append(el("div", { class: "ev" }, `${m.text} (importance ${m.importance})`));
+  } else {
+    if (store && store.error) mt.append(el("div", { class: "muted" }, store.error));
+    mt.append(el("div", { class: "muted" }, "recent events as remembered (this run kept no memory store)"));
+    for (const m of a.memories) mt.append(el("div", { class: "ev" }, `step ${m.step}: ${m.text}`));
+  }
+  out.append(mt);
   out.append(keep || interviewBox());
   panel.replaceChildren(out);
   loadExplanations(run, id, step);

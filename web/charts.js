@@ -28,7 +28,8 @@ export class LineChart {
   draw() {
     const c = this.canvas, rect = c.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
     if (!rect.width) return;
-    c.width = Math.round(rect.width * dpr); c.height = Math.round(rect.height * dpr);
+    const cw = Math.round(rect.width * dpr), ch = Math.round(rect.height * dpr);
+    if (c.width !== cw || c.height !== ch) { c.width = cw; c.height = ch; } // resizing reallocates: only when needed
     const ctx = c.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const w = rect.width, h = rect.height, left = 34, right = 6, top = 6, bottom = 16;
     ctx.clearRect(0, 0, w, h);

@@ -2,32 +2,50 @@
 // iteration) and a renderer that batches nodes by colour, so a few thousand nodes redraw in a
 // few milliseconds when the step slider moves.
 
-export function layout(n, edges, iterations = 260) {
-  // deterministic start: a phyllotaxis spiral in a seeded random order
-  let seed = 12345;
-  const rand = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 4294967296; };
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
-  const x = new Float32Array(n), y = new Float32Array(n);
-  for (let r = 0; r < n; r++) {
-    const i = order[r], rad = Math.sqrt(r + 0.5), a = r * 2.39996;
-    x[i] = rad * Math.cos(a); y[i] = rad * Math.sin(a);
+export function layout(n, edges, iterations = 200) {
+  // Run a whole layout at once (used by tests and small graphs).
+  const l = new Layout(n, edges, iterations);
+  while (!l.step(1e9));
+  return { x: l.x, y: l.y };
+}
+
+// Force layout in resumable slices: repulsion k^2/d only from nodes in neighbouring grid cells
+// (O(n) per iteration), linear springs along ties, weak gravity, cooling temperature.
+export class Layout {
+  constructor(n, edges, iterations = 200) {
+    this.n = n; this.edges = edges; this.iterations = iterations; this.it = 0;
+    let seed = 12345;
+    this.rand = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 4294967296; };
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) { const j = Math.floor(this.rand() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+    this.x = new Float32Array(n); this.y = new Float32Array(n);
+    for (let r = 0; r < n; r++) { // a phyllotaxis spiral in a seeded random order
+      const i = order[r], rad = Math.sqrt(r + 0.5), a = r * 2.39996;
+      this.x[i] = rad * Math.cos(a); this.y[i] = rad * Math.sin(a);
+    }
+    this.dx = new Float32Array(n); this.dy = new Float32Array(n); this.next = new Int32Array(n);
+    this.cx = new Int32Array(n); this.cy = new Int32Array(n);
+    this.temp = Math.sqrt(n) * 0.5;
+    this.cool = Math.pow(0.02 / this.temp, 1 / iterations);
   }
-  if (n < 2) return { x, y };
-  const k = 1.0, cell = 2 * k;
-  const dx = new Float32Array(n), dy = new Float32Array(n);
-  const m = edges.length / 2;
-  let temp = Math.sqrt(n) * 0.5;
-  const cool = Math.pow(0.02 / temp, 1 / iterations);
-  const head = new Int32Array(0), next = new Int32Array(n);
-  for (let it = 0; it < iterations; it++) {
+
+  get done() { return this.it >= this.iterations || this.n < 2; }
+
+  // iterate until `budgetMs` is spent; true when the layout has finished
+  step(budgetMs) {
+    const t0 = performance.now();
+    while (!this.done && performance.now() - t0 < budgetMs) this.iterate();
+    return this.done;
+  }
+
+  iterate() {
+    const { n, x, y, dx, dy, next, cx, cy, edges } = this;
+    const k = 1.0, cell = 2 * k, rep = 2, spring = 0.05, grav = 0.01;
     dx.fill(0); dy.fill(0);
-    // grid for local repulsion
     let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
     for (let i = 0; i < n; i++) { if (x[i] < minx) minx = x[i]; if (y[i] < miny) miny = y[i]; if (x[i] > maxx) maxx = x[i]; if (y[i] > maxy) maxy = y[i]; }
     const gw = Math.max(1, Math.ceil((maxx - minx) / cell) + 1), gh = Math.max(1, Math.ceil((maxy - miny) / cell) + 1);
     const heads = new Int32Array(gw * gh).fill(-1);
-    const cx = new Int32Array(n), cy = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       cx[i] = Math.floor((x[i] - minx) / cell); cy[i] = Math.floor((y[i] - miny) / cell);
       const c = cy[i] * gw + cx[i]; next[i] = heads[c]; heads[c] = i;
@@ -41,30 +59,29 @@ export function layout(n, edges, iterations = 260) {
             if (j <= i) continue;
             let ddx = x[i] - x[j], ddy = y[i] - y[j];
             let d2 = ddx * ddx + ddy * ddy;
-            if (d2 < 1e-6) { ddx = (rand() - 0.5) * 0.01; ddy = (rand() - 0.5) * 0.01; d2 = 1e-4; }
             if (d2 > cell * cell) continue;
-            const f = (k * k) / d2;
+            if (d2 < 1e-6) { ddx = (this.rand() - 0.5) * 0.01; ddy = (this.rand() - 0.5) * 0.01; d2 = 1e-4; }
+            const f = (rep * k * k) / d2;
             dx[i] += ddx * f; dy[i] += ddy * f; dx[j] -= ddx * f; dy[j] -= ddy * f;
           }
         }
       }
     }
-    for (let e = 0; e < m; e++) {
-      const a = edges[2 * e], b = edges[2 * e + 1];
-      const ddx = x[a] - x[b], ddy = y[a] - y[b];
-      const d = Math.sqrt(ddx * ddx + ddy * ddy) + 1e-9;
-      const f = d / k;
-      dx[a] -= ddx * f; dy[a] -= ddy * f; dx[b] += ddx * f; dy[b] += ddy * f;
+    for (let e = 0; e < edges.length; e += 2) {
+      const a = edges[e], b = edges[e + 1];
+      const ddx = (x[a] - x[b]) * spring, ddy = (y[a] - y[b]) * spring;
+      dx[a] -= ddx; dy[a] -= ddy; dx[b] += ddx; dy[b] += ddy;
     }
+    const temp = this.temp;
     for (let i = 0; i < n; i++) {
-      dx[i] -= x[i] * 0.03; dy[i] -= y[i] * 0.03; // gravity keeps components together
+      dx[i] -= x[i] * grav; dy[i] -= y[i] * grav; // gravity keeps components together
       const d = Math.sqrt(dx[i] * dx[i] + dy[i] * dy[i]) + 1e-9;
       const s = Math.min(d, temp) / d;
       x[i] += dx[i] * s; y[i] += dy[i] * s;
     }
-    temp *= cool;
+    this.temp *= this.cool;
+    this.it++;
   }
-  return { x, y };
 }
 
 export class GraphView {
@@ -74,19 +91,32 @@ export class GraphView {
     this.n = 0; this.edges = new Int32Array(0); this.x = null; this.y = null;
     this.colours = []; this.highlight = null; this.links = []; this.selected = -1;
     this.scale = 1; this.tx = 0; this.ty = 0; this.pending = false;
-    this.onClick = onClick; this.onHover = onHover;
+    this.onClick = onClick; this.onHover = onHover; this.onLayout = null;
     this._bind();
     new ResizeObserver(() => { this.resize(); }).observe(canvas);
   }
 
-  setGraph(n, edges) {
+  // Lay the graph out: a first slice now (so the first paint already shows structure), the rest
+  // in slices of a frame each; `layoutDone` turns true at the end.
+  setGraph(n, edges, { firstSliceMs = 120 } = {}) {
     this.n = n;
     this.edges = Int32Array.from(edges);
+    const l = new Layout(n, this.edges, n > 5000 ? 120 : 200);
+    this.layout = l; this.x = l.x; this.y = l.y; this.touched = false;
+    this.layoutDone = false; this.layoutMs = 0;
     const t0 = performance.now();
-    const p = layout(n, this.edges, n > 5000 ? 120 : 260);
+    this.layoutDone = l.step(firstSliceMs);
     this.layoutMs = performance.now() - t0;
-    this.x = p.x; this.y = p.y;
     this.resize(); this.fit();
+    const slice = () => {
+      if (this.layout !== l) return; // a newer graph replaced this one
+      const t = performance.now();
+      this.layoutDone = l.step(12);
+      this.layoutMs += performance.now() - t;
+      if (!this.touched) this.fit(); else this.request();
+      if (!this.layoutDone) requestAnimationFrame(slice); else if (this.onLayout) this.onLayout(this.layoutMs);
+    };
+    if (!this.layoutDone) requestAnimationFrame(slice); else if (this.onLayout) this.onLayout(this.layoutMs);
   }
 
   resize() {
@@ -122,15 +152,18 @@ export class GraphView {
   request() { if (!this.pending) { this.pending = true; requestAnimationFrame(() => { this.pending = false; this.draw(); }); } }
 
   draw() {
+    const t0 = performance.now();
+    this._draw();
+    this.lastDrawMs = performance.now() - t0;
+  }
+
+  _draw() {
     const ctx = this.ctx, n = this.n;
     ctx.clearRect(0, 0, this.w, this.h);
     if (!n) return;
     const X = (i) => this.x[i] * this.scale + this.tx, Y = (i) => this.y[i] * this.scale + this.ty;
-    const e = this.edges, dim = this.highlight !== null;
-    ctx.lineWidth = 0.6; ctx.strokeStyle = dim ? "rgba(120,125,150,0.07)" : "rgba(120,125,150,0.18)";
-    ctx.beginPath();
-    for (let k = 0; k < e.length; k += 2) { ctx.moveTo(X(e[k]), Y(e[k])); ctx.lineTo(X(e[k + 1]), Y(e[k + 1])); }
-    ctx.stroke();
+    const dim = this.highlight !== null;
+    this._drawTies(dim, X, Y);
     for (const group of this.links) {
       ctx.lineWidth = group.width || 1.6; ctx.strokeStyle = group.colour;
       ctx.beginPath();
@@ -161,6 +194,25 @@ export class GraphView {
     }
   }
 
+  // The ties change only with the view, not with the step: keep them in an offscreen layer.
+  _drawTies(dim, X, Y) {
+    const key = [this.scale, this.tx, this.ty, this.w, this.h, dim, this.layoutDone, this.edges.length].join();
+    const dpr = window.devicePixelRatio || 1;
+    if (!this.layoutDone || this._tiesKey !== key) {
+      if (!this._ties) this._ties = document.createElement("canvas");
+      const t = this._ties;
+      t.width = this.canvas.width; t.height = this.canvas.height;
+      const c = t.getContext("2d"); c.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const e = this.edges;
+      c.lineWidth = 0.6; c.strokeStyle = dim ? "rgba(120,125,150,0.07)" : "rgba(120,125,150,0.18)";
+      c.beginPath();
+      for (let k = 0; k < e.length; k += 2) { c.moveTo(X(e[k]), Y(e[k])); c.lineTo(X(e[k + 1]), Y(e[k + 1])); }
+      c.stroke();
+      this._tiesKey = key;
+    }
+    this.ctx.save(); this.ctx.setTransform(1, 0, 0, 1, 0, 0); this.ctx.drawImage(this._ties, 0, 0); this.ctx.restore();
+  }
+
   _bind() {
     const c = this.canvas;
     let drag = null;
@@ -168,7 +220,7 @@ export class GraphView {
       ev.preventDefault();
       const rect = c.getBoundingClientRect(), px = ev.clientX - rect.left, py = ev.clientY - rect.top;
       const f = Math.exp(-ev.deltaY * 0.0015);
-      this.tx = px - (px - this.tx) * f; this.ty = py - (py - this.ty) * f; this.scale *= f;
+      this.tx = px - (px - this.tx) * f; this.ty = py - (py - this.ty) * f; this.scale *= f; this.touched = true;
       this.request();
     }, { passive: false });
     c.addEventListener("mousedown", (ev) => { drag = { x: ev.clientX, y: ev.clientY, tx: this.tx, ty: this.ty, moved: false }; c.style.cursor = "grabbing"; });
@@ -176,7 +228,7 @@ export class GraphView {
       if (drag) {
         const ddx = ev.clientX - drag.x, ddy = ev.clientY - drag.y;
         if (Math.abs(ddx) + Math.abs(ddy) > 3) drag.moved = true;
-        this.tx = drag.tx + ddx; this.ty = drag.ty + ddy; this.request();
+        this.tx = drag.tx + ddx; this.ty = drag.ty + ddy; this.touched = true; this.request();
       } else if (ev.target === c && this.onHover) {
         const rect = c.getBoundingClientRect();
         this.onHover(this.nodeAt(ev.clientX - rect.left, ev.clientY - rect.top), ev.clientX - rect.left, ev.clientY - rect.top);

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -120,19 +120,42 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     @app.get("/api/runs/{run}/metrics")
     def metrics(run: str):
         data = run_data(run)
-        return {**data.status(), "metrics": data.metrics()}
+        body = data.cached_json("metrics", lambda: {**data.status(), "metrics": data.metrics()})
+        return Response(body, media_type="application/json")
 
     @app.get("/api/runs/{run}/graph")
     def graph(run: str):
-        return run_data(run).graph()
+        data = run_data(run)
+        return Response(data.cached_json("graph", data.graph), media_type="application/json")
 
     @app.get("/api/runs/{run}/steps/{step}")
     def step_feed(run: str, step: int, limit: int = Query(200, ge=1, le=2000)):
         return run_data(run).step_feed(step, limit)
 
+    stores: dict[Path, object] = {}
+
+    def stored_memories(data, agent_id: int) -> dict | None:
+        """The agent's entries in the run's memory store (runs with memory on), newest first."""
+        folder = data.path / "memory"
+        if not folder.is_dir():
+            return None
+        try:
+            from ..memory import LongTermStore, load_agent_memories
+
+            if folder not in stores:
+                stores[folder] = LongTermStore(folder)
+            entries = load_agent_memories(stores[folder], agent_id)
+        except Exception as e:  # noqa: BLE001 - show the event-based memories and say why
+            return {"error": f"could not read the memory store: {type(e).__name__}: {e}"[:300], "entries": []}
+        return {"entries": [{"text": e.text, "importance": round(float(e.importance), 2),
+                             "created_hours": round(float(e.created), 2)} for e in reversed(entries)][:30]}
+
     @app.get("/api/runs/{run}/agents/{agent_id}")
     def agent(run: str, agent_id: int, step: int | None = None):
-        return run_data(run).agent_panel(agent_id, step)
+        data = run_data(run)
+        panel = data.agent_panel(agent_id, step)
+        panel["memory_store"] = stored_memories(data, agent_id)
+        return panel
 
     @app.get("/api/runs/{run}/agents/{agent_id}/explanations")
     def explanations(run: str, agent_id: int, step: int | None = None, limit: int = Query(30, ge=1, le=200)):

@@ -95,9 +95,9 @@ class Explainer:
                 history.items[user] = base_items + prior_items
                 history.ratings[user] = base_ratings + prior_ratings
                 try:
-                    out[str(int(run.ev["id"][w["row"][k]]))] = jsonable(rebuilt.feedback.explain(user, item, history))
+                    out[str(int(w["id"][k]))] = jsonable(rebuilt.feedback.explain(user, item, history))
                 except Exception as e:  # noqa: BLE001 - one broken explanation must not hide the others
-                    out[str(int(run.ev["id"][w["row"][k]]))] = {"error": f"{type(e).__name__}: {e}"}
+                    out[str(int(w["id"][k]))] = {"error": f"{type(e).__name__}: {e}"}
             prior_items.append(item)
             prior_ratings.append(float(w["rating"][k]) if not np.isnan(w["rating"][k]) else 3.0)
         return {"available": True, "model": getattr(rebuilt.feedback, "name", "?"), "explanations": out}

@@ -107,7 +107,12 @@ class Agent:
 
 
 class RunData:
-    """The event log of one run, read incrementally, with views derived from it."""
+    """The event log of one run, read incrementally, with views derived from it.
+
+    Only what the overview needs is held in memory: per-step counts of every kind, and the rows of
+    acts (watch, leave, search, chat, post) with each watch's rating and source. Panels query
+    SQLite directly through its step / agent / item indexes.
+    """
 
     def __init__(self, name: str, path: Path):
         self.name = name
@@ -125,10 +130,9 @@ class RunData:
         self.item_genre_matrix = np.zeros((0, 0), bool)
         self.item_index: dict[int, int] = {}
         self.edges = np.zeros((0, 2), np.int64)
-        self.edge_meta: list[tuple[str, float]] = []
-        cols = ("id", "step", "agent", "kind", "item", "target")
-        self.ev = {c: np.zeros(0, np.int64) for c in cols}
-        self.payloads: list[str] = []
+        self.ev = {c: np.zeros(0, np.int64) for c in ("id", "step", "agent", "kind", "item", "target", "heard_from")}
+        self.ev["rating"] = np.zeros(0)
+        self.counts = np.zeros((0, len(EVENT_KINDS)), np.int64)  # (steps, kinds)
         self.sim_times: dict[int, str] = {}
         self.info: dict = {}
 
@@ -138,8 +142,14 @@ class RunData:
         db = self.path / "events.sqlite"
         if not db.is_file():
             raise NotFound(f"run {self.name!r} has no events.sqlite yet")
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5, check_same_thread=False)
-        return conn
+        return sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5, check_same_thread=False)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        conn = self.connect()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
 
     def refresh(self) -> None:
         with self.lock:
@@ -150,30 +160,62 @@ class RunData:
             try:
                 if not self.loaded_context:
                     self._load_context(conn)
-                rows = conn.execute(
-                    "SELECT id, step, COALESCE(agent_id, -1), kind, COALESCE(item_id, -1), "
-                    "COALESCE(target_agent_id, -1), payload, sim_time FROM events WHERE id > ? ORDER BY id",
-                    (self.last_id,)).fetchall()
+                top = conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+                if top is None or top <= self.last_id:
+                    return
+                window = (self.last_id, top)
+                counts = conn.execute(
+                    "SELECT step, kind, COUNT(*), MIN(sim_time) FROM events WHERE id > ? AND id <= ? "
+                    "GROUP BY step, kind", window).fetchall()
+                acts = conn.execute(
+                    "SELECT id, step, COALESCE(agent_id, -1), "
+                    "CASE kind WHEN 'watch' THEN ? WHEN 'leave' THEN ? WHEN 'search' THEN ? WHEN 'chat' THEN ? "
+                    "ELSE ? END, COALESCE(item_id, -1), COALESCE(target_agent_id, -1), "
+                    "CASE WHEN kind = 'watch' AND json_type(payload, '$.rating') IN ('integer', 'real') "
+                    "THEN json_extract(payload, '$.rating') END, "
+                    "CASE WHEN kind = 'watch' AND json_type(payload, '$.heard_from') = 'integer' "
+                    "THEN json_extract(payload, '$.heard_from') ELSE -1 END "
+                    "FROM events WHERE id > ? AND id <= ? AND kind IN ('watch', 'leave', 'search', 'chat', 'post') "
+                    "ORDER BY id", (*[KIND[k] for k in ("watch", "leave", "search", "chat", "post")], *window)).fetchall()
             except sqlite3.OperationalError:
-                return  # the writer is between schema creation and its first commit; try next poll
+                return  # the writer has not committed its first transaction yet; try at the next poll
             finally:
                 conn.close()
-            if not rows:
-                return
-            ids, steps, agents, kinds, items, targets, payloads, times = zip(*rows)
-            new = {
-                "id": np.array(ids, np.int64), "step": np.array(steps, np.int64), "agent": np.array(agents, np.int64),
-                "kind": np.array([KIND.get(k, -1) for k in kinds], np.int64),
-                "item": np.array([self.item_index.get(i, -1) for i in items], np.int64),
-                "target": np.array(targets, np.int64),
-            }
-            for c, arr in new.items():
-                self.ev[c] = np.concatenate([self.ev[c], arr])
-            self.payloads.extend(payloads)
-            for s, t in zip(steps, times):
-                self.sim_times.setdefault(s, t)
-            self.last_id = int(ids[-1])
+            self._add_counts(counts)
+            if acts:
+                table = np.array(acts, dtype=np.float64)  # NULL ratings become NaN
+                raw_items = table[:, 4].astype(np.int64)
+                new = {"id": table[:, 0], "step": table[:, 1], "agent": table[:, 2], "kind": table[:, 3],
+                       "item": self._item_indices(raw_items), "target": table[:, 5], "heard_from": table[:, 7]}
+                new = {c: np.asarray(v).astype(np.int64) for c, v in new.items()}
+                new["rating"] = table[:, 6]
+                for c, arr in new.items():
+                    self.ev[c] = np.concatenate([self.ev[c], arr])
+            self.last_id = int(top)
             self.version += 1
+
+    def _item_indices(self, raw: np.ndarray) -> np.ndarray:
+        """Catalog positions of dataset item ids (-1 for none or unknown)."""
+        if not len(self.item_ids):
+            return np.full(len(raw), -1, np.int64)
+        order = np.argsort(self.item_ids)
+        pos = np.clip(np.searchsorted(self.item_ids[order], raw), 0, len(order) - 1)
+        found = self.item_ids[order][pos] == raw
+        return np.where(found, order[pos], -1)
+
+    def _add_counts(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        steps = max(r[0] for r in rows) + 1
+        if steps > len(self.counts):
+            grown = np.zeros((steps, len(EVENT_KINDS)), np.int64)
+            grown[:len(self.counts)] = self.counts
+            self.counts = grown
+        for step, kind, count, sim_time in rows:
+            if kind in KIND:
+                self.counts[step, KIND[kind]] += count
+            if sim_time is not None and (step not in self.sim_times or sim_time < self.sim_times[step]):
+                self.sim_times[step] = sim_time
 
     def _load_context(self, conn: sqlite3.Connection) -> None:
         agents = conn.execute("SELECT agent_id, user_id, name, persona FROM agents ORDER BY agent_id").fetchall()
@@ -185,7 +227,7 @@ class RunData:
                 persona = json.loads(persona)
             except ValueError:
                 persona = {}
-            self.agents.append(Agent(int(agent_id), int(user_id), str(name), persona))
+            self.agents.append(Agent(int(agent_id), int(user_id), str(name), persona if isinstance(persona, dict) else {}))
         items = conn.execute("SELECT item_id, title, genres FROM items ORDER BY rowid").fetchall()
         self.item_ids = np.array([r[0] for r in items], np.int64)
         self.item_titles = [str(r[1]) for r in items]
@@ -199,9 +241,8 @@ class RunData:
         for i, genres in enumerate(self.item_genres):
             self.item_genre_matrix[i, [names[g] for g in genres]] = True
         self.item_index = {int(r): i for i, r in enumerate(self.item_ids)}
-        edges = conn.execute("SELECT source, target, relationship, closeness FROM edges").fetchall()
-        self.edges = np.array([(r[0], r[1]) for r in edges], np.int64).reshape(-1, 2)
-        self.edge_meta = [(str(r[2]), float(r[3])) for r in edges]
+        edges = conn.execute("SELECT source, target FROM edges").fetchall()
+        self.edges = np.array(edges, np.int64).reshape(-1, 2)
         self.loaded_context = True
 
     # --- basics ----------------------------------------------------------------------------------
@@ -212,13 +253,13 @@ class RunData:
 
     @property
     def steps_completed(self) -> int:
-        """Steps whose events are in the log (run.json's count once the run has finished)."""
-        logged = int(self.ev["step"].max()) + 1 if len(self.ev["step"]) else 0
-        return max(logged, int(self.info.get("steps_completed") or 0))
+        """Steps whose events are in the log, or run.json's count when that is higher."""
+        return max(len(self.counts), int(self.info.get("steps_completed") or 0))
 
     def status(self) -> dict:
         return {"run": self.name, "status": self.info.get("status", "unknown"), "steps_completed": self.steps_completed,
-                "steps_planned": self.info.get("steps_planned"), "events": len(self.payloads), "version": self.version}
+                "steps_planned": self.info.get("steps_planned"), "events": int(self.counts.sum()),
+                "version": self.version}
 
     def agent(self, agent_id: int) -> Agent:
         if not 0 <= agent_id < self.n_agents:
@@ -238,12 +279,6 @@ class RunData:
             raise BadRequest(f"step must be between 0 and {last}, found {step}")
         return step
 
-    def payload(self, row: int) -> dict:
-        try:
-            return json.loads(self.payloads[row])
-        except ValueError:
-            return {}
-
     def cached(self, key: str, build):
         with self.lock:
             hit = self._derived.get(key)
@@ -253,22 +288,17 @@ class RunData:
             self._derived[key] = (self.version, value)
             return value
 
-    def _rows(self, kind: str) -> np.ndarray:
-        return np.flatnonzero(self.ev["kind"] == KIND[kind])
+    def cached_json(self, key: str, build) -> bytes:
+        """A view serialised once per version of the log (large views skip FastAPI's encoder)."""
+        return self.cached(f"json:{key}", lambda: json.dumps(build(), separators=(",", ":")).encode())
 
     def _watch_table(self) -> dict:
-        """Watch events as arrays: row, step, agent, item index, rating, heard_from (-1 when none)."""
+        """Watch events as arrays: id, step, agent, item index, rating, heard_from (-1 when none)."""
         def build():
-            rows = self._rows("watch")
-            ratings, heard = np.full(len(rows), np.nan), np.full(len(rows), -1, np.int64)
-            for n, r in enumerate(rows):
-                p = self.payload(r)
-                if isinstance(p.get("rating"), (int, float)):
-                    ratings[n] = p["rating"]
-                if isinstance(p.get("heard_from"), int):
-                    heard[n] = p["heard_from"]
-            return {"row": rows, "step": self.ev["step"][rows], "agent": self.ev["agent"][rows],
-                    "item": self.ev["item"][rows], "rating": ratings, "heard_from": heard}
+            rows = np.flatnonzero(self.ev["kind"] == KIND["watch"])
+            return {"id": self.ev["id"][rows], "step": self.ev["step"][rows], "agent": self.ev["agent"][rows],
+                    "item": self.ev["item"][rows], "rating": self.ev["rating"][rows],
+                    "heard_from": self.ev["heard_from"][rows]}
         return self.cached("watches", build)
 
     # --- derived views ---------------------------------------------------------------------------
@@ -278,31 +308,36 @@ class RunData:
 
     def _metrics(self) -> dict:
         steps = self.steps_completed
-        st, kind = self.ev["step"], self.ev["kind"]
+        counts = np.zeros((steps, len(EVENT_KINDS)), np.int64)
+        counts[:len(self.counts)] = self.counts[:steps]
         out: dict[str, list] = {"step": list(range(steps)),
                                 "sim_time": [self.sim_times.get(s, "") for s in range(steps)]}
         for name, k in (("watches", "watch"), ("likes", "like"), ("dislikes", "dislike"), ("chats", "chat"),
                         ("posts", "post"), ("hears", "hear"), ("searches", "search")):
-            out[name] = np.bincount(st[kind == KIND[k]], minlength=steps)[:steps].tolist()
-        acting = np.isin(kind, [KIND[k] for k in ACTS])
-        pairs = np.unique(np.stack([st[acting], self.ev["agent"][acting]], 1), axis=0) if acting.any() else np.zeros((0, 2), int)
-        out["acting_agents"] = np.bincount(pairs[:, 0], minlength=steps)[:steps].tolist() if len(pairs) else [0] * steps
+            out[name] = counts[:, KIND[k]].tolist()
+        st, kind, ag = self.ev["step"], self.ev["kind"], self.ev["agent"]
+        acting = np.isin(kind, [KIND[k] for k in ACTS]) & (ag >= 0)
+        out["acting_agents"] = [0] * steps
+        if acting.any():
+            pairs = np.unique(np.stack([st[acting], ag[acting]], 1), axis=0)
+            out["acting_agents"] = np.bincount(pairs[:, 0], minlength=steps)[:steps].tolist()
         w = self._watch_table()
         n_items, n_genres = len(self.item_ids), len(self.genre_names)
         per_agent = np.zeros((self.n_agents, n_genres))
         per_item = np.zeros(n_items)
         entropy, coverage, gini, friends = [], [], [], []
-        valid = w["item"] >= 0
+        valid = (w["item"] >= 0) & (w["agent"] >= 0) & (w["agent"] < self.n_agents)
         for s in range(steps):
-            sel = (w["step"] == s) & valid
+            now = w["step"] == s
+            sel = now & valid
             np.add.at(per_agent, w["agent"][sel], self.item_genre_matrix[w["item"][sel]])
             np.add.at(per_item, w["item"][sel], 1)
             has = per_agent.sum(1) > 0
             entropy.append(round(float(entropy_bits(per_agent[has]).mean()), 4) if has.any() else 0.0)
             coverage.append(round(float((per_item > 0).mean()), 4) if n_items else 0.0)
             gini.append(round(gini_index(per_item), 4))
-            n = int(((w["step"] == s)).sum())
-            friends.append(round(float((w["heard_from"][w["step"] == s] >= 0).sum() / n), 4) if n else 0.0)
+            n = int(now.sum())
+            friends.append(round(float((w["heard_from"][now] >= 0).sum() / n), 4) if n else 0.0)
         out["genre_entropy"] = entropy
         out["coverage"] = coverage
         out["gini"] = gini
@@ -320,34 +355,27 @@ class RunData:
         return self.cached("timeline", self._timeline)
 
     def _timeline(self) -> dict:
-        """Per step and agent: dominant watched genre, genre entropy (x100), acts so far; social links."""
-        steps, n, g = self.steps_completed, self.n_agents, len(self.genre_names)
+        """What the page needs to colour nodes at any step and draw each step's chats and posts.
+
+        Raw, compact arrays (the page accumulates them per step, well under a millisecond for
+        thousands of agents): each watch as (step, agent, catalog position), each act as (step,
+        agent), chats as flat [speaker, listener, ...] per step, posters per step.
+        """
+        steps, n = self.steps_completed, self.n_agents
         w = self._watch_table()
-        per_agent = np.zeros((n, g))
-        acts = np.zeros(n, np.int64)
-        dominant, entropy, activity = [], [], []
         st, kind, ag = self.ev["step"], self.ev["kind"], self.ev["agent"]
+        ok = (w["item"] >= 0) & (w["agent"] >= 0) & (w["agent"] < n)
         acting = np.isin(kind, [KIND[k] for k in ACTS]) & (ag >= 0) & (ag < n)
-        valid = (w["item"] >= 0) & (w["agent"] >= 0) & (w["agent"] < n)
-        for s in range(steps):
-            sel = (w["step"] == s) & valid
-            np.add.at(per_agent, w["agent"][sel], self.item_genre_matrix[w["item"][sel]])
-            np.add.at(acts, ag[acting & (st == s)], 1)
-            has = per_agent.sum(1) > 0
-            dom = np.where(has, per_agent.argmax(1) if g else 0, -1)
-            dominant.append(dom.tolist())
-            entropy.append(np.rint(entropy_bits(per_agent) * 100).astype(int).tolist())
-            activity.append(acts.tolist())
         chats, posts = [[] for _ in range(steps)], [[] for _ in range(steps)]
-        for r in self._rows("chat"):
-            s = int(st[r])
-            if s < steps:
-                chats[s] += [int(ag[r]), int(self.ev["target"][r])]
-        for r in self._rows("post"):
-            s = int(st[r])
-            if s < steps:
-                posts[s].append(int(ag[r]))
-        return {"steps": steps, "dominant_genre": dominant, "genre_entropy_x100": entropy, "activity": activity,
+        target = self.ev["target"]
+        for r in np.flatnonzero(kind == KIND["chat"]):
+            if st[r] < steps:
+                chats[st[r]] += [int(ag[r]), int(target[r])]
+        for r in np.flatnonzero(kind == KIND["post"]):
+            if st[r] < steps:
+                posts[st[r]].append(int(ag[r]))
+        return {"steps": steps, "watch_step": w["step"][ok].tolist(), "watch_agent": w["agent"][ok].tolist(),
+                "watch_item": w["item"][ok].tolist(), "act_step": st[acting].tolist(), "act_agent": ag[acting].tolist(),
                 "chats": chats, "posts": posts}
 
     def graph(self) -> dict:
@@ -356,72 +384,82 @@ class RunData:
                                           "favourite_genres": a.persona.get("favourite_genres", [])}
                                          for a in self.agents],
             "edges": self.edges.ravel().tolist(), "genres": self.genre_names,
+            "item_genres": [np.flatnonzero(row).tolist() for row in self.item_genre_matrix],
             "timeline": self.timeline(), **self.status(),
         }
 
-    def name_of(self, agent_id: int) -> str | None:
-        return self.agents[agent_id].name if 0 <= agent_id < self.n_agents else None
+    def name_of(self, agent_id) -> str | None:
+        return self.agents[agent_id].name if isinstance(agent_id, int) and 0 <= agent_id < self.n_agents else None
 
     def item_ref(self, index: int) -> dict:
         if index < 0:
             return {"item_id": None, "title": "", "genres": []}
         return {"item_id": int(self.item_ids[index]), "title": self.item_titles[index], "genres": self.item_genres[index]}
 
-    def event_dict(self, row: int) -> dict:
-        agent, target = int(self.ev["agent"][row]), int(self.ev["target"][row])
-        d = {"id": int(self.ev["id"][row]), "step": int(self.ev["step"][row]), "kind": EVENT_KINDS[self.ev["kind"][row]],
-             "agent_id": agent if agent >= 0 else None, "agent_name": self.name_of(agent),
-             "target_id": target if target >= 0 else None, "target_name": self.name_of(target),
-             "payload": self.payload(row)}
-        d.update(self.item_ref(int(self.ev["item"][row])))
+    EVENT_COLUMNS = "id, step, agent_id, kind, item_id, target_agent_id, payload"
+
+    def events(self, where: str, params: tuple, limit: int | None = None, newest_first: bool = False) -> list[dict]:
+        """Events matching a SQL condition, as dicts with names and titles filled in."""
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {self.EVENT_COLUMNS} FROM events WHERE id <= ? AND ({where}) ORDER BY id {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self.event_dict(r) for r in self.query(sql, (self.last_id, *params))]
+
+    def event_dict(self, row: tuple) -> dict:
+        event_id, step, agent, kind, item, target, payload = row
+        try:
+            payload = json.loads(payload)
+        except (TypeError, ValueError):
+            payload = {}
+        d = {"id": event_id, "step": step, "kind": kind, "agent_id": agent, "agent_name": self.name_of(agent),
+             "target_id": target, "target_name": self.name_of(target), "payload": payload}
+        d.update(self.item_ref(self.item_index.get(item, -1) if item is not None else -1))
         return d
 
     def step_feed(self, step: int, limit: int = 200) -> dict:
         step = self.check_step(step)
-        social = np.isin(self.ev["kind"], [KIND["chat"], KIND["post"], KIND["intervention"]])
-        rows = np.flatnonzero(social & (self.ev["step"] == step))
-        counts = np.bincount(self.ev["kind"][self.ev["step"] == step], minlength=len(EVENT_KINDS))
+        counts = self.counts[step] if step < len(self.counts) else np.zeros(len(EVENT_KINDS), np.int64)
+        events = self.events("step = ? AND kind IN ('chat', 'post', 'intervention')", (step,), limit + 1)
         return {"step": step, "sim_time": self.sim_times.get(step, ""),
                 "counts": {k: int(counts[n]) for n, k in enumerate(EVENT_KINDS)},
-                "events": [self.event_dict(int(r)) for r in rows[:limit]], "truncated": len(rows) > limit}
+                "events": events[:limit], "truncated": len(events) > limit}
+
+    def friends(self, agent_id: int) -> list[int]:
+        if not len(self.edges):
+            return []
+        e = self.edges
+        return sorted(set(e[e[:, 0] == agent_id, 1].tolist()) | set(e[e[:, 1] == agent_id, 0].tolist()))
 
     def agent_panel(self, agent_id: int, step: int | None) -> dict:
         a = self.agent(agent_id)
         step = self.check_step(step)
-        upto = self.ev["step"] <= step
-        mine = upto & (self.ev["agent"] == agent_id)
-        kind = self.ev["kind"]
-
-        def rows(mask):
-            return [self.event_dict(int(r)) for r in np.flatnonzero(mask)]
-
-        watched = rows(mine & (kind == KIND["watch"]))
-        for w in watched:
-            src = w["payload"].get("heard_from")
-            w["heard_from_name"] = self.name_of(src) if isinstance(src, int) else None
-        chats = rows(upto & (kind == KIND["chat"]) & ((self.ev["agent"] == agent_id) | (self.ev["target"] == agent_id)))
-        degree = int(((self.edges[:, 0] == agent_id) | (self.edges[:, 1] == agent_id)).sum()) if len(self.edges) else 0
-        friends = sorted(set(self.edges[self.edges[:, 0] == agent_id, 1].tolist())
-                         | set(self.edges[self.edges[:, 1] == agent_id, 0].tolist())) if len(self.edges) else []
+        mine = self.events("agent_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'chat', 'post', 'search')",
+                           (agent_id, step))
+        received = np.flatnonzero((self.ev["kind"] == KIND["chat"]) & (self.ev["target"] == agent_id)
+                                  & (self.ev["step"] <= step))
+        told = self.events(f"id IN ({','.join(str(int(self.ev['id'][r])) for r in received)})", ()) if len(received) else []
+        by_kind: dict[str, list] = {k: [] for k in ("watch", "hear", "chat", "post", "search")}
+        for e in mine:
+            by_kind[e["kind"]].append(e)
+        for w in by_kind["watch"]:
+            w["heard_from_name"] = self.name_of(w["payload"].get("heard_from"))
+        friends = self.friends(agent_id)
         return {
             "run": self.name, "step": step, "agent_id": a.agent_id, "user_id": a.user_id, "name": a.name,
-            "persona": a.persona, "degree": degree,
+            "persona": a.persona, "degree": len(friends),
             "friends": [{"id": f, "name": self.name_of(f)} for f in friends[:50]],
-            "watched": watched, "heard": rows(mine & (kind == KIND["hear"])), "chats": chats,
-            "posts": rows(mine & (kind == KIND["post"])), "searches": rows(mine & (kind == KIND["search"])),
+            "watched": by_kind["watch"], "heard": by_kind["hear"],
+            "chats": sorted(by_kind["chat"] + told, key=lambda e: e["id"]),
+            "posts": by_kind["post"], "searches": by_kind["search"],
             "memories": self.memories(agent_id, step),
         }
 
     def memories(self, agent_id: int, step: int, limit: int = 12) -> list[dict]:
-        """What the agent can recall: its recent acts and what it heard, newest first, as sentences.
-
-        When the run has a memory store (issue 4), the server shows that instead.
-        """
-        mask = (self.ev["agent"] == agent_id) & (self.ev["step"] <= step) & np.isin(
-            self.ev["kind"], [KIND[k] for k in ("watch", "hear", "chat", "post")])
+        """What the agent can recall: its recent acts and what it heard, newest first, as sentences."""
         out = []
-        for r in np.flatnonzero(mask)[::-1][:limit]:
-            e = self.event_dict(int(r))
+        for e in self.events("agent_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'chat', 'post')",
+                             (agent_id, step), limit, newest_first=True):
             p = e["payload"]
             title = e["title"] or "something"
             if e["kind"] == "watch":
@@ -438,21 +476,22 @@ class RunData:
     def item_panel(self, raw_id: int, step: int | None) -> dict:
         index = self.item(raw_id)
         step = self.check_step(step)
-        w = self._watch_table()
-        sel = (w["item"] == index) & (w["step"] <= step)
+        events = self.events("item_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'post')", (raw_id, step))
         watchers = []
         generation: dict[int, int] = {}
-        for n in np.flatnonzero(sel):
-            agent, src = int(w["agent"][n]), int(w["heard_from"][n])
-            gen = generation.get(src, 0) + 1 if src >= 0 else 0
-            generation.setdefault(agent, gen)
-            watchers.append({"agent_id": agent, "name": self.name_of(agent), "step": int(w["step"][n]),
-                             "rating": None if np.isnan(w["rating"][n]) else float(w["rating"][n]),
-                             "heard_from": src if src >= 0 else None, "heard_from_name": self.name_of(src),
-                             "generation": gen, "via": self.payload(int(w["row"][n])).get("via")})
-        talk = (self.ev["item"] == index) & (self.ev["step"] <= step)
-        hears = np.flatnonzero(talk & (self.ev["kind"] == KIND["hear"]))
-        links = [[int(self.ev["target"][r]), int(self.ev["agent"][r]), int(self.ev["step"][r])] for r in hears]
+        links = []
+        for e in events:
+            if e["kind"] == "watch":
+                agent, src = e["agent_id"], e["payload"].get("heard_from")
+                src = src if isinstance(src, int) else None
+                gen = generation.get(src, 0) + 1 if src is not None else 0
+                generation.setdefault(agent, gen)
+                watchers.append({"agent_id": agent, "name": e["agent_name"], "step": e["step"],
+                                 "rating": e["payload"].get("rating"), "heard_from": src,
+                                 "heard_from_name": self.name_of(src), "generation": gen,
+                                 "via": e["payload"].get("via")})
+            elif e["kind"] == "hear" and e["target_id"] is not None:
+                links.append([e["target_id"], e["agent_id"], e["step"]])  # speaker, listener, step
         watched_by = {x["agent_id"] for x in watchers}
         return {
             "run": self.name, "step": step, **self.item_ref(index),
@@ -463,7 +502,7 @@ class RunData:
                         "depth": max(generation.values(), default=0),
                         "talkers": sorted({l[0] for l in links}),
                         "listeners_who_watched": sorted({l[1] for l in links} & watched_by)},
-            "posts": [self.event_dict(int(r)) for r in np.flatnonzero(talk & (self.ev["kind"] == KIND["post"]))][:50],
+            "posts": [e for e in events if e["kind"] == "post"][:50],
         }
 
     def search_items(self, query: str, limit: int = 20) -> list[dict]:

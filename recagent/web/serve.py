@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import typer
 from rich.console import Console
 
 from ..errors import UserError
@@ -79,3 +80,17 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def serve_command(
+    runs_dir: Path = typer.Argument(Path("runs"), help="Folder of run folders (or one run folder)"),
+    host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to bind; anything but loopback prints a warning"),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port"),
+) -> None:
+    """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
+    from ..cli import console, fail
+
+    try:
+        serve(runs_dir, host, port, console)
+    except UserError as e:
+        fail(e)
