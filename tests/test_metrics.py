@@ -1,0 +1,164 @@
+"""Cocoon and influence measures on hand-computed examples, and the per-step columns of a real run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from recagent.metrics import COLUMNS, Cascades, entropy_bits, gini, intra_list_diversity, jaccard_pairs
+from recagent.metrics.measures import cosine_distance_rows
+from recagent.simulation import build_model, load_dataset, run_scenario
+from recagent.scenario import load_scenario
+
+
+def test_entropy_bits():
+    assert entropy_bits(np.array([[1, 1], [3, 0], [0, 0], [1, 1]])).tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert entropy_bits(np.array([[2, 2, 2, 2]]))[0] == pytest.approx(2.0)
+    assert entropy_bits(np.array([[1, 3]]))[0] == pytest.approx(-(0.25 * np.log2(0.25) + 0.75 * np.log2(0.75)))
+
+
+def test_gini():
+    assert gini(np.array([1, 1, 1, 1])) == 0.0
+    assert gini(np.array([0, 0, 0, 1])) == pytest.approx(0.75)
+    assert gini(np.array([1, 2, 3, 4])) == pytest.approx(0.25)  # 2*(1+4+9+16)/(4*10) - 5/4
+    assert gini(np.zeros(3)) == 0.0
+
+
+def test_intra_list_diversity():
+    vectors = np.array([[1, 0], [0, 1], [1, 0], [1, 1]], float)
+    ild = intra_list_diversity(np.array([[0, 1, 2], [0, 2, -1], [3, -1, -1]]), vectors)
+    assert ild[0] == pytest.approx(2 / 3)  # pairs: (0,1) 1, (0,2) 0, (1,2) 1
+    assert ild[1] == pytest.approx(0.0)
+    assert np.isnan(ild[2])
+    assert intra_list_diversity(np.array([[0, 3]]), vectors)[0] == pytest.approx(1 - 1 / np.sqrt(2))
+
+
+def test_jaccard_pairs():
+    sets = sparse.csr_matrix(np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0], [1, 0, 0], [0, 0, 0]]))
+    got = jaccard_pairs(sets, np.array([0, 2, 0, 4]), np.array([1, 3, 2, 4]))
+    assert got.tolist() == pytest.approx([1 / 3, 1.0, 0.5, 0.0])
+
+
+def test_taste_drift_is_cosine_distance():
+    d = cosine_distance_rows(np.array([[1.0, 0], [1, 1]]), np.array([[1.0, 0], [1, 0]]))
+    assert d.tolist() == pytest.approx([0.0, 1 - 1 / np.sqrt(2)])
+
+
+def test_cascades_size_depth_breadth():
+    c = Cascades()
+    for speaker, listener in [(0, 1), (0, 2), (1, 3), (3, 4), (2, 1)]:  # (2 -> 1): 1 already heard it
+        c.hear(7, speaker, listener)
+    c.hear(8, 5, 6)
+    assert c.per_item() == [{"item": 7, "size": 5, "depth": 3, "breadth": 2},
+                            {"item": 8, "size": 2, "depth": 1, "breadth": 1}]
+    s = c.stats()
+    assert (s["cascades"], s["cascade_size_max"], s["cascade_depth_max"], s["cascade_breadth_max"]) == (2, 5, 3, 2)
+    assert s["cascade_size_mean"] == 3.5
+
+
+def events(run_dir):
+    con = sqlite3.connect(run_dir / "events.sqlite")
+    rows = con.execute("SELECT step, agent_id, kind, item_id, target_agent_id, payload FROM events ORDER BY rowid")
+    df = pd.DataFrame(rows.fetchall(), columns=["step", "agent", "kind", "item", "target", "payload"])
+    df["payload"] = [json.loads(p) if p else {} for p in df["payload"]]
+    return df
+
+
+def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
+    path = scenario_file({"simulation": {"steps": 8, "activation": {"kind": "random", "probability": 0.6}},
+                          "agents": {"count": 30}, "metrics": {"window": 3, "jaccard_pairs": 10000}})
+    result = run_scenario(path, out=tmp_path / "run", progress=False)
+    metrics = pd.read_csv(result.run_dir / "metrics.csv")
+    assert set(COLUMNS) <= set(metrics.columns)
+    ev = events(result.run_dir)
+    model = result.model
+    watches = ev[ev.kind == "watch"]
+    assert len(watches) > 20
+    last = metrics.iloc[-1]
+
+    heard = watches.payload.map(lambda p: p.get("heard_from") is not None)
+    assert last.influence_share == pytest.approx(heard.mean())
+
+    item_index = {int(r): i for i, r in enumerate(model.catalog.raw_ids)}
+    n_items = len(model.catalog)
+    consumed = np.bincount([item_index[i] for i in watches["item"]], minlength=n_items)
+    assert last.coverage_consumption == pytest.approx((consumed > 0).mean())
+    assert last.gini_consumption == pytest.approx(gini(consumed))
+    shown = np.zeros(n_items)
+    for p in ev[ev.kind == "page"].payload:
+        for r in p["items"]:
+            shown[item_index[r]] += 1
+    assert last.gini_exposure == pytest.approx(gini(shown))
+
+    # homogenisation: few agents, so every pair is used -> exact mean Jaccard of watched sets
+    sets = {}
+    for a, i in zip(watches.agent, watches["item"]):
+        sets.setdefault(a, set()).add(i)
+    who = sorted(sets)
+    pairs = [(a, b) for k, a in enumerate(who) for b in who[k + 1:]]
+    exact = np.mean([len(sets[a] & sets[b]) / len(sets[a] | sets[b]) for a, b in pairs])
+    assert last.homogenisation == pytest.approx(exact)
+
+    # sliding window of 3 steps: entropy of the genres watched in steps 5..7
+    g = model.catalog.genres.astype(float)
+    recent = watches[watches.step >= 5]
+    counts = np.zeros((model.n_agents, g.shape[1]))
+    for a, i in zip(recent.agent, recent["item"]):
+        counts[a] += g[item_index[i]]
+    active = counts.sum(1) > 0
+    assert last.genre_entropy_window == pytest.approx(entropy_bits(counts[active]).mean())
+
+    # cascades rebuilt from the hear events
+    c = Cascades()
+    for _, e in ev[ev.kind == "hear"].iterrows():
+        c.hear(int(e["item"]), int(e.target), int(e.agent))
+    assert last.cascades == c.stats()["cascades"]
+    assert last.cascade_depth_max == c.stats()["cascade_depth_max"]
+
+    # per-step ILD of pages by genre, step 0
+    pages0 = [p["items"] for p in ev[(ev.kind == "page") & (ev.step == 0)].payload]
+    lists = np.full((len(pages0), max(map(len, pages0))), -1)
+    for r, p in enumerate(pages0):
+        lists[r, :len(p)] = [item_index[x] for x in p]
+    assert metrics.ild_genre.iloc[0] == pytest.approx(np.nanmean(intra_list_diversity(lists, g)))
+
+    table = model.step_metrics.agent_table()
+    assert table.watches.sum() == len(watches)
+    assert table.influenced_watches.sum() == heard.sum()
+
+
+def test_measuring_does_not_change_the_run(scenario_file):
+    """The tracker has its own generator: the model's random stream is the same with or without it."""
+    scenario = load_scenario(scenario_file())
+    dataset = load_dataset(scenario)
+    a, b = build_model(scenario, dataset), build_model(scenario, dataset)
+    for _ in range(3):
+        a.step()
+        b.step()
+        b.step_metrics.value("homogenisation")  # extra, out-of-band reads
+    assert a.rng.random() == b.rng.random()
+
+
+def test_conformity_counts_agreement_with_friends_earlier_likes(scenario_file):
+    scenario = load_scenario(scenario_file({"agents": {"count": 4}, "social": {"graph": "none"}}))
+    model = build_model(scenario, load_dataset(scenario))
+    import networkx as nx
+
+    model.graph.add_edges_from([(0, 1), (0, 2)], closeness=1.0)
+    tracker = model.step_metrics
+    item = 5
+    tracker.rated[1][item], tracker.rated[2][item] = 5.0, 4.0  # both friends liked it before
+    from recagent.simulation.events import Event
+
+    raw = int(model.catalog.raw_ids[item])
+    watch = Event(0, "", 0, "watch", raw, None, {"rating": 2.0, "heard_from": None})
+    v = tracker.compute(0, [watch])
+    assert (v["conformity"], v["conformity_n"]) == (0.0, 1)  # agent 0 disliked what friends liked
+    watch3 = Event(1, "", 3, "watch", raw, None, {"rating": 5.0, "heard_from": 0})
+    v = tracker.compute(1, [watch3])  # agent 3 has no friends: not counted
+    assert v["conformity_n"] == 1 and v["influence_share"] == 0.5 and isinstance(model.graph, nx.Graph)
