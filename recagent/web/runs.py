@@ -61,7 +61,8 @@ class RunStore:
             return []
         if is_run_folder(self.root) and not any(is_run_folder(p) for p in self.root.iterdir()):
             return [self.root.name] if RUN_NAME.match(self.root.name) else []
-        return sorted(p.name for p in self.root.iterdir() if RUN_NAME.match(p.name) and is_run_folder(p))
+        return sorted(p.name for p in self.root.iterdir()
+                      if RUN_NAME.match(p.name) and p.resolve().parent == self.root and is_run_folder(p))
 
     def path(self, name: str) -> Path:
         """The folder of run `name`; NotFound for anything that is not a run folder inside root."""
