@@ -173,7 +173,11 @@ function watchLive(id) {
     setStatus(s);
     if (s.steps_completed !== state.steps || s.status !== "running") refresh();
   });
-  source.addEventListener("done", () => { source.close(); loadRuns().catch(showError); });
+  source.addEventListener("done", () => {
+    source.close();
+    if (state.live === source) state.live = null;
+    loadRuns().catch(showError);
+  });
   source.onerror = () => { if (source.readyState === EventSource.CLOSED) state.live = null; };
 }
 
