@@ -113,6 +113,18 @@ def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
     active = counts.sum(1) > 0
     assert last.genre_entropy_window == pytest.approx(entropy_bits(counts[active]).mean())
 
+    # alignment: cosine of each watcher's dataset-history genre profile with its in-run watches
+    start = np.zeros_like(counts)
+    consumed = np.zeros_like(counts)
+    for a, u in enumerate(model.users):
+        for i in model.dataset.interactions.items[model.dataset.interactions.users == u]:
+            start[a] += g[i]
+    for a, i in zip(watches.agent, watches["item"]):
+        consumed[a] += g[item_index[i]]
+    w = consumed.sum(1) > 0
+    cos = (start[w] * consumed[w]).sum(1) / np.linalg.norm(start[w], axis=1) / np.linalg.norm(consumed[w], axis=1)
+    assert last.taste_alignment == pytest.approx(cos.mean())
+
     # cascades rebuilt from the hear events
     c = Cascades()
     for _, e in ev[ev.kind == "hear"].iterrows():

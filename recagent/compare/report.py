@@ -29,6 +29,7 @@ METRICS = [
     ("gini_consumption", "Gini of consumption", "last"),
     ("homogenisation", "homogenisation (mean pairwise Jaccard)", "last"),
     ("taste_drift", "taste drift (1 - cosine to start)", "last"),
+    ("taste_alignment", "alignment of consumption with prior taste (cosine)", "last"),
     ("watches", "watches per step", "mean"),
     ("likes", "likes per step", "mean"),
     ("influence_share", "share of watches heard about first", "last"),
@@ -37,7 +38,7 @@ METRICS = [
     ("conformity", "conformity (agreement with friends' earlier likes)", "last"),
 ]
 KEY = ["mean_genre_entropy", "genre_entropy_window", "ild_genre", "coverage_consumption", "gini_consumption",
-       "homogenisation", "watches", "influence_share"]
+       "homogenisation", "taste_alignment", "watches", "influence_share"]
 
 
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:

@@ -17,6 +17,10 @@ Columns added to metrics.csv (all over the simulated period, "so far" = since st
 - homogenisation: mean Jaccard of the watched sets of sampled pairs of agents who watched;
 - taste_drift: mean over agents of 1 - cosine(genre profile of the dataset history, genre profile
   of history plus the simulation's watches);
+- taste_alignment: mean over agents who watched of cosine(genre profile of the dataset history,
+  genre profile of the simulation's watches only): how closely what a strategy gets people to
+  consume repeats what they consumed before (the cocoon as reinforcement of prior taste; unlike
+  genre entropy it is not confounded by the catalog's own genre mix);
 - influence_share (so far) / influence_share_step: share of watches of an item the watcher had
   heard about from a friend (chat) or a post before watching;
 - cascades, cascade_size_mean, cascade_size_max, cascade_depth_max, cascade_breadth_max: spread
@@ -37,7 +41,7 @@ from .measures import Cascades, cosine_distance_rows, entropy_bits, gini, intra_
 
 COLUMNS = (
     "genre_entropy_window", "exposure_genre_entropy", "ild_genre", "ild_embedding", "coverage_exposure",
-    "coverage_consumption", "gini_exposure", "gini_consumption", "homogenisation", "taste_drift",
+    "coverage_consumption", "gini_exposure", "gini_consumption", "homogenisation", "taste_drift", "taste_alignment",
     "influence_share", "influence_share_step", "cascades", "cascade_size_mean", "cascade_size_max",
     "cascade_depth_max", "cascade_breadth_max", "conformity", "conformity_n",
 )
@@ -156,6 +160,10 @@ class StepMetrics:
         v["homogenisation"] = self.homogenisation(step)
         current = self.start_genres + self.consumed_genres
         v["taste_drift"] = float(np.mean(cosine_distance_rows(self.start_genres, current)))
+        watched = self.consumed_genres.sum(1) > 0
+        v["taste_alignment"] = (float(np.mean(1.0 - cosine_distance_rows(self.start_genres[watched],
+                                                                          self.consumed_genres[watched])))
+                                if watched.any() else np.nan)
         v["influence_share"] = self.influenced / self.watches if self.watches else 0.0
         v["influence_share_step"] = tally["influenced"] / tally["watches"] if tally["watches"] else 0.0
         v.update(self.cascades.stats())
