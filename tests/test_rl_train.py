@@ -98,6 +98,11 @@ def test_cli_table_writes_json_and_markdown(tmp_path):
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "ev" / "results.json").read_text())["results"][0]
     assert again["summary"] == data["results"][0]["summary"]
+    # an agent evaluated with observations of another shape is a user error, not a traceback
+    result = runner.invoke(app, ["rl", "eval", "--policy", str(out / "agents" / "a2c-seed{seed}"), "--seeds", "0",
+                                 "--env", "memory=4", "--out", str(tmp_path / "ev2")])
+    assert result.exit_code == 2 and "trained for observations" in result.output
+    assert not (tmp_path / "ev2").exists()
 
 
 def test_cli_bad_input_exits_2_without_traceback(tmp_path):

@@ -115,6 +115,7 @@ def evaluate_many(world, policies: list[str], seeds, config, users, spec, title:
                 if "{seed}" in name or name.endswith(".zip") or "/" in name:
                     path = name.format(seed=seed)
                     policy = AgentPolicy.load(path)
+                    policy.check(world, config, path)
                     label = policy.name
                 else:
                     policy = RecommenderPolicy(name, world, seed=seed)

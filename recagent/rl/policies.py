@@ -67,6 +67,17 @@ class AgentPolicy:
         model, meta = load_agent(path)
         return cls(model, meta["algo"])
 
+    def check(self, world: RLWorld, config, where) -> None:
+        """A UserError when the agent was trained on observations or actions of another shape."""
+        from ..errors import UserError
+
+        obs_size = RecBatch(world, config, 1).obs_size
+        got_obs, got_actions = self.model.observation_space.shape, getattr(self.model.action_space, "n", None)
+        if got_obs != (obs_size,) or got_actions != world.n_items:
+            raise UserError(f"agent was trained for observations {got_obs} and {got_actions} items; this world and "
+                            f"environment give ({obs_size},) and {world.n_items}: evaluate it on the dataset and "
+                            "--env options it was trained with", where)
+
     def scores(self, obs: np.ndarray) -> np.ndarray:
         import torch
 
