@@ -106,7 +106,9 @@ async function openRun(id, { first = false } = {}) {
   location.hash = `run=${enc(id)}`;
   renderRuns();
   const t0 = performance.now();
-  const [metrics, graph] = await Promise.all([fetchMetrics(id), api(`/api/runs/${enc(id)}/graph`)]);
+  const pre = state.prefetch && state.prefetch.id === id ? state.prefetch : null;
+  state.prefetch = null;
+  const [metrics, graph] = await Promise.all([pre ? pre.metrics : fetchMetrics(id), pre ? pre.graph : api(`/api/runs/${enc(id)}/graph`)]);
   window.recagent.timings.fetch = performance.now() - t0;
   const summary = state.runs.find((r) => r.id === id) || {};
   $("run-title").textContent = `${summary.scenario || id} · ${summary.recommender || ""}`;
@@ -115,7 +117,7 @@ async function openRun(id, { first = false } = {}) {
   state.step = Math.max(0, state.steps - 1);
   setStatus(graph);
   const t1 = performance.now();
-  view.setGraph(graph.agents.length, graph.edges);
+  view.setGraph(graph.agents.length, graph.edges, { firstSliceMs: 80 });
   window.recagent.timings.layout = view.layoutMs;
   setupSlider();
   applyStep();
@@ -580,8 +582,13 @@ function wire() {
 async function main() {
   wire();
   try {
-    const runs = await loadRuns();
     const wanted = new URLSearchParams(location.hash.slice(1)).get("run");
+    if (wanted) { // a run named in the URL: fetch its views while the run list loads
+      const metrics = fetchMetrics(wanted), graph = api(`/api/runs/${enc(wanted)}/graph`);
+      metrics.catch(() => {}); graph.catch(() => {});
+      state.prefetch = { id: wanted, metrics, graph };
+    }
+    const runs = await loadRuns();
     const pick = runs.find((r) => r.id === wanted) || runs.find((r) => r.status === "running") || runs[0];
     if (pick) await openRun(pick.id, { first: true });
     else window.recagent.ready = performance.now();

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
@@ -35,19 +36,34 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+def warm_up(store: RunStore, count: int) -> None:
+    for summary in store.summaries()[:count]:
+        try:
+            data = store.get(summary["id"])
+            data.cached_json("metrics", lambda: {**data.status(), "metrics": data.metrics()})
+            data.cached_json("graph", data.graph)
+        except Exception:  # noqa: BLE001 - warming is best effort; requests report real errors
+            pass
+
+
 def web_dir() -> Path:
     """The page's folder: $RECAGENT_WEB_DIR, else the repository's top-level `web/`."""
     override = os.environ.get("RECAGENT_WEB_DIR")
     return Path(override) if override else Path(__file__).resolve().parents[2] / "web"
 
 
-def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None) -> FastAPI:
+def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None,
+               warm: int = 0) -> FastAPI:
     """The app serving the run folders under `runs_dir`.
 
     `allowed_hosts`, when given, rejects requests whose Host header is not one of them (the CLI
     passes the loopback names when bound to 127.0.0.1, which defeats DNS-rebinding pages).
+    `warm` > 0 reads that many of the newest runs in a background thread at start, so the first
+    page load finds their views ready (the CLI does; tests and the benchmark measure cold).
     """
     store = RunStore(runs_dir)
+    if warm:
+        threading.Thread(target=warm_up, args=(store, warm), name="recagent-warm", daemon=True).start()
     explainer = Explainer()
     app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store

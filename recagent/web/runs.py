@@ -165,9 +165,10 @@ class RunData:
                 if top is None or top <= self.last_id:
                     return
                 window = (self.last_id, top)
-                counts = conn.execute(
-                    "SELECT step, kind, COUNT(*), MIN(sim_time) FROM events WHERE id > ? AND id <= ? "
-                    "GROUP BY step, kind", window).fetchall()
+                # the counting scan runs in SQLite's C code (GIL released) beside the row fetch below
+                counted: list = []
+                counter = threading.Thread(target=self._count, args=(window, counted))
+                counter.start()
                 acts = conn.execute(
                     "SELECT id, step, COALESCE(agent_id, -1), "
                     "CASE kind WHEN 'watch' THEN ? WHEN 'leave' THEN ? WHEN 'search' THEN ? WHEN 'chat' THEN ? "
@@ -178,11 +179,14 @@ class RunData:
                     "THEN json_extract(payload, '$.heard_from') ELSE -1 END "
                     "FROM events WHERE id > ? AND id <= ? AND kind IN ('watch', 'leave', 'search', 'chat', 'post') "
                     "ORDER BY id", (*[KIND[k] for k in ("watch", "leave", "search", "chat", "post")], *window)).fetchall()
+                counter.join()
             except sqlite3.OperationalError:
                 return  # the writer has not committed its first transaction yet; try at the next poll
             finally:
                 conn.close()
-            self._add_counts(counts)
+            if not counted or isinstance(counted[0], Exception):
+                return
+            self._add_counts(counted[0])
             if acts:
                 table = np.array(acts, dtype=np.float64)  # NULL ratings become NaN
                 raw_items = table[:, 4].astype(np.int64)
@@ -194,6 +198,17 @@ class RunData:
                     self.ev[c] = np.concatenate([self.ev[c], arr])
             self.last_id = int(top)
             self.version += 1
+
+    def _count(self, window: tuple[int, int], out: list) -> None:
+        try:
+            conn = self.connect()
+            try:
+                out.append(conn.execute("SELECT step, kind, COUNT(*), MIN(sim_time) FROM events WHERE id > ? AND id <= ? "
+                                        "GROUP BY step, kind", window).fetchall())
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            out.append(e)
 
     def _item_indices(self, raw: np.ndarray) -> np.ndarray:
         """Catalog positions of dataset item ids (-1 for none or unknown)."""

@@ -19,7 +19,7 @@ def _server(runs_dir: Path, host: str, port: int):
     import uvicorn
 
     allowed = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
-    app = create_app(runs_dir, allowed_hosts=allowed)
+    app = create_app(runs_dir, allowed_hosts=allowed, warm=3)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
 
