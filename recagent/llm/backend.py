@@ -156,6 +156,12 @@ class LanguageBackend:
 
     def close(self) -> None:
         if self._loop is not None:
+            clients = [c for m in self.models if (c := getattr(m, "http_async_client", None)) is not None]
+            if clients:
+                async def close_clients():
+                    for client in clients:
+                        await client.aclose()
+                asyncio.run_coroutine_threadsafe(close_clients(), self._loop).result(timeout=5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             self._loop.close()

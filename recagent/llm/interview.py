@@ -29,6 +29,7 @@ class InterviewAnswer:
     backend: str
     source: str
     memories: list[str]
+    error: str | None = None
 
 
 def _persona(conn: sqlite3.Connection, agent_id: int, run_dir: Path):
@@ -113,7 +114,8 @@ def interview(run_dir: Path, agent_id: int, question: str, offline: bool = False
         [reply] = backend.respond_many([request])
     finally:
         backend.close()
-    answer = InterviewAnswer(agent_id, persona.name, question.strip(), reply.text, backend.label, reply.source, memories)
+    answer = InterviewAnswer(agent_id, persona.name, question.strip(), reply.text, backend.label, reply.source, memories,
+                             reply.error)
     with open(run_dir / "interviews.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps({k: v for k, v in vars(answer).items()}, ensure_ascii=False) + "\n")
     return answer

@@ -30,9 +30,14 @@ def api_key(spec) -> str:
 
 
 def openai_models(spec, key: str) -> list:
+    import httpx
     from langchain_openai import ChatOpenAI
 
     urls = spec.base_url if isinstance(spec.base_url, list) else [spec.base_url]
+    # One HTTP client per backend: langchain-openai otherwise shares a process-wide async client,
+    # which breaks once the event loop it was first used on is closed (a second run, an interview).
+    limits = httpx.Limits(max_connections=max(100, 2 * spec.max_concurrency), max_keepalive_connections=100)
     return [ChatOpenAI(model=spec.model, base_url=url, api_key=SecretStr(key), temperature=spec.temperature,
-                       max_tokens=spec.max_tokens, timeout=spec.timeout, max_retries=0)
+                       max_tokens=spec.max_tokens, timeout=spec.timeout, max_retries=0,
+                       http_async_client=httpx.AsyncClient(timeout=spec.timeout, limits=limits))
             for url in urls]
