@@ -21,8 +21,30 @@ class FeedbackContext:
     dataset_name: str
 
 
+def _ensemble(context: FeedbackContext, **params: Any) -> FeedbackModel:
+    """The ensemble prepares itself into context.cache_dir on first fit (or reuses `recagent prepare`'s).
+
+    The training seed (`params.seed`, default 0) is part of the cache key, so runs with different
+    scenario seeds share one prepared model; the scenario seed breaks f_mat / f_sim ties.
+    """
+    from .ensemble import EnsembleFeedback
+
+    params.setdefault("cache_dir", context.cache_dir)
+    params.setdefault("tie_seed", context.seed)
+    return EnsembleFeedback(dataset_name=context.dataset_name, **params)
+
+
+def _mf(context: FeedbackContext, **params: Any) -> FeedbackModel:
+    from .mf import MatrixFactorization
+
+    params.setdefault("seed", context.seed)
+    return MatrixFactorization(**params)
+
+
 FEEDBACK_MODELS: dict[str, Callable[..., FeedbackModel]] = {
     "bias": lambda context, **params: BiasFeedback(**params),
+    "ensemble": _ensemble,
+    "mf": _mf,
     "llm_rating": lambda context, **params: __import__("recagent.feedback.llm_rating", fromlist=["x"]).LLMRatingFeedback(
         context, **params),
 }
