@@ -84,6 +84,11 @@ from .web.serve import serve_command as _serve  # noqa: E402 - recagent serve (i
 
 app.command("serve")(_serve)
 
+from .eval.cli import eval_app as _eval_app, prepare as _prepare  # noqa: E402 - eval feedback, prepare (issue 3)
+
+app.add_typer(_eval_app, name="eval")
+app.command("prepare")(_prepare)
+
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
     sys.exit(app())
