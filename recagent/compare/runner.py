@@ -123,6 +123,16 @@ def _run_one(scenario_file: str, run_dir: str, seed: int, steps: int | None) -> 
     return info
 
 
+def _context():
+    """forkserver where the platform has it: one clean process imports recagent (and torch) once and
+    forks the workers, instead of every spawned worker importing everything again."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["recagent.compare.runner", "recagent.simulation.runner", "torch"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def run_comparison(scenario_path: str | Path, strategies: list[Strategy], seeds: int, out: Path, *,
                    jobs: int | None = None, steps: int | None = None, baseline: str | None = None,
                    progress: bool = True) -> Path:
@@ -170,7 +180,7 @@ def run_comparison(scenario_path: str | Path, strategies: list[Strategy], seeds:
     with Progress(TextColumn("[bold]compare"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                   TimeElapsedColumn(), console=console, disable=not progress) as bar:
         task = bar.add_task("runs", total=len(tasks), last="")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
             futures = {pool.submit(_run_one, f, d, seed, steps): (s, seed) for s, f, d, seed in tasks}
             for fut in as_completed(futures):
                 s, seed = futures[fut]
