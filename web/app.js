@@ -108,7 +108,7 @@ async function openRun(id, { first = false } = {}) {
   const t0 = performance.now();
   const pre = state.prefetch && state.prefetch.id === id ? state.prefetch : null;
   state.prefetch = null;
-  const [metrics, graph] = await Promise.all([pre ? pre.metrics : fetchMetrics(id), pre ? pre.graph : api(`/api/runs/${enc(id)}/graph`)]);
+  const [, graph] = await Promise.all([pre ? pre.metrics : fetchMetrics(id), pre ? pre.graph : api(`/api/runs/${enc(id)}/graph`)]);
   window.recagent.timings.fetch = performance.now() - t0;
   const summary = state.runs.find((r) => r.id === id) || {};
   $("run-title").textContent = `${summary.scenario || id} · ${summary.recommender || ""}`;
@@ -132,7 +132,6 @@ async function openRun(id, { first = false } = {}) {
   }
   loadFeed();
   if (graph.status === "running") watchLive(id);
-  void metrics;
 }
 
 function setStatus(s) {
@@ -392,10 +391,9 @@ async function renderAgent() {
   out.append(el("h3", {}, `Watched (${a.watched.length})`));
   const wt = el("table", { class: "watched" }, el("tr", {}, el("th", {}, "step"), el("th", {}, "item"), el("th", {}, "rating"), el("th", {}, "via"), el("th", {}, "why")));
   for (const w of a.watched.slice().reverse()) {
-    const via = w.payload.heard_from_name || (w.heard_from_name ? w.heard_from_name : null);
     wt.append(el("tr", {},
       el("td", {}, w.step), el("td", {}, itemLink(w.item_id, w.title)), el("td", {}, w.payload.rating ?? "?"),
-      el("td", {}, w.payload.via || "", w.heard_from_name ? el("div", {}, "heard from ", agentLink(w.payload.heard_from, w.heard_from_name)) : null, via ? "" : ""),
+      el("td", {}, w.payload.via || "", w.heard_from_name ? el("div", {}, "heard from ", agentLink(w.payload.heard_from, w.heard_from_name)) : null),
       el("td", { class: "why", dataset: { event: String(w.id) } }, el("span", { class: "muted" }, `p(like) ${w.payload.p_like ?? "?"}`))));
   }
   out.append(a.watched.length ? wt : el("div", { class: "muted" }, "nothing yet"));
