@@ -138,7 +138,7 @@ class LLMSpec(Strict):
     backoff: float = Field(1.0, ge=0, description="first retry delay in seconds, doubled each retry")
     cache: bool | Path = Field(True, description="prompt cache: true = <cache dir>/llm_cache.sqlite, or a file path")
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
-    feeling_share: float = Field(0.1, ge=0, le=1, description="share of watches followed by a feeling act")
+    feeling_share: float = Field(0.05, ge=0, le=1, description="share of watches followed by a feeling act")
     profiles: bool = Field(False, description="build Lusifer taste profiles with the LLM and use them as personas")
     memory: MemorySpec = Field(default_factory=MemorySpec)
 
