@@ -69,11 +69,26 @@ def test_registered_ids_pass_the_gymnasium_checker(world):
     assert gym.make(rl.SLATE_ENV_ID, world=world).action_space.shape == (5,)
 
 
-def test_gym_make_without_arguments_builds_a_synthetic_world():
-    env = gym.make(rl.ENV_ID)
+def test_gym_make_builds_a_synthetic_world_and_defaults_to_the_ensemble():
+    env = gym.make(rl.ENV_ID, feedback="bias", users=30, items=50)
     obs, info = env.reset(seed=1)
-    assert env.unwrapped.world.name == "synthetic"
+    assert env.unwrapped.world.name == "synthetic" and env.unwrapped.world.n_items == 50
     assert env.observation_space.contains(obs)
+    from recagent.feedback import FEEDBACK_MODELS
+
+    assert rl.default_feedback() == ("ensemble" if "ensemble" in FEEDBACK_MODELS else "bias")
+
+
+def test_frozen_users_are_judged_against_their_starting_history():
+    world = tiny_world(BiasFeedback())
+    env = RecSimEnv(world=world, patience=0, update_history=False, reward="proba")
+    env.reset(seed=0, options={"user": 2})
+    start = History(4)
+    start.add([2, 2], [10, 11], [2.0, 5.0])
+    for item in (3, 1, 4):
+        _, r, *_ = env.step(item)
+        assert r == pytest.approx(float(world.feedback.predict_proba(np.array([2]), np.array([item]), start)[0]))
+    assert env.batch.history.items[2] == [10, 11] and not env.action_masks()[[1, 3, 4]].any()
 
 
 def rollout(env, seed, n=60):

@@ -84,23 +84,24 @@ def test_cli_table_writes_json_and_markdown(tmp_path):
     out = tmp_path / "table"
     result = runner.invoke(app, ["rl", "table", "--algos", "a2c,dqn", "--recommenders", "random,popular",
                                  "--timesteps", "200", "--seeds", "0,1", "--n-envs", "4", "--eval-users", "20",
-                                 "--env", "horizon=10", "--out", str(out)])
+                                 "--env", "horizon=10", "--feedback", "bias", "--out", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads((out / "table.json").read_text())
     assert [r["policy"] for r in data["results"]] == ["a2c", "dqn", "random", "popular"]
     assert all(len(r["per_seed"]) == 2 for r in data["results"]) and data["env"]["horizon"] == 10
-    assert data["world"]["feedback"] in ("bias", "ensemble")
+    assert data["world"]["feedback"] == "bias"
     md = (out / "table.md").read_text()
     assert "| popular |" in md and "liking ratio @10" in md
     # evaluating the saved agents again through `rl eval` gives the same numbers
     result = runner.invoke(app, ["rl", "eval", "--policy", str(out / "agents" / "a2c-seed{seed}"), "--seeds", "0,1",
-                                 "--eval-users", "20", "--env", "horizon=10", "--out", str(tmp_path / "ev")])
+                                 "--eval-users", "20", "--env", "horizon=10", "--feedback", "bias",
+                                 "--out", str(tmp_path / "ev")])
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "ev" / "results.json").read_text())["results"][0]
     assert again["summary"] == data["results"][0]["summary"]
     # an agent evaluated with observations of another shape is a user error, not a traceback
     result = runner.invoke(app, ["rl", "eval", "--policy", str(out / "agents" / "a2c-seed{seed}"), "--seeds", "0",
-                                 "--env", "memory=4", "--out", str(tmp_path / "ev2")])
+                                 "--env", "memory=4", "--feedback", "bias", "--out", str(tmp_path / "ev2")])
     assert result.exit_code == 2 and "trained for observations" in result.output
     assert not (tmp_path / "ev2").exists()
 
@@ -109,7 +110,7 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path):
     runner = CliRunner()
     for args in (["rl", "eval", "--env", "reward=stars"], ["rl", "train", "--algo", "sac", "--timesteps", "10"],
                  ["rl", "eval", "--policy", "nope"], ["rl", "eval", "--seeds", "a,b"]):
-        result = runner.invoke(app, args + ["--out", str(tmp_path / "x")])
+        result = runner.invoke(app, args + ["--feedback", "bias", "--out", str(tmp_path / "x")])
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
     assert not (tmp_path / "x").exists()

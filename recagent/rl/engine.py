@@ -23,7 +23,8 @@ Rules of an episode (`EnvConfig`):
     reward "rating" rating = predict_rating; like = rating >= 3; reward = the 1-5 rating
   The responses are appended to the user's history (rating `like_rating` / `dislike_rating` for
   the like-based modes, the predicted rating in "rating" mode) so later verdicts see them. The
-  slot's reward is the mean over the slate.
+  slot's reward is the mean over the slate. With `update_history=False` users are frozen: every
+  verdict is against the starting history (the mask still stops repeats).
 - leave model (termination): satisfaction s starts at 0 and moves s <- decay * s + (2 f - 1),
   f = fraction of the slate liked. The user leaves (terminated) after `patience` consecutive
   steps with nothing liked, when s < `leave_below` (if set), or with probability `quit_prob` per
@@ -65,6 +66,8 @@ class EnvConfig:
     mask_rated: bool = True  # items the user rated before the episode are unavailable
     invalid_reward: float = 0.0
     memory: int = 10  # recent responses in the observation
+    update_history: bool = True  # append responses to the user's history (False: frozen users, faster for
+    # feedback models that recompute per-user state whenever a history grows, like the ensemble)
     like_threshold: float = 0.5  # P(like) at or above which a response is a like (0.5 = majority vote)
     like_rating: float = 4.0  # rating written to history for a like (like-based reward modes)
     dislike_rating: float = 2.0
@@ -207,7 +210,8 @@ class RecBatch:
         rewards[vr, vc] = reward_v
         liked = np.zeros((len(rows), k), dtype=bool)
         liked[vr, vc] = liked_v
-        self.history.add(self.user[rows[vr]], items[vr, vc], rating_v)
+        if cfg.update_history:
+            self.history.add(self.user[rows[vr]], items[vr, vc], rating_v)
 
         self.unavailable[rows[:, None], items] = True
         L = cfg.memory
