@@ -338,22 +338,32 @@ class RunData:
             pairs = np.unique(np.stack([st[acting], ag[acting]], 1), axis=0)
             out["acting_agents"] = np.bincount(pairs[:, 0], minlength=steps)[:steps].tolist()
         w = self._watch_table()
-        n_items, n_genres = len(self.item_ids), len(self.genre_names)
-        per_agent = np.zeros((self.n_agents, n_genres))
-        per_item = np.zeros(n_items)
-        entropy, coverage, gini, friends = [], [], [], []
-        valid = (w["item"] >= 0) & (w["agent"] >= 0) & (w["agent"] < self.n_agents)
-        for s in range(steps):
-            now = w["step"] == s
-            sel = now & valid
-            np.add.at(per_agent, w["agent"][sel], self.item_genre_matrix[w["item"][sel]])
-            np.add.at(per_item, w["item"][sel], 1)
-            has = per_agent.sum(1) > 0
-            entropy.append(round(float(entropy_bits(per_agent[has]).mean()), 4) if has.any() else 0.0)
-            coverage.append(round(float((per_item > 0).mean()), 4) if n_items else 0.0)
-            gini.append(round(gini_index(per_item), 4))
-            n = int(now.sum())
-            friends.append(round(float((w["heard_from"][now] >= 0).sum() / n), 4) if n else 0.0)
+        n_items, n_genres, n = len(self.item_ids), len(self.genre_names), self.n_agents
+        ok = (w["item"] >= 0) & (w["agent"] >= 0) & (w["agent"] < n) & (w["step"] < steps)
+        # cumulative watched-genre counts per (step, agent), vectorised over blocks of steps
+        # (blocks keep memory bounded for 10,000-agent runs)
+        entropy: list[float] = []
+        running = np.zeros((n, n_genres))
+        block = max(1, 4_000_000 // max(1, n * n_genres))
+        ws, wa, wg = w["step"][ok], w["agent"][ok], self.item_genre_matrix[w["item"][ok]]
+        for start in range(0, steps, block):
+            end = min(steps, start + block)
+            sel = (ws >= start) & (ws < end)
+            rows, cols = np.nonzero(wg[sel])
+            flat = ((ws[sel][rows] - start) * n + wa[sel][rows]) * n_genres + cols
+            part = np.bincount(flat, minlength=(end - start) * n * n_genres).astype(np.float64)
+            part = part.reshape(end - start, n, n_genres).cumsum(0) + running
+            running = part[-1].copy()
+            has = part.sum(2) > 0
+            ent = entropy_bits(part.reshape(-1, n_genres)).reshape(end - start, n) if n_genres else np.zeros(has.shape)
+            entropy += [round(float(ent[s][has[s]].mean()), 4) if has[s].any() else 0.0 for s in range(end - start)]
+        per_item = np.bincount(w["step"][ok] * n_items + w["item"][ok], minlength=steps * n_items)
+        per_item = per_item.reshape(steps, n_items).cumsum(0)
+        coverage = np.round((per_item > 0).mean(1), 4).tolist() if n_items else [0.0] * steps
+        gini = [round(x, 4) for x in gini_rows(per_item)]
+        n_watch = np.bincount(w["step"][w["step"] < steps], minlength=steps)[:steps]
+        n_friend = np.bincount(w["step"][(w["step"] < steps) & (w["heard_from"] >= 0)], minlength=steps)[:steps]
+        friends = [round(float(f / t), 4) if t else 0.0 for f, t in zip(n_friend, n_watch)]
         out["genre_entropy"] = entropy
         out["coverage"] = coverage
         out["gini"] = gini
@@ -531,9 +541,20 @@ def entropy_bits(counts: np.ndarray) -> np.ndarray:
     if counts.size == 0:
         return np.zeros(counts.shape[0])
     total = counts.sum(1, keepdims=True)
-    p = np.divide(counts, total, out=np.zeros_like(counts, dtype=np.float64), where=total > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1)), 0.0).sum(1)
+    p = np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
+    logs = np.log2(p, out=np.zeros(counts.shape), where=p > 0)
+    return -(p * logs).sum(1)
+
+
+def gini_rows(x: np.ndarray) -> list[float]:
+    """Gini coefficient of each row of a non-negative matrix (0 for empty rows)."""
+    if x.size == 0:
+        return [0.0] * x.shape[0]
+    s = np.sort(x, axis=1)
+    n = s.shape[1]
+    total = s.sum(1)
+    weighted = ((2 * np.arange(1, n + 1) - n - 1) * s).sum(1)
+    return np.where(total > 0, weighted / (n * np.where(total > 0, total, 1)), 0.0).tolist()
 
 
 def gini_index(x: np.ndarray) -> float:
