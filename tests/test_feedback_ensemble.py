@@ -1,0 +1,127 @@
+"""The ensemble FeedbackModel on a small synthetic world: modes, explain, live history, cache
+round trip (identical predictions), the registry entry."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recagent.data import History, make_synthetic
+from recagent.errors import UserError
+from recagent.feedback import FeedbackContext, make_feedback
+from recagent.feedback.ensemble import FEATURES, EnsembleFeedback
+from recagent.keywords import extract_offline
+
+from tests.feedback_helpers import fake_embed
+
+FAST = dict(sasrec_epochs=2, mf_factors=4, top_k=4)
+
+
+@pytest.fixture(scope="module")
+def world():
+    data = make_synthetic(60, 120, 20, seed=3)
+    keywords, vectors = extract_offline(data.catalog, top_k=4, embed_fn=fake_embed)
+    return data, keywords, vectors
+
+
+@pytest.fixture(scope="module")
+def fitted(world, tmp_path_factory):
+    data, keywords, vectors = world
+    cache = tmp_path_factory.mktemp("cache")
+    model = EnsembleFeedback(cache_dir=cache, dataset_name="synthetic", keywords=keywords, keyword_vectors=vectors,
+                             **FAST).fit(data.catalog, data.interactions)
+    return model, cache
+
+
+def pairs(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 60, n), rng.integers(0, 120, n)
+
+
+def test_soft_and_vote_outputs(world, fitted):
+    data, _, _ = world
+    model, _ = fitted
+    history = History.from_interactions(data.interactions, 60)
+    u, i = pairs()
+    p = model.predict_proba(u, i, history)
+    assert p.shape == (500,) and ((p > 0) & (p < 1)).all()
+    r = model.predict_rating(u, i, history)
+    assert ((r >= 1) & (r <= 5)).all()
+    model.mode = "vote"
+    try:
+        v = model.predict_proba(u, i, history)
+    finally:
+        model.mode = "soft"
+    s = model.scores(u, i, history)
+    assert set(np.unique(v)) <= {0.0, 1.0}
+    assert np.array_equal(v, s["vote"].astype(float))
+    votes = np.stack([s["f_mat_vote"], s["f_sim_vote"], s["f_sta_vote"]], 1)
+    assert np.array_equal(s["vote"], (votes.sum(1) >= 2).astype(np.int8))
+    # batching does not change decisions: the same pairs in another order give the same numbers
+    perm = np.random.default_rng(1).permutation(500)
+    assert np.allclose(model.predict_proba(u[perm], i[perm], history), p[perm])
+
+
+def test_explain_names_votes_and_keywords(world, fitted):
+    data, _, _ = world
+    model, _ = fitted
+    history = History.from_interactions(data.interactions, 60)
+    e = model.explain(0, 5, history)
+    assert set(e["votes"]) == {"f_mat", "f_sim", "f_sta"}
+    assert e["vote"] == int(sum(e["votes"].values()) >= 2)
+    assert set(e["f_mat"]["matched_pros"]) <= set(e["pros"])
+    assert 0 < e["p_like"] < 1 and 1 <= e["predicted_rating"] <= 5
+    json.dumps(e)
+
+
+def test_live_history_changes_predictions_and_cold_start(world, fitted):
+    data, _, _ = world
+    model, _ = fitted
+    history = History.from_interactions(data.interactions, 61)  # user 60: no history at all
+    cold = model.predict_proba(np.array([60, 60]), np.array([1, 2]), history)
+    assert np.isfinite(cold).all()
+    X = model.features(np.array([60]), np.array([1]), history)
+    assert X[0, FEATURES.index("mat_pos")] == 0 and X[0, FEATURES.index("sim_pos")] == 0
+    before = model.predict_proba(np.array([0]), np.array([7]), history)
+    liked_genre_items = np.flatnonzero(data.catalog.genres[:, data.catalog.genres[7].argmax()])[:10]
+    history.add(np.zeros(10, dtype=int), liked_genre_items, np.ones(10))  # user 0 now hates that genre
+    after = model.predict_proba(np.array([0]), np.array([7]), history)
+    assert after[0] < before[0]
+
+
+def test_cache_round_trip_gives_identical_predictions(world, fitted):
+    data, keywords, vectors = world
+    model, cache = fitted
+    folder = model.cache_folder(model.fingerprint_)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["route"] == "offline" and manifest["params"]["sasrec_epochs"] == 2
+    assert {"numpy", "torch", "scikit-learn"} <= set(manifest["versions"]) and manifest["created"]
+    again = EnsembleFeedback(cache_dir=cache, dataset_name="synthetic", keywords=keywords, keyword_vectors=vectors,
+                             **FAST).fit(data.catalog, data.interactions)
+    assert again.loaded_from == folder
+    loaded = EnsembleFeedback.load(folder, data.catalog)
+    history = History.from_interactions(data.interactions, 60)
+    u, i = pairs(2000, seed=5)
+    expected = model.predict_proba(u, i, history)
+    for other in (again, loaded):
+        assert np.array_equal(other.predict_proba(u, i, history), expected)
+        assert np.array_equal(other.predict_rating(u, i, history), model.predict_rating(u, i, history))
+        assert np.array_equal(other.scores(u, i, history)["vote"], model.scores(u, i, history)["vote"])
+    # other data -> another fingerprint -> not reused
+    fewer = data.interactions.subset(np.arange(len(data.interactions)) % 7 != 0)
+    third = EnsembleFeedback(cache_dir=cache, dataset_name="synthetic", keywords=keywords, keyword_vectors=vectors,
+                             **FAST).fit(data.catalog, fewer)
+    assert third.loaded_from is None
+
+
+def test_registry_and_bad_params(world, tmp_path):
+    model = make_feedback("ensemble", FeedbackContext(seed=4, cache_dir=tmp_path, dataset_name="synthetic"),
+                          mode="vote", sasrec_epochs=1)
+    assert isinstance(model, EnsembleFeedback) and model.tie_seed == 4 and model.mode == "vote"
+    with pytest.raises(UserError, match="unknown parameter"):
+        EnsembleFeedback(bogus=1)
+    with pytest.raises(UserError, match="mode"):
+        EnsembleFeedback(mode="maybe")
+    assert make_feedback("mf", FeedbackContext(seed=1, cache_dir=tmp_path, dataset_name="x")).name == "mf"
