@@ -98,6 +98,17 @@ def main() -> int:
         if args.screenshot:
             page.screenshot(path=str(args.screenshot))
         handler_ms, frame_ms = page.evaluate(STEP_THROUGH, args.steps)
+        page.close()
+        # what `recagent serve` users get: the server reads the newest runs at start (warm=3)
+        with ServerThread(run_dir.parent, warm=1) as warmed:
+            t = time.perf_counter()
+            store = warmed.app.state.store
+            while not any("json:graph" in d._derived for d in store._cache.values()) and time.perf_counter() - t < 60:
+                time.sleep(0.05)
+            warm_s = time.perf_counter() - t
+            page = browser.new_page(viewport={"width": 1500, "height": 950})
+            page.goto(warmed.url + f"#run={run_dir.name}")
+            served_first = wait_for(page, "window.recagent && window.recagent.ready", timeout=60)
         browser.close()
     if errors:
         print("page errors:", *errors, sep="\n  ")
@@ -107,11 +118,13 @@ def main() -> int:
     print(f"first load (cold server): {first:.0f} ms  [api fetch {timings['fetch']:.0f} ms, first layout slice "
           f"{timings['layout']:.0f} ms, draw {timings['draw'] - timings['layout']:.0f} ms]")
     print("reloads (warm server): " + ", ".join(f"{r:.0f} ms" for r, _ in loads[1:]))
+    print(f"first load after `recagent serve`-style warm-up ({warm_s:.1f} s at server start): {served_first:.0f} ms")
     print(f"layout settles after {layout_total:.0f} ms of slices (the graph is drawn and usable meanwhile)")
     print(f"slider, {len(frame_ms)} steps: page script per step median {statistics.median(handler_ms):.1f} ms, "
           f"max {max(handler_ms):.1f} ms (recolour, ties, charts, canvas draw); input event to next frame median "
           f"{statistics.median(frame_ms):.1f} ms, max {max(frame_ms):.1f} ms")
-    print(f"target < 2000 ms: {'met' if first < 2000 else 'MISSED'}")
+    print(f"target < 2000 ms: cold server {'met' if first < 2000 else 'MISSED'}, "
+          f"warmed server (recagent serve) {'met' if served_first < 2000 else 'MISSED'}")
     return 0
 
 
