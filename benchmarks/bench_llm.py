@@ -1,0 +1,73 @@
+"""LLM cost and concurrency, against the stand-in OpenAI-compatible server of the test suite.
+
+1. LLM calls per active agent-step for the movielens cocoon scenario (target <= 0.3), with the
+   openai provider pointed at a local stand-in server (synthetic 200 users if MovieLens is absent).
+2. Wall time of one social wave of 100 chats against a server answering in 200 ms
+   (target < 2 s; sequential would be 20 s).
+
+    python benchmarks/bench_llm.py [--no-memory]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recagent.llm import SpeechRequest, make_backend  # noqa: E402
+from recagent.scenario import LLMSpec  # noqa: E402
+from recagent.simulation import run_scenario  # noqa: E402
+from tests.llm_server import LLMServer  # noqa: E402
+
+
+def calls_per_active_agent_step(memory: bool) -> None:
+    data = yaml.safe_load((ROOT / "scenarios" / "movielens_cocoon.yaml").read_text())
+    ml = (ROOT / "scenarios" / data["dataset"]["path"]).resolve()
+    if (ml / "u.data").exists():
+        data["dataset"]["path"] = str(ml)
+        label = "movielens-cocoon (MovieLens-100K, 200 agents, 20 steps)"
+    else:
+        data["dataset"] = {"kind": "synthetic", "users": 200, "items": 1000, "history_length": 40}
+        label = "movielens-cocoon shape on synthetic data (MovieLens-100K absent)"
+    with tempfile.TemporaryDirectory() as tmp, LLMServer() as server:
+        data["llm"] = {"provider": "openai", "base_url": server.url, "model": "stand-in", "max_concurrency": 32,
+                       "timeout": 5, "cache": False, "memory": {"enabled": memory}}
+        path = Path(tmp) / "scenario.yaml"
+        path.write_text(yaml.safe_dump(data))
+        started = time.perf_counter()
+        result = run_scenario(path, out=Path(tmp) / "run", progress=False)
+        wall = time.perf_counter() - started
+        metrics = result.model.datacollector.get_model_vars_dataframe()
+        active = int(metrics["active_agents"].sum())
+        llm = result.info["llm"]
+    print(f"{label}, memory {'on' if memory else 'off'}: {llm['calls']} LLM calls for {active} active agent-steps "
+          f"= {llm['calls'] / max(active, 1):.3f} calls per active agent-step (target <= 0.3); "
+          f"by kind {json.dumps(llm['calls_by_kind'])}; wall {wall:.1f} s")
+
+
+def chat_wave(n: int = 100, latency: float = 0.2) -> None:
+    requests = [SpeechRequest(kind="chat", speaker=f"A{k}", persona="a viewer", item_title=f"Film {k}",
+                              item_genres=["Drama"], sentiment="liked", listener=f"B{k}", key=str(k)) for k in range(n)]
+    with LLMServer(delay=latency) as server:
+        backend = make_backend(LLMSpec(provider="openai", base_url=server.url, max_concurrency=n, timeout=10,
+                                       cache=False))
+        backend.respond_many(requests[:2])  # warm the connection pool
+        started = time.perf_counter()
+        replies = backend.respond_many(requests)
+        wall = time.perf_counter() - started
+        backend.close()
+    ok = sum(r.source == "llm" for r in replies)
+    print(f"one social wave: {n} chats ({ok} answered) against a server answering in {latency * 1000:.0f} ms: "
+          f"{wall:.2f} s wall (target < 2 s; sequential would be {n * latency:.0f} s)")
+
+
+if __name__ == "__main__":
+    chat_wave()
+    calls_per_active_agent_step(memory="--no-memory" not in sys.argv)
