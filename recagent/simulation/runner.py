@@ -107,6 +107,7 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
             for _ in range(scenario.simulation.steps):
                 model.step()
                 info["steps_completed"] = model.step_index
+                write_json(run_dir / "run.json", info)  # live viewers read progress from here
                 c = model.counters
                 bar.update(task, advance=1, status=f"active {c.get('active', 0)}  watches {c.get('watch', 0)}  "
                                                    f"chats {c.get('chat', 0)}  posts {c.get('post', 0)}")
