@@ -5,6 +5,7 @@ before the run folder is created, so a bad scenario leaves nothing behind. The r
 
 - `events.sqlite`: the event log (see `events.py`), written one transaction per step;
 - `metrics.csv`: one row per step from the Mesa DataCollector;
+- `agent_metrics.csv`: one row per agent (genre entropy, taste drift, influenced watches, top influencer);
 - `scenario.resolved.yaml`: the scenario with defaults filled in, paths resolved, overrides applied;
 - `run.json`: seed, versions, counts, wall time, status, language-backend usage.
 """
@@ -128,6 +129,7 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
             info["memory"] = {"path": "memory", **vars(model.memory.totals)}
         model.backend.close()
         model.datacollector.get_model_vars_dataframe().to_csv(run_dir / "metrics.csv", index=False)
+        model.step_metrics.agent_table().to_csv(run_dir / "agent_metrics.csv", index=False)
         log.close()
         write_json(run_dir / "run.json", info)
     if progress:
