@@ -56,6 +56,23 @@ def _columns(column: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _params(items: list[str] | None) -> dict:
+    """--param KEY=VALUE pairs checked against the ensemble's parameters; numbers become numbers."""
+    from ..feedback.ensemble import EnsembleParams
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in EnsembleParams.__dataclass_fields__:
+            raise UserError(f"expected KEY=VALUE with KEY one of {sorted(EnsembleParams.__dataclass_fields__)}, "
+                            f"found {item!r}", "--param")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def _fmt(v) -> str:
     return "—" if v is None else f"{v:.3f}"
 
@@ -91,6 +108,7 @@ def eval_feedback(
     column: Optional[list[str]] = typer.Option(None, "--column", help="CSV column override, e.g. user=uid (repeatable)"),
     sasrec_epochs: Optional[int] = typer.Option(None, "--sasrec-epochs", help="SASRec epoch cap (default 30)"),
     seed: int = typer.Option(0, "--seed"),
+    param: Optional[list[str]] = typer.Option(None, "--param", help="ensemble parameter KEY=VALUE (repeatable)"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder for keywords (default $RECAGENT_CACHE)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the full report here"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
@@ -110,6 +128,7 @@ def eval_feedback(
             params["sasrec_epochs"] = sasrec_epochs
         if split == "temporal" or dataset == "csv":
             params["holdout"] = "temporal"
+        params.update(_params(param))
         start = time.perf_counter()
         with _progress_bar(quiet) as bar:
             task = bar.add_task("evaluating", total=1.0)

@@ -44,6 +44,7 @@ from .state import UserStateCache, coin
 
 FEATURES = ["bias_rating", "user_bias", "item_bias", "mf_rating", "log_user_count", "log_item_count",
             "user_rating_std", "genre_affinity", "sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
+BASE_FEATURES = ["sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
 FORMAT_VERSION = 1
 Progress = Callable[[str, float], None]
 
@@ -59,6 +60,7 @@ class EnsembleParams:
     holdout: str = "random"  # or "temporal"
     holdout_fraction: float = 0.2
     stacker: str = "linear"  # or "gbm"
+    stack_features: str = "all"  # "base": only f_mat/f_sim/f_sta margins; "ratings": all but those (ablations)
     sasrec_epochs: int = 30
     sasrec_max_len: int = 50
     sasrec_dim: int = 32
@@ -158,7 +160,10 @@ class EnsembleFeedback:
     # ===== fitting ===================================================================================
     def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
-        fp = fingerprint(catalog, interactions, asdict(self.params))
+        key = asdict(self.params)
+        if self.keywords is not None:  # keywords handed in (e.g. the LLM route) are part of the key
+            key["keywords_sha256"] = hashlib.sha256(json.dumps(self.keywords.to_json(), sort_keys=True).encode()).hexdigest()
+        fp = fingerprint(catalog, interactions, key)
         folder = self.cache_folder(fp) if self.cache_dir else None
         if folder is not None and (folder / "manifest.json").is_file():
             manifest = json.loads((folder / "manifest.json").read_text())
@@ -280,6 +285,7 @@ class EnsembleFeedback:
         from sklearn.preprocessing import SplineTransformer, StandardScaler
 
         p = self.params
+        X = self._stack_inputs(X)
         liked = ratings >= p.like_threshold
         if liked.all() or not liked.any():
             raise UserError("the stacker needs both liked and disliked ratings in the training data", "feedback")
@@ -296,6 +302,18 @@ class EnsembleFeedback:
             self.stack_rating = HistGradientBoostingRegressor(**common).fit(X, ratings)
         else:
             raise UserError(f"stacker must be 'linear' or 'gbm', found {p.stacker!r}", "feedback.params.stacker")
+
+    def _stack_inputs(self, X: np.ndarray) -> np.ndarray:
+        """The feature columns the stacker uses (all, or an ablation's subset)."""
+        which = self.params.stack_features
+        if which == "all":
+            return X
+        base = [FEATURES.index(f) for f in BASE_FEATURES]
+        if which == "base":
+            return X[:, base]
+        if which == "ratings":
+            return X[:, [k for k in range(len(FEATURES)) if k not in base]]
+        raise UserError(f"stack_features must be all, base or ratings, found {which!r}", "feedback.params.stack_features")
 
     # ===== per-user rows ===============================================================================
     def _user_states(self, users: np.ndarray, history: History) -> dict[str, np.ndarray]:
@@ -378,8 +396,8 @@ class EnsembleFeedback:
             "f_sim": X[:, 11] - X[:, 12], "f_sim_vote": votes[:, 1],
             "f_sta": 1 / (1 + np.exp(-X[:, 8])), "f_sta_vote": votes[:, 2],
             "vote_share": votes.mean(1), "vote": (votes.sum(1) >= 2).astype(np.int8),
-            "soft": self.stack_like.predict_proba(X)[:, 1],
-            "rating": np.clip(self.stack_rating.predict(X), 1, 5),
+            "soft": self.stack_like.predict_proba(self._stack_inputs(X))[:, 1],
+            "rating": np.clip(self.stack_rating.predict(self._stack_inputs(X)), 1, 5),
         }
 
     # ===== FeedbackModel ====================================================================================
@@ -387,10 +405,11 @@ class EnsembleFeedback:
         X = self.features(user_ids, item_ids, history)
         if self.mode == "vote":
             return (self.votes_from(X, user_ids, item_ids).sum(1) >= 2).astype(np.float64)
-        return self.stack_like.predict_proba(X)[:, 1]
+        return self.stack_like.predict_proba(self._stack_inputs(X))[:, 1]
 
     def predict_rating(self, user_ids, item_ids, history: History) -> np.ndarray:
-        return np.clip(self.stack_rating.predict(self.features(user_ids, item_ids, history)), 1.0, 5.0)
+        X = self._stack_inputs(self.features(user_ids, item_ids, history))
+        return np.clip(self.stack_rating.predict(X), 1.0, 5.0)
 
     def explain(self, user_id: int, item_id: int, history: History) -> dict:
         u, i = np.array([user_id]), np.array([item_id])
@@ -408,8 +427,8 @@ class EnsembleFeedback:
                       **self.f_mat.matched(hist_items, hist_ratings, item_id)},
             "f_sim": {"beta_pos": round(float(X[0, 11]), 3), "beta_neg": round(float(X[0, 12]), 3)},
             "f_sta": {"p_like": round(float(1 / (1 + np.exp(-X[0, 8]))), 3)},
-            "p_like": round(float(self.stack_like.predict_proba(X)[0, 1]), 3),
-            "predicted_rating": round(float(np.clip(self.stack_rating.predict(X)[0], 1, 5)), 3),
+            "p_like": round(float(self.stack_like.predict_proba(self._stack_inputs(X))[0, 1]), 3),
+            "predicted_rating": round(float(np.clip(self.stack_rating.predict(self._stack_inputs(X))[0], 1, 5)), 3),
         }
 
     # ===== persistence =====================================================================================
