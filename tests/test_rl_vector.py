@@ -83,3 +83,29 @@ def test_too_many_envs_for_the_user_pool_is_a_user_error(world):
 
     with pytest.raises(UserError, match="distinct users"):
         RecSimVectorEnv(10, world=world, user_pool=[1, 2, 3])
+
+
+def test_episode_history_reads_equal_the_plain_history(world):
+    """The engine's vectorised `padded` / `lengths` give what History's own do on the same rows."""
+    from recagent.data import History
+    from recagent.rl.engine import EpisodeHistory
+
+    hist = EpisodeHistory(world, 4, capacity=2)  # capacity 2: forces the arrays to grow
+    rng = np.random.default_rng(0)
+    users = [3, 17, 42, 60]
+    for slot, u in enumerate(users):
+        hist.start(slot, u)
+    for _ in range(5):
+        who = rng.choice(users, size=3, replace=False)
+        hist.add(who, rng.integers(world.n_items, size=3), rng.choice([2.0, 4.0, 3.5], size=3))
+    hist.end(60)  # back to its starting row
+    plain = History(len(hist.items))
+    plain.items, plain.ratings = [list(x) for x in hist.items], [list(x) for x in hist.ratings]
+    ask = np.array([17, 3, 60, 5, 42, 17])
+    for max_len in (None, 1, 4, 30, 500):
+        a_items, a_ratings = hist.padded(ask, max_len)
+        b_items, b_ratings = plain.padded(ask, max_len)
+        assert np.array_equal(a_items, b_items)
+        assert np.array_equal(a_ratings, b_ratings, equal_nan=True)
+    assert np.array_equal(hist.lengths(ask), plain.lengths(ask))
+    assert hist.items[60] == world.history.items[60] and len(hist.items[3]) > len(world.history.items[3])

@@ -102,6 +102,92 @@ class EnvConfig:
         return asdict(self)
 
 
+class EpisodeHistory(History):
+    """The world's starting histories plus the responses of the episodes running in a batch.
+
+    Rows stay Python lists (feedback models may read `items[u]`), and `padded` / `lengths`, the
+    batched reads, are vectorised over the world's rows kept as one flat array plus a small
+    per-slot array of this episode's responses. Only the engine writes to it.
+    """
+
+    def __init__(self, world: RLWorld, n_slots: int, capacity: int):
+        base = world.history
+        self.world_history = base
+        self.items = list(base.items)
+        self.ratings = list(base.ratings)
+        self.base_len = np.array([len(x) for x in base.items], dtype=np.int64)
+        self.base_ptr = np.concatenate([[0], np.cumsum(self.base_len)])
+        self.base_items = np.fromiter((i for row in base.items for i in row), np.int64, int(self.base_ptr[-1]))
+        self.base_ratings = np.fromiter((r for row in base.ratings for r in row), np.float32, int(self.base_ptr[-1]))
+        self.slot_of = np.full(len(base.items), -1, dtype=np.int64)
+        self.ep_len = np.zeros(n_slots, dtype=np.int64)
+        self.ep_items = np.full((n_slots, capacity), -1, dtype=np.int64)
+        self.ep_ratings = np.full((n_slots, capacity), np.nan, dtype=np.float32)
+
+    def start(self, slot: int, user: int) -> None:
+        self.items[user] = list(self.world_history.items[user])
+        self.ratings[user] = list(self.world_history.ratings[user])
+        self.slot_of[user] = slot
+        self.ep_len[slot] = 0
+
+    def end(self, user: int) -> None:
+        self.items[user] = self.world_history.items[user]
+        self.ratings[user] = self.world_history.ratings[user]
+        self.slot_of[user] = -1
+
+    def add(self, users, items, ratings) -> None:
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        super().add(users, items, ratings)
+        slots = self.slot_of[users]
+        if (slots < 0).any():
+            raise ValueError("responses can only be added for users in a slot")
+        for slot, item, rating in zip(slots.tolist(), items.tolist(), ratings.tolist()):
+            pos = self.ep_len[slot]
+            if pos >= self.ep_items.shape[1]:  # grow (slates longer than planned)
+                self.ep_items = np.hstack([self.ep_items, np.full_like(self.ep_items, -1)])
+                self.ep_ratings = np.hstack([self.ep_ratings, np.full_like(self.ep_ratings, np.nan)])
+            self.ep_items[slot, pos], self.ep_ratings[slot, pos] = item, rating
+            self.ep_len[slot] = pos + 1
+
+    def lengths(self, user_ids) -> np.ndarray:
+        u = np.asarray(user_ids, dtype=np.int64)
+        slot = self.slot_of[u]
+        return self.base_len[u] + np.where(slot >= 0, self.ep_len[np.maximum(slot, 0)], 0)
+
+    def padded(self, user_ids, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        u = np.asarray(user_ids, dtype=np.int64).reshape(-1)
+        n = len(u)
+        slot = self.slot_of[u]
+        e = np.where(slot >= 0, self.ep_len[np.maximum(slot, 0)], 0)
+        b = self.base_len[u]
+        total = b + e
+        width = int(total.max(initial=0)) if max_len is None else int(max_len)
+        items = np.full((n, width), -1, dtype=np.int64)
+        ratings = np.full((n, width), np.nan, dtype=np.float32)
+        if width == 0 or n == 0:
+            return items, ratings
+        take = np.minimum(total, width)
+        e_take = np.minimum(e, take)
+        b_take = take - e_take
+        rows = np.arange(n)
+
+        def spans(counts):
+            r = np.repeat(rows, counts)
+            k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            return r, k
+
+        r, k = spans(b_take)
+        cols = (width - take)[r] + k
+        src = (self.base_ptr[u] + b - b_take)[r] + k
+        items[r, cols], ratings[r, cols] = self.base_items[src], self.base_ratings[src]
+        r, k = spans(e_take)
+        cols = (width - e_take)[r] + k
+        pos = (e - e_take)[r] + k
+        items[r, cols], ratings[r, cols] = self.ep_items[slot[r], pos], self.ep_ratings[slot[r], pos]
+        return items, ratings
+
+
 class RecBatch:
     """State of `n` episode slots and the batched step."""
 
@@ -112,9 +198,7 @@ class RecBatch:
             raise UserError("the user pool is empty", "users")
         if self.pool.min() < 0 or self.pool.max() >= world.n_users:
             raise UserError(f"user indices must be in 0..{world.n_users - 1}", "users")
-        self.history = History(0)
-        self.history.items = list(world.history.items)
-        self.history.ratings = list(world.history.ratings)
+        self.history = EpisodeHistory(world, n, config.horizon * config.slate_size)
         genres = world.catalog.genres.astype(np.float32)
         self.item_genres = genres
         L, G = config.memory, world.n_genres
@@ -149,10 +233,8 @@ class RecBatch:
             raise UserError(f"user index must be in 0..{self.world.n_users - 1}, found {user}", "user")
         old = int(self.user[slot])
         if old >= 0:
-            self.history.items[old] = self.world.history.items[old]
-            self.history.ratings[old] = self.world.history.ratings[old]
-        self.history.items[user] = list(self.world.history.items[user])
-        self.history.ratings[user] = list(self.world.history.ratings[user])
+            self.history.end(old)
+        self.history.start(slot, user)
         self.user[slot] = user
         self.t[slot] = self.consec[slot] = 0
         self.sat[slot] = self.ret[slot] = 0.0
@@ -169,8 +251,7 @@ class RecBatch:
         """End every slot's episode: history rows back to the world's, no user in any slot."""
         for u in self.user.tolist():
             if u >= 0:
-                self.history.items[u] = self.world.history.items[u]
-                self.history.ratings[u] = self.world.history.ratings[u]
+                self.history.end(u)
         self.user[:] = -1
 
     # ------------------------------------------------------------------------------------ step
