@@ -292,7 +292,7 @@ def test_run_with_serve_serves_the_run_live(tmp_path):
                              "--out", str(out), "--serve", "--port", str(port), "--quiet"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline, runs = time.monotonic() + 60, []
+        deadline, runs = time.monotonic() + 180, []  # generous: CI machines can be loaded
         while time.monotonic() < deadline:
             try:
                 runs = httpx.get(f"http://127.0.0.1:{port}/api/runs", timeout=2).json()["runs"]
