@@ -109,7 +109,7 @@ def eval_feedback(
     sasrec_epochs: Optional[int] = typer.Option(None, "--sasrec-epochs", help="SASRec epoch cap (default 30)"),
     seed: int = typer.Option(0, "--seed"),
     param: Optional[list[str]] = typer.Option(None, "--param", help="ensemble parameter KEY=VALUE (repeatable)"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder for keywords (default $RECAGENT_CACHE)"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder for keywords and the fitted per-split models (default $RECAGENT_CACHE)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the full report here"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
