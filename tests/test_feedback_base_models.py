@@ -175,6 +175,10 @@ def test_user_state_cache_recomputes_only_stale_users():
     history.add([1], [2], [3.0])
     slots = cache.slots(np.array([0, 1]), history)
     assert calls[-1] == [1] and cache.arrays["n"][slots].tolist() == [1, 2]
+    # rewound and regrown to the same length with other content (the RL environment does this)
+    history.items[1], history.ratings[1] = [1, 0], [4.0, 1.0]
+    cache.slots(np.array([1]), history)
+    assert calls[-1] == [1]
     other = History(3)
     cache.slots(np.array([0]), other)  # another History object invalidates everything
     assert calls[-1] == [0]

@@ -3,8 +3,10 @@
 The simulation appends to `History` between calls, so nothing about a user may be cached for
 good; but most users do not change between two calls. `UserStateCache` keeps one row per user in
 a set of named arrays together with the history length the row was computed from, and on each
-call recomputes just the stale rows (in one vectorised batch per call). A different History
-object invalidates everything. Rows are slots allocated on first use, so memory grows with the
+call recomputes just the stale rows (in one vectorised batch per call). A row is stale when the
+user's history length or the signature of its last `TAIL` (item, rating) entries changed: the
+length alone would miss a history that was rewound and regrown (the RL environment restarts
+episodes from the dataset history). A different History object invalidates everything. Rows are slots allocated on first use, so memory grows with the
 users actually asked about, not with the population.
 """
 
@@ -18,6 +20,13 @@ import numpy as np
 from ..data import History
 
 ComputeFn = Callable[[np.ndarray, History], dict[str, np.ndarray]]
+TAIL = 8
+
+
+def tail_signatures(history: History, users: np.ndarray) -> np.ndarray:
+    """A hash of each user's last TAIL items and ratings (one Python step per user, not per pair)."""
+    return np.array([hash((tuple(history.items[u][-TAIL:]), tuple(history.ratings[u][-TAIL:])))
+                     for u in users.tolist()], dtype=np.int64)
 
 
 class UserStateCache:
@@ -29,6 +38,7 @@ class UserStateCache:
         self._history_ref = None
         self.slot_of: np.ndarray = np.full(0, -1, dtype=np.int64)
         self.length_at: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.sig_at: np.ndarray = np.zeros(0, dtype=np.int64)
         self.arrays: dict[str, np.ndarray] = {}
         self.used = 0
 
@@ -43,6 +53,7 @@ class UserStateCache:
             return
         new_cap = max(needed, 2 * capacity, 64)
         self.length_at = np.concatenate([self.length_at, np.full(new_cap - capacity, -1, dtype=np.int64)])
+        self.sig_at = np.concatenate([self.sig_at, np.zeros(new_cap - capacity, dtype=np.int64)])
         for name, value in template.items():
             old = self.arrays.get(name)
             fresh = np.zeros((new_cap,) + value.shape[1:], dtype=value.dtype)
@@ -61,10 +72,11 @@ class UserStateCache:
         if len(unique) and (unique[0] < 0 or unique[-1] >= len(history)):
             raise IndexError(f"user ids must be in 0..{len(history) - 1}")
         lengths = history.lengths(unique)
+        signatures = tail_signatures(history, unique)
         slots = self.slot_of[unique]
         known = slots >= 0
         stale = ~known
-        stale[known] = self.length_at[slots[known]] != lengths[known]
+        stale[known] = (self.length_at[slots[known]] != lengths[known]) | (self.sig_at[slots[known]] != signatures[known])
         if stale.any():
             users = unique[stale]
             values = self.compute(users, history)
@@ -76,6 +88,7 @@ class UserStateCache:
             for name, value in values.items():
                 self.arrays[name][rows] = value
             self.length_at[rows] = lengths[stale]
+            self.sig_at[rows] = signatures[stale]
         return self.slot_of[user_ids]
 
 
