@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage
 from recagent.data import Catalog, make_synthetic
 from recagent.keywords import (ItemKeywords, ReplyFormatError, assign_categories, distil_with_llm, extract_offline,
                                frequency_filter, parse_objective, parse_subjective)
-from recagent.keywords.offline import candidates, clean_title
+from recagent.keywords.offline import candidates, clean_title, fold
 
 from tests.feedback_helpers import fake_embed
 
@@ -120,6 +120,34 @@ def test_candidates_and_title_cleaning():
     assert clean_title("Usual Suspects, The (1995)") == "usual suspects"
     c = candidates("Two friends battle the Galactic Empire.")
     assert "friend" in c and "galactic empire" in c and "the" not in c
+
+
+@pytest.mark.parametrize("word, folded", [
+    # plurals
+    ("friends", "friend"), ("games", "game"), ("houses", "house"), ("horses", "horse"), ("days", "day"),
+    ("stories", "story"), ("families", "family"), ("spies", "spy"), ("lies", "lie"), ("ties", "tie"),
+    ("movies", "movie"), ("zombies", "zombie"), ("cookies", "cookie"), ("b-movies", "b-movie"),
+    ("witches", "witch"), ("beaches", "beach"), ("headaches", "headache"), ("boxes", "box"), ("taxes", "tax"),
+    ("wishes", "wish"), ("classes", "class"), ("kisses", "kiss"), ("heroes", "hero"), ("shoes", "shoe"),
+    ("viruses", "virus"), ("buses", "bus"), ("wolves", "wolf"), ("werewolves", "werewolf"), ("crises", "crisis"),
+    ("nazis", "nazi"), ("critics", "critic"), ("half-sisters", "half-sister"), ("boy's", "boy"),
+    # not plurals: left alone
+    ("james", "james"), ("charles", "charles"), ("series", "series"), ("species", "species"), ("news", "news"),
+    ("boss", "boss"), ("class", "class"), ("us", "us"), ("physics", "physics"), ("politics", "politics"),
+    ("tennis", "tennis"), ("virus", "virus"), ("famous", "famous"), ("paris", "paris"), ("texas", "texas"),
+    ("christmas", "christmas"), ("chaos", "chaos"), ("lens", "lens"), ("gas", "gas"), ("working-class", "working-class"),
+    # already singular
+    ("friend", "friend"), ("story", "story"), ("movie", "movie"),
+])
+def test_fold_known_answers(word, folded):
+    assert fold(word) == folded
+    assert fold(folded) == folded  # folding twice changes nothing
+
+
+def test_candidates_keep_names_and_fold_plurals():
+    c = candidates("James and the zombies fight witches in the series.")
+    assert "james" in c and "jame" not in c
+    assert "zombie" in c and "witch" in c and "series" in c and "sery" not in c
 
 
 def test_offline_route_on_synthetic_catalog():

@@ -4,10 +4,11 @@ How pros and cons are derived (also in the README):
 
 1. Candidates. The item's title (year and article suffix removed) and free text (TMDB tagline and
    overview for MovieLens) are lower-cased and tokenised; English stop words split phrases;
-   candidates are the remaining unigrams and adjacent bigrams, plurals folded ("friends" ->
-   "friend"). Only candidates that occur in at least `min_items` items and in at most
-   `max_candidate_fraction` of them are kept: a keyword held by one item can never match another
-   item's, and one held by everything tells nothing apart.
+   candidates are the remaining unigrams and adjacent bigrams, plurals folded by `fold`
+   ("friends" -> "friend", "stories" -> "story", "witches" -> "witch"; "james", "series",
+   "news", "boss", "physics" stay as they are). Only candidates that occur in at least
+   `min_items` items and in at most `max_candidate_fraction` of them are kept: a keyword held by
+   one item can never match another item's, and one held by everything tells nothing apart.
 2. Ranking. Each candidate phrase (embedded once with the bundled MiniLM) is scored by cosine to
    the embedding of the whole item description (title, genres, text), KeyBERT style; the `top_k`
    best become the item's salient aspects.
@@ -50,7 +51,7 @@ EXTRA_STOP = {"film", "movie", "story", "life", "man", "woman", "new", "year", "
               "world", "day", "make", "take", "find", "finds", "help", "begin", "begins", "get", "gets",
               "come", "comes", "tries", "try", "goes", "go", "just", "soon", "old", "young", "lives",
               "live", "turn", "turns", "discover", "discovers", "set", "end", "ends", "tell", "tells",
-              "decide", "decides", "nan", "don", "doesn", "isn", "won", "ll", "ve"}
+              "decide", "decides", "nan", "don", "doesn", "isn", "won", "ll", "ve", "does", "yes", "unless"}
 STOP = set(ENGLISH_STOP_WORDS) | EXTRA_STOP
 TOKEN = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
 
@@ -62,14 +63,86 @@ def clean_title(title: str) -> str:
     return t.lower()
 
 
+# Words ending in "s" that are not plurals (names, places, fields, mass nouns): left as they are.
+NOT_PLURAL = frozenset("""
+    james charles jones moses hughes holmes hermes hades achilles hercules socrates xerxes ramses andes wales
+    rhodes mercedes agnes dolores angeles thomas douglas nicholas lucas midas judas jonas silas tobias elias
+    texas vegas kansas arkansas dallas athens mars christmas atlas canvas alias bias alas pampas chaos cosmos
+    pathos ethos eros kudos asbestos rhinoceros carlos marcos los series species rabies scabies diabetes herpes
+    measles mumps news lens odds means clothes pants jeans trousers pajamas pyjamas whereabouts headquarters
+    crossroads barracks gallows billiards nowadays backwards forwards upstairs downstairs indoors outdoors
+    overseas sideways regardless corps summons microcosmos orleans jacques versailles flanders athos porthos
+    pocahontas poppins dickens keats jules hobbes giles evans hayes keyes myers vargas addams hawkins simmons
+    robbins buenos aires salinas phileas mohandas tomas amos cronos lars delores
+""".split())
+# Fields of study and the like: "physics" is not the plural of "physic"; other -ics words are plurals
+# ("critics", "comics", "topics").
+ICS_NOT_PLURAL = frozenset("""
+    physics politics mathematics economics ethics athletics gymnastics aerobics aesthetics linguistics genetics
+    electronics acoustics dynamics logistics robotics semantics ceramics graphics dramatics histrionics theatrics
+    hysterics olympics heroics antics forensics tactics eugenics phonetics
+""".split())
+# Nouns ending in -ie: "movies" -> "movie" (not "movy").
+IE_NOUNS = frozenset("""
+    movie zombie cookie rookie calorie brownie prairie hoodie selfie auntie pixie genie goalie sortie hippie
+    yuppie groupie boogie collie junkie newbie smoothie veggie bookie budgie indie beastie
+""".split())
+# Nouns ending in -i, whose plural ends in -is like a non-plural: "nazis" -> "nazi" (but "tennis" stays).
+I_NOUNS = frozenset("nazi taxi israeli iraqi pakistani yeti martini bikini ski safari alibi kiwi".split())
+# Nouns ending in -che: "headaches" -> "headache" (other -ches drop "es": "witches" -> "witch").
+CHE_NOUNS = frozenset("ache headache heartache toothache backache niche cache moustache mustache avalanche "
+                      "psyche cliche quiche creche panache".split())
+# Nouns whose plural adds -es where the ending alone does not say so: "viruses" -> "virus", "heroes" -> "hero".
+ES_NOUNS = frozenset("""
+    virus bonus circus genius chorus campus octopus walrus bus census status fetus sinus apparatus hiatus
+    syllabus platypus gas lens bias atlas canvas alias iris hero potato tomato echo volcano torpedo veto
+    mosquito tornado domino buffalo cargo motto embargo desperado focus zero undergo forgo outdo
+""".split())
+IRREGULAR = {
+    "wolves": "wolf", "werewolves": "werewolf", "elves": "elf", "dwarves": "dwarf", "knives": "knife",
+    "wives": "wife", "housewives": "housewife", "thieves": "thief", "halves": "half", "shelves": "shelf",
+    "loaves": "loaf", "hooves": "hoof", "scarves": "scarf", "calves": "calf", "quizzes": "quiz",
+    **{w[:-2] + "es": w for w in "crisis analysis thesis hypothesis diagnosis oasis synopsis neurosis psychosis "
+                                  "metamorphosis".split()},
+}
+
+
 def fold(word: str) -> str:
-    """A light plural fold so that 'friends' and 'friend' are one keyword."""
+    """A plural fold so that 'friends' and 'friend' are one keyword, without mangling non-plurals.
+
+    Rules, in order: a possessive 's is dropped; words of 3 letters or fewer and the NOT_PLURAL
+    list ("james", "series", "news", "lens") stay; a few irregular plurals ("wolves" -> "wolf",
+    "crises" -> "crisis"); a hyphenated word folds its last part ("b-movies" -> "b-movie"); -is
+    after an -i noun drops the s ("nazis"), other -ss, -us, -is endings stay ("boss", "virus",
+    "tennis"); -ics stays for fields ("physics"), else drops the s ("critics"); -ies becomes -ie
+    for -ie nouns ("movies"), else -y ("stories"; 4 letters: "lies" -> "lie"); -ches drops "es"
+    ("witches") unless the noun ends in -che ("headaches"); -sses, -xes, -shes, -zzes and -es
+    after an ES_NOUNS base drop "es" ("classes", "boxes", "heroes", "viruses"); any other final
+    s is dropped ("games" -> "game", "houses" -> "house").
+    """
     word = word.strip("'-").removesuffix("'s")
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ous")):
+    if len(word) <= 3 or not word.endswith("s") or word in NOT_PLURAL:
+        return word
+    if word in IRREGULAR:
+        return IRREGULAR[word]
+    head, hyphen, tail = word.rpartition("-")
+    if hyphen and head:
+        return f"{head}-{fold(tail)}"
+    if word.endswith("is") and word[:-1] in I_NOUNS:
         return word[:-1]
-    return word
+    if word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ics"):
+        return word if word in ICS_NOT_PLURAL else word[:-1]
+    if word.endswith("ies"):
+        if word[:-1] in IE_NOUNS or len(word) <= 4:
+            return word[:-1]
+        return word[:-3] + "y"
+    if word.endswith("ches"):
+        return word[:-1] if word[:-1] in CHE_NOUNS else word[:-2]
+    if word.endswith(("sses", "xes", "shes", "zzes")) or (word.endswith("es") and word[:-2] in ES_NOUNS):
+        return word[:-2]
+    return word[:-1]
 
 
 def candidates(text: str) -> list[str]:
