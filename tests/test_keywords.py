@@ -11,8 +11,8 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from recagent.data import Catalog, make_synthetic
-from recagent.keywords import (ItemKeywords, ReplyFormatError, assign_categories, distil_with_llm, extract_offline,
-                               frequency_filter, parse_objective, parse_subjective)
+from recagent.keywords import (ItemKeywords, LLMRouteError, ReplyFormatError, assign_categories, distil_with_llm,
+                               extract_offline, frequency_filter, parse_objective, parse_subjective)
 from recagent.keywords.offline import candidates, clean_title, fold
 
 from tests.feedback_helpers import fake_embed
@@ -89,10 +89,42 @@ def test_llm_route_retries_malformed_replies_and_merges_subjective_keywords():
 
 
 def test_llm_route_gives_up_after_retries():
+    # item 1 stays malformed after its retry: it keeps only its genre and is listed as failed
+    replies = [AIMessage(obj_reply(pros=("space battle",))), AIMessage("nope"), AIMessage(obj_reply(pros=("romance",))),
+               AIMessage("still nope")]
+    chat = GenericFakeChatModel(messages=iter(replies))
+    kw = distil_with_llm(tiny_catalog(), chat, retries=1, max_concurrency=1, min_items=1, max_fraction=1.0,
+                         max_failed=0.5)
+    assert kw.meta["failed_items"] == [1]
+    assert kw.pos[1] == ["action"]  # only the genre is left
+    assert kw.meta["replies"]["malformed"] == 2 and kw.meta["replies"]["calls"] == 4
+
+
+def test_llm_route_stops_when_the_endpoint_never_answers_in_format():
     chat = GenericFakeChatModel(messages=iter([AIMessage("nope")] * 10))
-    kw = distil_with_llm(tiny_catalog(), chat, retries=1, max_concurrency=1, min_items=1, max_fraction=1.0)
-    assert kw.meta["failed_items"] == [0, 1, 2]
-    assert kw.pos[0] == ["action"]  # only the genre is left
+    with pytest.raises(LLMRouteError, match=r"no usable T_obj reply for the first 1 item\(s\) after 2 attempt"):
+        distil_with_llm(tiny_catalog(), chat, retries=1, max_concurrency=1, min_items=1, max_fraction=1.0)
+    # more failed items than max_failed allows
+    replies = [AIMessage(obj_reply())] + [AIMessage("nope")] * 10
+    with pytest.raises(LLMRouteError, match="2 of 3 items got no usable T_obj reply"):
+        distil_with_llm(tiny_catalog(), GenericFakeChatModel(messages=iter(replies)), retries=1, max_concurrency=1,
+                        max_failed=0.5)
+
+
+def test_backend_schemas_validate_like_the_strict_parsers():
+    from recagent.keywords.llm import ObjectiveSchema, SubjectiveSchema
+    from recagent.llm import ReplyFormatError as BackendFormatError, parse_reply
+
+    parsed = parse_reply("```json\n" + obj_reply(pros=("Space  Battle", "hero")) + "\n```", ObjectiveSchema)
+    assert parsed.reply().pos_keywords == ["space battle", "hero"]
+    assert parse_reply(parsed.as_text(), ObjectiveSchema) == parsed  # what the prompt cache stores parses again
+    for bad in (obj_reply(n_pros=2), obj_reply(pros=("a very long keyword phrase indeed",)), '{"pros": [}'):
+        with pytest.raises(BackendFormatError):
+            parse_reply(bad, ObjectiveSchema)
+    assert parse_reply('{"reasons": [{"reason": "r", "keywords": ["Slow"]}]}', SubjectiveSchema).reasons == [
+        {"reason": "r", "keywords": ["slow"]}]
+    with pytest.raises(BackendFormatError, match="1-3"):
+        parse_reply('{"reasons": []}', SubjectiveSchema)
 
 
 def test_frequency_filter_drops_too_rare_and_too_common():

@@ -151,13 +151,43 @@ def prepare(
     fold: Optional[int] = typer.Option(None, "--fold", help="prepare on ML-100K's uK.base instead of u.data"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder (default $RECAGENT_CACHE or ~/.cache/recagent)"),
     seed: int = typer.Option(0, "--seed", help="training seed of the ensemble"),
+    route: str = typer.Option("offline", "--route", help="keyword route: offline (extractive, the default) or llm "
+                              "(T_obj / T_sub prompts to an OpenAI-compatible endpoint)"),
+    llm_base_url: Optional[list[str]] = typer.Option(None, "--llm-base-url", help="llm route: OpenAI-compatible "
+                                                     "endpoint, e.g. http://localhost:8000/v1 (repeatable: load-"
+                                                     "balanced); without it, the OpenAI API"),
+    llm_model: str = typer.Option("gpt-4o-mini", "--llm-model", help="llm route: model name sent to the endpoint"),
+    llm_api_key_env: Optional[str] = typer.Option(None, "--llm-api-key-env", help="llm route: environment variable "
+                                                  "holding the API key (local servers need none)"),
+    llm_concurrency: int = typer.Option(8, "--llm-concurrency", min=1, help="llm route: calls in flight"),
+    llm_timeout: float = typer.Option(60.0, "--llm-timeout", min=0.001, help="llm route: seconds per call"),
+    llm_retries: int = typer.Option(3, "--llm-retries", min=0, help="llm route: retries on errors and malformed replies"),
+    llm_backoff: float = typer.Option(1.0, "--llm-backoff", min=0.0, help="llm route: first retry delay (s), doubled per retry"),
+    llm_temperature: float = typer.Option(0.3, "--llm-temperature", min=0.0, max=2.0, help="llm route: sampling temperature"),
+    llm_max_tokens: int = typer.Option(800, "--llm-max-tokens", min=1, help="llm route: completion tokens per call"),
+    llm_max_calls: Optional[int] = typer.Option(None, "--llm-max-calls", min=0, help="llm route: call budget"),
+    llm_max_failed: float = typer.Option(0.1, "--llm-max-failed", min=0.0, max=1.0, help="llm route: stop when more "
+                                         "than this share of items (or comments) get no usable reply"),
+    comment_column: Optional[str] = typer.Option(None, "--comment-column", help="llm route, csv: the review / comment "
+                                                 "column for T_sub (auto-detected: comment, review, text, ...)"),
+    comments_per_item: int = typer.Option(5, "--comments-per-item", min=0, help="llm route: T_sub prompts per item "
+                                          "at most (liked and disliked ratings alternating)"),
+    param: Optional[list[str]] = typer.Option(None, "--param", help="ensemble parameter KEY=VALUE (repeatable)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
-    """Distil item keywords (offline route) and train the ensemble user simulator into the cache."""
+    """Distil item keywords (offline or LLM route) and train the ensemble user simulator into the cache."""
     from ..data import load_movielens_100k, load_ratings_csv, make_synthetic
     from ..feedback.ensemble import EnsembleFeedback
 
     try:
+        if route not in ("offline", "llm"):
+            raise UserError(f"expected offline or llm, found {route!r}", "--route")
+        if route == "offline" and (llm_base_url or llm_api_key_env or comment_column):
+            raise UserError("--llm-base-url, --llm-api-key-env and --comment-column are for --route llm", "--route")
+        params = _params(param)
+        if "route" in params:
+            raise UserError("choose the keyword route with --route", "--param")
+        params.setdefault("seed", seed)
         if dataset == "ml100k":
             if path is None:
                 raise UserError("give the ML-100K folder with --path", "--path")
@@ -172,14 +202,66 @@ def prepare(
             raise UserError(f"unknown dataset {dataset!r}; expected ml100k, csv or synthetic", "--dataset")
         cache_dir = cache or default_cache()
         start = time.perf_counter()
+        prepared = None
         with _progress_bar(quiet) as bar:
             task = bar.add_task("preparing", total=1.0)
-            model = EnsembleFeedback(cache_dir=cache_dir, dataset_name=data.name, seed=seed,
-                                     progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+            if route == "llm":
+                from ..feedback.ensemble import EnsembleParams
+                from ..keywords.comments import pick_comments, read_csv_comments
+                from ..keywords.prepare import prepare_llm_keywords
+                from ..llm import make_backend
+                from ..scenario import BudgetSpec, LLMSpec
+
+                if not llm_base_url and not llm_api_key_env:
+                    raise UserError("the OpenAI API needs a key: name its environment variable with --llm-api-key-env, "
+                                    "or give --llm-base-url for a local OpenAI-compatible server", "--llm-base-url")
+                if llm_api_key_env and not os.environ.get(llm_api_key_env):
+                    raise UserError(f"environment variable {llm_api_key_env} is not set", "--llm-api-key-env")
+                try:
+                    spec = LLMSpec(provider="openai", model=llm_model, api_key_env=llm_api_key_env,
+                                   base_url=(llm_base_url[0] if len(llm_base_url) == 1 else list(llm_base_url))
+                                   if llm_base_url else None,
+                                   temperature=llm_temperature, max_tokens=llm_max_tokens,
+                                   max_concurrency=llm_concurrency, timeout=llm_timeout, max_retries=llm_retries,
+                                   backoff=llm_backoff, cache=True, budget=BudgetSpec(max_calls=llm_max_calls))
+                except ValueError as e:  # pydantic's ValidationError
+                    first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+                    raise UserError(str(first["msg"]).removeprefix("Value error, "), "--llm-" + "-".join(str(x) for x in first["loc"][:1]).replace("_", "-"))
+                defaults = EnsembleParams(**params)
+                comments, note = None, f"skipped: the {dataset} dataset has no review or comment text"
+                if dataset == "csv":
+                    found = read_csv_comments(path, data.catalog, column=comment_column)
+                    if found is not None:
+                        picked = pick_comments(found[0], comments_per_item, defaults.like_threshold)
+                        n_comments = sum(len(c) for c in picked)
+                        if n_comments:
+                            comments = picked
+                            note = (f"{n_comments} (rating, comment) pairs from column {found[1]!r}, at most "
+                                    f"{comments_per_item} per item")
+                        else:
+                            note = f"skipped: column {found[1]!r} has no comments" + (
+                                " (--comments-per-item 0)" if comments_per_item == 0 else "")
+                    else:
+                        note = "skipped: the ratings CSV has no review or comment column (and rating)"
+                prepared = prepare_llm_keywords(
+                    data.catalog, data.name, cache_dir, spec, lambda: make_backend(spec, cache_dir=cache_dir),
+                    comments=comments, t_sub_note=note, like_threshold=defaults.like_threshold,
+                    min_items=defaults.min_items, max_fraction=defaults.max_fraction, max_failed=llm_max_failed,
+                    progress=lambda stage, frac: bar.update(task, completed=0.4 * frac, description=f"keywords: {stage}"))
+                params.update(keywords=prepared.keywords, keyword_vectors=prepared.vectors)
+            model = EnsembleFeedback(cache_dir=cache_dir, dataset_name=data.name, route=route,
+                                     progress=lambda stage, frac: bar.update(task, completed=frac, description=stage),
+                                     **params)
             model.fit(data.catalog, data.interactions)
         wall = time.perf_counter() - start
     except UserError as e:
         _fail(e)
+    if prepared is not None:
+        meta = prepared.keywords.meta
+        failed = len(meta.get("failed_items", []))
+        console.print(f"keywords ({'cached, loaded' if prepared.loaded else 'distilled'}): [bold]{prepared.folder}[/] "
+                      f"(llm route, model {meta.get('model')} at {meta.get('endpoint')}, {len(prepared.keywords)} items, "
+                      f"{failed} without a usable T_obj reply; T_sub {meta.get('t_sub')})", highlight=False)
     folder = model.loaded_from or model.cache_folder(model.fingerprint_)
     state = "already prepared, loaded" if model.loaded_from else "prepared"
     console.print(f"{state}: [bold]{folder}[/] ({len(model.vocabulary)} keywords, {wall:.1f} s)")
