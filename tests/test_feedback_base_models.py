@@ -182,3 +182,23 @@ def test_user_state_cache_recomputes_only_stale_users():
     other = History(3)
     cache.slots(np.array([0]), other)  # another History object invalidates everything
     assert calls[-1] == [0]
+
+
+def test_sasrec_last_hidden_equals_full_encoder():
+    import torch
+
+    from recagent.feedback.sasrec import SASRec, context_tokens
+
+    model = SASRec(40, dim=16, max_len=12, epochs=1, seed=2)
+    model.net.eval()
+    rng = np.random.default_rng(0)
+    hist_items = rng.integers(0, 40, (9, 20))
+    hist_ratings = rng.integers(1, 6, (9, 20)).astype(float)
+    hist_items[:3, :15] = -1  # short and empty histories (left padding)
+    hist_ratings[:3, :15] = np.nan
+    hist_items[3] = -1
+    hist_ratings[3] = np.nan
+    tokens, ratings = context_tokens(hist_items, hist_ratings, model.max_len, model.net.bos)
+    with torch.no_grad():
+        full = model.net.encode(torch.from_numpy(tokens), torch.from_numpy(ratings))[:, -1].numpy()
+    assert np.allclose(model.user_hidden(hist_items, hist_ratings), full, atol=1e-5)

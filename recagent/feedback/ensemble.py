@@ -10,8 +10,9 @@
   scores, and then the base models are refitted on all training ratings.
 - `predict_rating` is the stacked regressor on the same features, clipped to 1-5.
 
-Every feature of a pair is a gather from per-user rows (UserStateCache) that are recomputed only
-when that user's history grew, so a batch of pairs needs no Python loop per pair.
+Every feature of a pair is a gather from per-user rows (IncrementalUserStates) that are advanced
+by the items a user's history gained, so a batch of pairs needs no Python loop per pair and a
+simulation step costs O(new items x catalog) rather than O(history x catalog).
 
 Cold start: see each base model's module; the stacker sees the cold user's features (zero
 biases, BOS-only SASRec state, empty keyword matches, count 0) and falls back to what it learned
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from scipy import sparse
 
 from ..data import Catalog, History, Interactions
 from ..errors import UserError
@@ -40,7 +42,7 @@ from .matching import KeywordMatching
 from .mf import MatrixFactorization
 from .sasrec import SASRec
 from .similarity import KeywordSimilarity, pooled_embeddings
-from .state import UserStateCache, coin
+from .state import IncrementalUserStates, coin
 
 FEATURES = ["bias_rating", "user_bias", "item_bias", "mf_rating", "log_user_count", "log_item_count",
             "user_rating_std", "genre_affinity", "sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
@@ -82,6 +84,15 @@ class Components:
     mf: MatrixFactorization
     sasrec: SASRec
     extra: dict = field(default_factory=dict)
+
+
+def keyword_bitsets(m: sparse.csr_matrix) -> np.ndarray:
+    """Each row's nonzero columns as a bit set: (n_rows, ceil(n_cols / 64)) uint64, bit k of word k // 64."""
+    m = m.tocsr()
+    bits = np.zeros((m.shape[0], (m.shape[1] + 63) // 64), dtype=np.uint64)
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    np.bitwise_or.at(bits, (rows, m.indices // 64), np.left_shift(np.uint64(1), (m.indices % 64).astype(np.uint64)))
+    return bits
 
 
 def fingerprint(catalog: Catalog, interactions: Interactions | None, params: dict) -> str:
@@ -256,7 +267,8 @@ class EnsembleFeedback:
         genres = np.asarray(catalog.genres, dtype=np.float32)
         self.genre_share = genres / np.maximum(genres.sum(1, keepdims=True), 1)
         self.genres = genres
-        self._cache = UserStateCache(self._user_states)
+        self.keyword_bits = {"pos": keyword_bitsets(pos), "neg": keyword_bitsets(neg)}
+        self._cache = IncrementalUserStates(self._empty_states, self._advance)
 
     def _fit_components(self, catalog: Catalog, interactions: Interactions, lo: float, hi: float) -> Components:
         p = self.params
@@ -315,67 +327,148 @@ class EnsembleFeedback:
             return X[:, [k for k in range(len(FEATURES)) if k not in base]]
         raise UserError(f"stack_features must be all, base or ratings, found {which!r}", "feedback.params.stack_features")
 
-    # ===== per-user rows ===============================================================================
-    def _user_states(self, users: np.ndarray, history: History) -> dict[str, np.ndarray]:
-        c = self.components
-        items = [np.asarray(history.items[u], dtype=np.int64) for u in users.tolist()]
-        ratings = [np.asarray(history.ratings[u], dtype=np.float64) for u in users.tolist()]
-        n, n_items = len(users), self.catalog_size
-        out = {
-            "b_u": np.zeros(n), "count": np.zeros(n, dtype=np.float32), "std": np.zeros(n, dtype=np.float32),
-            "genre_aff": np.zeros((n, self.genres.shape[1]), dtype=np.float32),
-            "mat_pos": np.zeros((n, n_items), dtype=np.uint8), "mat_neg": np.zeros((n, n_items), dtype=np.uint8),
-            "sim_pos": np.zeros((n, n_items), dtype=np.float16), "sim_neg": np.zeros((n, n_items), dtype=np.float16),
-        }
-        for row, (it, r) in enumerate(zip(items, ratings)):
-            if len(it) == 0:
-                continue
-            resid = r - c.mu - c.b_item[it]
-            b_u = resid.sum() / (len(it) + c.reg_user)
-            out["b_u"][row], out["count"][row], out["std"][row] = b_u, len(it), r.std()
-            g = self.genres[it]
-            out["genre_aff"][row] = ((resid - b_u) @ g) / (g.sum(0) + 5.0)
-            out["sim_pos"][row], out["sim_neg"][row] = self.f_sim.user_rows(it, r)
-        a_pos, a_neg = self.f_mat.rows(items, ratings)
-        out["mat_pos"][:], out["mat_neg"][:] = np.minimum(a_pos, 255), np.minimum(a_neg, 255)
-        out["mf_side"] = c.mf.fold_in(items, ratings)
-        width = c.sasrec.max_len
-        pad_i = np.full((n, width), -1, dtype=np.int64)
-        pad_r = np.full((n, width), np.nan)
-        for row, (it, r) in enumerate(zip(items, ratings)):
-            if len(it):
-                pad_i[row, -len(it[-width:]):], pad_r[row, -len(r[-width:]):] = it[-width:], r[-width:]
-        out["sta_h"] = c.sasrec.user_hidden(pad_i, pad_r)
+    # ===== per-user state ==============================================================================
+    # What a pair's features need from its user lives in one row of `self._cache`
+    # (IncrementalUserStates), advanced by each appended (item, rating) with order-free updates:
+    # sums for the rating features and the MF fold-in, and for f_mat the rated categories and the
+    # per-category keyword unions (bit sets). f_sim reads the pair's history directly (O(history)
+    # per pair), and the SASRec state is recomputed, only when a pair needs it. So the state costs
+    # a few KB per user whatever the catalog size, and an appended item costs O(keywords).
+    def _empty_states(self, n: int) -> dict[str, np.ndarray]:
+        n_genres, n_cat = self.genres.shape[1], self.f_mat.n_categories
+        width = self.keyword_bits["pos"].shape[1]
+        k1 = self.components.mf.factors + 1
+        out = {name: np.zeros(n) for name in ("count", "resid_sum", "rating_sum", "rating_sq")}
+        out.update({
+            "genre_resid": np.zeros((n, n_genres)), "genre_count": np.zeros((n, n_genres)),
+            "mf_gram": np.zeros((n, k1, k1)), "mf_rhs": np.zeros((n, k1)), "mf_side": np.zeros((n, k1)),
+            "rated": np.zeros((n, n_cat), dtype=bool),
+            "union_pos": np.zeros((n, n_cat + 1, width), dtype=np.uint64),  # row C: all categories
+            "union_neg": np.zeros((n, n_cat + 1, width), dtype=np.uint64),
+            "sta_h": np.zeros((n, self.components.sasrec.net.dim), dtype=np.float32),
+            "sta_ok": np.zeros(n, dtype=bool), "mf_ok": np.zeros(n, dtype=bool),
+        })
         return out
+
+    def _advance(self, A: dict[str, np.ndarray], rows: np.ndarray, users: np.ndarray, starts: np.ndarray,
+                 history: History) -> None:
+        """Fold history.items[u][start:] (with ratings) into row `rows[k]` for each users[k]."""
+        items, ratings, counts = [], [], []
+        for u, start in zip(users.tolist(), starts.tolist()):
+            items += history.items[u][start:]
+            ratings += history.ratings[u][start:]
+            counts.append(len(history.items[u]) - start)
+        counts = np.array(counts, dtype=np.int64)
+        if counts.sum() == 0:
+            return
+        items, ratings = np.array(items, dtype=np.int64), np.array(ratings, dtype=np.float64)
+        A["sta_ok"][rows[counts > 0]] = False
+        self._add_sums(A, rows, counts, items, ratings)
+        owner = np.repeat(rows, counts)
+        cat = self.f_mat.categories[items]
+        A["rated"][owner, cat] = True
+        liked = ratings >= self.params.like_threshold
+        for side, sel in (("pos", liked), ("neg", ~liked)):
+            bits, o, c = self.keyword_bits[side][items[sel]], owner[sel], cat[sel]
+            for scope in (c, np.full(len(c), self.f_mat.n_categories)):
+                if counts.max() == 1:  # one entry per row (an RL step): no repeated cells
+                    A[f"union_{side}"][o, scope] |= bits
+                else:
+                    np.bitwise_or.at(A[f"union_{side}"], (o, scope), bits)
+
+    def _add_sums(self, A, rows, counts, items, ratings) -> None:
+        """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations."""
+        c = self.components
+        owner = np.repeat(rows, counts)
+        A["mf_ok"][rows] = False
+        for lo in range(0, len(items), 8192):  # bounded memory for the outer products
+            sl = slice(lo, lo + 8192)
+            o, it, r = owner[sl], items[sl], ratings[sl]
+            design, target, _ = c.mf.fold_in_terms(it, r)
+            resid = r - c.mu - c.b_item[it]
+            g = self.genres[it]
+            for name, value in (("count", 1.0), ("resid_sum", resid), ("rating_sum", r), ("rating_sq", r * r),
+                                ("genre_resid", resid[:, None] * g), ("genre_count", g),
+                                ("mf_rhs", target[:, None] * design),
+                                ("mf_gram", design[:, :, None] * design[:, None, :])):
+                if counts.max() == 1:  # one entry per row (an RL step): no repeated rows
+                    A[name][o] += value
+                else:
+                    np.add.at(A[name], o, value)
+
+    def _mf_sides(self, slots: np.ndarray) -> np.ndarray:
+        """MF user sides [p_u, b_u] of the given rows, solved where the sums changed since the last solve."""
+        A = self._cache.arrays
+        stale = np.unique(slots[~A["mf_ok"][slots]])
+        if len(stale):
+            reg = self.components.mf.fold_in_terms(np.zeros(0, dtype=np.int64), np.zeros(0))[2]
+            A["mf_side"][stale] = np.linalg.solve(A["mf_gram"][stale] + np.diag(reg), A["mf_rhs"][stale][..., None])[..., 0]
+            A["mf_ok"][stale] = True
+        return A["mf_side"][slots]
+
+    def _ensure_sta(self, slots: np.ndarray, users: np.ndarray, history: History) -> None:
+        """Compute the SASRec state of the given rows where it is out of date."""
+        A = self._cache.arrays
+        slots, first = np.unique(slots, return_index=True)
+        todo = ~A["sta_ok"][slots]
+        if todo.any():
+            sasrec = self.components.sasrec
+            pad_i, pad_r = history.padded(users[first][todo], max_len=sasrec.max_len)
+            A["sta_h"][slots[todo]] = sasrec.user_hidden(pad_i, pad_r)
+            A["sta_ok"][slots[todo]] = True
 
     # ===== scoring ====================================================================================
     def features(self, user_ids, item_ids, history: History) -> np.ndarray:
         """(n, len(FEATURES)) stacker inputs for each (user, item) pair."""
+        X, slots = self._features(user_ids, item_ids, history)
+        self._fill_sta(X, slots, user_ids, item_ids, history, np.ones(len(X), dtype=bool))
+        return X
+
+    def _features(self, user_ids, item_ids, history: History, ratings: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The features and each pair's cache row, with the f_sta column left NaN (see `_fill_sta`).
+
+        ratings=False leaves the rating-model columns NaN too (the majority vote does not read them).
+        """
         user_ids = np.asarray(user_ids, dtype=np.int64)
         item_ids = np.asarray(item_ids, dtype=np.int64)
-        c = self.components
         slots = self._cache.slots(user_ids, history)
         A = self._cache.arrays
-        if not hasattr(self, "_tables") or self._tables[0] is not c:
-            q, qb = c.sasrec.output_tables()
-            self._tables = (c, q, qb, np.log1p(c.item_count))
-        _, q, qb, log_item = self._tables
-        X = np.empty((len(user_ids), len(FEATURES)), dtype=np.float64)
-        b_u = A["b_u"][slots]
-        X[:, 1] = b_u
-        X[:, 2] = c.b_item[item_ids]
-        X[:, 0] = np.clip(c.mu + b_u + X[:, 2], 1, 5)
-        X[:, 3] = np.clip(c.mf.rating_from_side(A["mf_side"][slots], item_ids), 1, 5)
-        X[:, 4] = np.log1p(A["count"][slots])
-        X[:, 5] = log_item[item_ids]
-        X[:, 6] = A["std"][slots]
-        X[:, 7] = (A["genre_aff"][slots] * self.genre_share[item_ids]).sum(1)
-        X[:, 8] = (A["sta_h"][slots] * q[item_ids]).sum(1) + qb[item_ids]
-        X[:, 9] = A["mat_pos"][slots, item_ids]
-        X[:, 10] = A["mat_neg"][slots, item_ids]
-        X[:, 11] = A["sim_pos"][slots, item_ids]
-        X[:, 12] = A["sim_neg"][slots, item_ids]
-        return X
+        X = np.full((len(user_ids), len(FEATURES)), np.nan)
+        if ratings:
+            c = self.components
+            count = A["count"][slots]
+            b_u = A["resid_sum"][slots] / (count + c.reg_user)
+            X[:, 1] = b_u
+            X[:, 2] = c.b_item[item_ids]
+            X[:, 0] = np.clip(c.mu + b_u + X[:, 2], 1, 5)
+            X[:, 3] = np.clip(c.mf.rating_from_side(self._mf_sides(slots), item_ids), 1, 5)
+            X[:, 4] = np.log1p(count)
+            X[:, 5] = np.log1p(c.item_count[item_ids])
+            n = np.maximum(count, 1)
+            X[:, 6] = np.sqrt(np.maximum(A["rating_sq"][slots] / n - (A["rating_sum"][slots] / n) ** 2, 0))
+            g_count = A["genre_count"][slots]
+            affinity = (A["genre_resid"][slots] - b_u[:, None] * g_count) / (g_count + 5.0)
+            X[:, 7] = (affinity * self.genre_share[item_ids]).sum(1)
+        cat = self.f_mat.categories[item_ids]
+        scope = np.where(A["rated"][slots, cat], cat, self.f_mat.n_categories)  # Eq. 1: same category if rated
+        for col, side in ((9, "pos"), (10, "neg")):
+            X[:, col] = np.bitwise_count(self.keyword_bits[side][item_ids] & A[f"union_{side}"][slots, scope]).sum(1)
+        uniq, inverse = np.unique(user_ids, return_inverse=True)
+        hist_items, hist_ratings = history.padded(uniq)
+        X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, hist_items, hist_ratings, inverse)
+        return X, slots
+
+    def _fill_sta(self, X, slots, user_ids, item_ids, history: History, need: np.ndarray) -> None:
+        """The f_sta logit (column 8) of the pairs in `need`."""
+        if not need.any():
+            return
+        c = self.components
+        if getattr(self, "_tables", (None,))[0] is not c:
+            self._tables = (c, *c.sasrec.output_tables())
+        _, q, qb = self._tables
+        user_ids, item_ids = np.asarray(user_ids, dtype=np.int64)[need], np.asarray(item_ids, dtype=np.int64)[need]
+        self._ensure_sta(slots[need], user_ids, history)
+        X[need, 8] = (self._cache.arrays["sta_h"][slots[need]] * q[item_ids]).sum(1) + qb[item_ids]
 
     def votes_from(self, X: np.ndarray, user_ids, item_ids) -> np.ndarray:
         """(n, 3) 0/1 votes of f_mat, f_sim, f_sta; ties of f_mat / f_sim by the seeded coin."""
@@ -386,6 +479,18 @@ class EnsembleFeedback:
             out[:, col] = np.where(tie, coin(seed, user_ids, item_ids, salt), X[:, a] > X[:, b])
         out[:, 2] = X[:, 8] > 0
         return out
+
+    def vote(self, user_ids, item_ids, history: History) -> np.ndarray:
+        """The paper's Eq. 9 verdict (True = like): the majority of f_mat, f_sim and f_sta.
+
+        f_sta (the costly one) runs only for the pairs where f_mat and f_sim disagree; where they
+        agree it cannot change the majority.
+        """
+        X, slots = self._features(user_ids, item_ids, history, ratings=False)
+        votes = self.votes_from(X, user_ids, item_ids)
+        split = votes[:, 0] != votes[:, 1]
+        self._fill_sta(X, slots, user_ids, item_ids, history, split)
+        return np.where(split, X[:, 8] > 0, votes[:, 0] == 1)
 
     def scores(self, user_ids, item_ids, history: History) -> dict[str, np.ndarray]:
         """Every model's output for the fidelity harness (one feature pass)."""
@@ -402,9 +507,9 @@ class EnsembleFeedback:
 
     # ===== FeedbackModel ====================================================================================
     def predict_proba(self, user_ids, item_ids, history: History) -> np.ndarray:
-        X = self.features(user_ids, item_ids, history)
         if self.mode == "vote":
-            return (self.votes_from(X, user_ids, item_ids).sum(1) >= 2).astype(np.float64)
+            return self.vote(user_ids, item_ids, history).astype(np.float64)
+        X = self.features(user_ids, item_ids, history)
         return self.stack_like.predict_proba(self._stack_inputs(X))[:, 1]
 
     def predict_rating(self, user_ids, item_ids, history: History) -> np.ndarray:

@@ -87,6 +87,18 @@ class MatrixFactorization:
         reg = np.r_[np.full(k, self.reg), self.reg_bias]
         return _ridge_rows([np.asarray(it, dtype=np.int64) for it in hist_items], design, targets, reg)
 
+    def fold_in_terms(self, items: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per rated item its design row [q_i, 1] and target r - mu - b_i, plus the ridge penalty.
+
+        A user's [p_u, b_u] = solve(sum d d' + diag(reg), sum t d): callers that keep these sums per
+        user can update them as items arrive instead of refitting (the ensemble does).
+        """
+        k = self.factors
+        items = np.asarray(items, dtype=np.int64)
+        design = self.item_side[items][:, list(range(k)) + [k + 1]]
+        target = np.asarray(ratings, dtype=np.float64) - self.mu - self.item_side[items, k]
+        return design, target, np.r_[np.full(k, self.reg), self.reg_bias]
+
     def _user_states(self, users: np.ndarray, history: History) -> dict[str, np.ndarray]:
         side = self.fold_in([np.asarray(history.items[u]) for u in users.tolist()],
                             [np.asarray(history.ratings[u]) for u in users.tolist()])

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import LIKE_THRESHOLD
@@ -56,6 +57,37 @@ class SASRecNet(nn.Module):
         eye = torch.eye(length, dtype=torch.bool, device=tokens.device).unsqueeze(0)
         mask = (mask & ~eye).repeat_interleave(self.heads, 0)  # a position may always see itself
         return self.norm(self.encoder(x, mask=mask))
+
+    def last_hidden(self, tokens: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        """encode(tokens, ratings)[:, -1] without the work that output does not need (inference only).
+
+        The last block computes its query, attention and feed-forward for the last position only,
+        and the attention is written out for one head; equal to `encode` up to float rounding.
+        """
+        batch, length = tokens.shape
+        d = self.dim
+        x = self.item_in.weight[tokens] * math.sqrt(d) + self.rating_in.weight[ratings] + self.position.weight[:length]
+        # additive attention mask: causal, and no padded key (a position may always see itself)
+        mask = torch.full((length, length), float("-inf")).triu_(1).expand(batch, length, length)
+        padded = tokens == 0
+        if padded.any():
+            blocked = padded.unsqueeze(1) & ~torch.eye(length, dtype=torch.bool)
+            mask = mask.masked_fill(blocked, float("-inf"))
+        layers = self.encoder.layers
+        for n, layer in enumerate(layers):
+            h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+            w, b = layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias
+            if n == len(layers) - 1:
+                q = F.linear(h[:, -1:], w[:d], b[:d])
+                k, v = F.linear(h, w[d:], b[d:]).split(d, -1)
+                mask, x = mask[:, -1:], x[:, -1:]
+            else:
+                q, k, v = F.linear(h, w, b).split(d, -1)
+            attention = torch.softmax(torch.baddbmm(mask, q, k.transpose(1, 2), alpha=1 / math.sqrt(d)), -1)
+            x = x + layer.self_attn.out_proj(attention @ v)
+            h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+            x = x + layer.linear2(F.relu(layer.linear1(h)))
+        return F.layer_norm(x[:, -1], (d,), self.norm.weight, self.norm.bias, self.norm.eps)
 
     def logits(self, hidden: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """hidden (..., d), candidates (...) item ids 0..n-1 -> (...) like logits."""
@@ -187,7 +219,7 @@ class SASRec:
         return float(roc_auc_score(labels, logits)) if 0 < labels.sum() < len(labels) else 0.5
 
     # --- inference ----------------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def user_hidden(self, hist_items: np.ndarray, hist_ratings: np.ndarray, batch: int = 512) -> np.ndarray:
         """(n, d) state after each padded history (-1 pad, most recent last)."""
         self.net.eval()
@@ -195,7 +227,7 @@ class SASRec:
         for start in range(0, len(hist_items), batch):
             tok, rat = context_tokens(hist_items[start:start + batch], hist_ratings[start:start + batch],
                                       self.max_len, self.net.bos)
-            out.append(self.net.encode(torch.from_numpy(tok), torch.from_numpy(rat))[:, -1].numpy())
+            out.append(self.net.last_hidden(torch.from_numpy(tok), torch.from_numpy(rat)).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.net.dim), dtype=np.float32)
 
     def output_tables(self) -> tuple[np.ndarray, np.ndarray]:

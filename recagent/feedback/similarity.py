@@ -76,3 +76,34 @@ class KeywordSimilarity:
         liked = np.asarray(hist_ratings) >= self.like_threshold
         return (self._beta(self.s_pos, hist_items[liked], hist_items),
                 self._beta(self.s_neg, hist_items[~liked], hist_items))
+
+    def pair_betas(self, item_ids: np.ndarray, hist_items: np.ndarray, hist_ratings: np.ndarray,
+                   rows: np.ndarray | None = None, chunk_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """beta_pos and beta_neg of each candidate against a history: same numbers as `user_rows`.
+
+        `hist_items` / `hist_ratings` are (m, L) padded histories (-1 / NaN padding); candidate k is
+        scored against row `rows[k]` (default: row k). Costs O(L) per pair, so a batch of users
+        asked about one item each (an RL step) does not pay for the whole catalog.
+        """
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        rows = np.arange(len(item_ids)) if rows is None else np.asarray(rows, dtype=np.int64)
+        n = len(item_ids)
+        out_pos = np.zeros(n, dtype=np.float32)
+        out_neg = np.zeros(n, dtype=np.float32)
+        # pairs in order of history length, in chunks cut to the chunk's longest history (the
+        # padding is on the left), so a few long histories do not widen every pair
+        lengths = (hist_items >= 0).sum(1)[rows]
+        order = np.argsort(lengths, kind="stable")
+        for lo in range(0, n, chunk_size):
+            chunk = order[lo:lo + chunk_size]
+            width = max(int(lengths[chunk[-1]]), 1)
+            hist, item = hist_items[rows[chunk], -width:], item_ids[chunk, None]
+            valid = hist >= 0
+            hist = np.where(valid, hist, 0)
+            same = valid & (self.categories[hist] == self.categories[item])
+            scope = np.where(same.any(1, keepdims=True), same, valid)  # same-category history if any, else all
+            liked = hist_ratings[rows[chunk], -width:] >= self.like_threshold
+            for out, sims, mask in ((out_pos, self.s_pos, scope & liked), (out_neg, self.s_neg, scope & ~liked)):
+                best = np.where(mask, sims[item, hist], -np.inf).max(1, initial=-np.inf)
+                out[chunk] = np.where(mask.any(1), best, 0.0)
+        return out_pos, out_neg

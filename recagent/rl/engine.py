@@ -16,8 +16,9 @@ Rules of an episode (`EnvConfig`):
   already recommended this episode) or repeated inside the slate is *invalid*: it is not shown to
   the feedback model, earns `invalid_reward` and counts as not liked. Valid items are judged by the
   feedback model against the user's live history:
-    reward "vote"   like = P(like) >= like_threshold (0.5: the ensemble's majority vote, paper Eq. 9);
-                    reward 1 / 0
+    reward "vote"   like = the model's verdict: for the ensemble the paper's Eq. 9 majority vote of
+                    f_mat, f_sim and f_sta (its `vote` method), for other models
+                    P(like) >= like_threshold; reward 1 / 0
     reward "proba"  like = P(like) >= like_threshold; reward = P(like) (the soft vote)
     reward "sample" like ~ Bernoulli(P(like)) from the slot's generator; reward 1 / 0
     reward "rating" rating = predict_rating; like = rating >= 3; reward = the 1-5 rating
@@ -264,6 +265,9 @@ class RecBatch:
         if cfg.reward == "rating":
             rating = np.asarray(fb.predict_rating(users, items, self.history), dtype=np.float64)
             return rating >= LIKE_THRESHOLD, rating, rating
+        if cfg.reward == "vote" and hasattr(fb, "vote"):  # the ensemble's own verdict: Eq. 9 majority vote
+            liked = np.asarray(fb.vote(users, items, self.history), dtype=bool)
+            return liked, liked.astype(np.float64), np.where(liked, cfg.like_rating, cfg.dislike_rating)
         p = np.asarray(fb.predict_proba(users, items, self.history), dtype=np.float64)
         liked = draws < p if cfg.reward == "sample" else p >= cfg.like_threshold
         reward = p if cfg.reward == "proba" else liked.astype(np.float64)
