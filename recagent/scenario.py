@@ -99,7 +99,7 @@ class RecommenderSpec(Strict):
 
 
 class FeedbackSpec(Strict):
-    model: str = "bias"
+    model: str = "ensemble"  # prepared into $RECAGENT_CACHE on first use (or by `recagent prepare`)
     params: dict[str, Any] = Field(default_factory=dict)
     rating_noise: float = Field(0.8, ge=0, description="std of the noise added to the predicted rating")
     like_rating: float = Field(4, ge=1, le=5, description="a watch rated at least this is a like")

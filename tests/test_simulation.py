@@ -176,3 +176,29 @@ def test_movielens_cocoon_scenario_runs(tmp_path):
     result = run_scenario(ROOT / "scenarios" / "movielens_cocoon.yaml", out=tmp_path / "ml", progress=False)
     assert result.info["agents"] == 200 and result.info["steps_completed"] == 20
     assert result.info["counts"]["watch"] > 200
+
+
+def test_watch_decisions_come_from_the_ensemble_by_default(tmp_path, scenario_file, monkeypatch):
+    """The default feedback model is the ensemble, prepared into $RECAGENT_CACHE on first use, and
+    a watch's P(like) is the ensemble's prediction for that user and item."""
+    from recagent.data import History
+    from recagent.scenario import FeedbackSpec
+
+    assert FeedbackSpec().model == "ensemble"
+    monkeypatch.setenv("RECAGENT_CACHE", str(tmp_path / "cache"))
+    path = scenario_file({"feedback": {"model": "ensemble", "params": {"sasrec_epochs": 2, "mf_factors": 4}},
+                          "simulation": {"steps": 1, "activation": {"probability": 0.9}}})
+    result = run_scenario(path, out=tmp_path / "run", progress=False)
+    model = result.model
+    assert model.feedback.name == "ensemble" and (tmp_path / "cache" / "ensemble").is_dir()
+    conn = sqlite3.connect(result.run_dir / "events.sqlite")
+    index_of = {int(raw): i for i, raw in enumerate(model.catalog.raw_ids)}
+    watches = [(a, i, json.loads(p)) for a, i, p in
+               conn.execute("SELECT agent_id, item_id, payload FROM events WHERE kind='watch' AND step=0")]
+    searched = {a for a, _, p in watches if p["via"] == "search"}
+    browse = [(int(model.users[a]), index_of[i], p["p_like"]) for a, i, p in watches
+              if p["via"] == "recommender" and a not in searched]
+    assert len(browse) >= 5
+    users, items, p_like = (np.array(x) for x in zip(*browse))
+    start = History.from_interactions(model.dataset.interactions, len(model.dataset.users))
+    assert np.allclose(model.feedback.predict_proba(users, items, start), p_like, atol=1e-4)  # payload: 4 decimals

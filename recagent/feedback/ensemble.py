@@ -36,6 +36,7 @@ from scipy import sparse
 from ..data import Catalog, History, Interactions
 from ..errors import UserError
 from ..keywords.base import ItemKeywords
+from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .base import LIKE_THRESHOLD
 from .bias import BiasFeedback
 from .matching import KeywordMatching
@@ -47,7 +48,7 @@ from .state import IncrementalUserStates, coin
 FEATURES = ["bias_rating", "user_bias", "item_bias", "mf_rating", "log_user_count", "log_item_count",
             "user_rating_std", "genre_affinity", "sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
 BASE_FEATURES = ["sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: incremental user state (float32 f_sim features)
 Progress = Callable[[str, float], None]
 
 
@@ -172,6 +173,8 @@ class EnsembleFeedback:
     def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
         key = asdict(self.params)
+        if self.keywords is None and self.params.route == "offline":
+            key["offline_keywords_version"] = OFFLINE_KEYWORDS_VERSION
         if self.keywords is not None:  # keywords handed in (e.g. the LLM route) are part of the key
             key["keywords_sha256"] = hashlib.sha256(json.dumps(self.keywords.to_json(), sort_keys=True).encode()).hexdigest()
         fp = fingerprint(catalog, interactions, key)
@@ -229,7 +232,8 @@ class EnsembleFeedback:
         Keywords depend on the catalog only, so every fold and every refit of a dataset shares them.
         """
         p = self.params
-        kw_params = {"route": p.route, "top_k": p.top_k, "min_items": p.min_items, "max_fraction": p.max_fraction}
+        kw_params = {"route": p.route, "top_k": p.top_k, "min_items": p.min_items, "max_fraction": p.max_fraction,
+                     "version": OFFLINE_KEYWORDS_VERSION}
         folder = None
         if self.cache_dir:
             folder = self.cache_dir / "keywords" / f"{p.route}-{fingerprint(catalog, None, kw_params)[:12]}"

@@ -39,6 +39,10 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from ..data import Catalog
 from .base import ItemKeywords, assign_categories, frequency_filter
 
+# Part of every cache key over offline keywords: bump it whenever the extraction changes, so
+# caches prepared by an older recagent are not served (2: the plural fold keeps "james", "series").
+VERSION = 2
+
 POSITIVE_ANCHORS = [
     "heartwarming", "funny comedy", "inspiring triumph", "beautiful romance", "exciting adventure",
     "friendship", "charming family fun", "uplifting", "clever and witty", "magical wonder",
