@@ -1,9 +1,9 @@
 """Decisions per second of the ensemble user simulator for a batch of 100,000 (user, item) pairs.
 
 Uses a prepared cache (run `recagent prepare` first, or this script prepares one). Prints the
-first call (which computes every user's per-user rows: keyword matches, similarities, SASRec
-state, MF fold-in) and the warm calls (rows cached; the steady state of a simulation where a few
-users' histories change per step), plus a step-like call after 100 users rated one more item.
+first call (which builds every user's state: rating sums, MF normal equations, keyword unions,
+SASRec state) and the warm calls (state reused; f_sim still reads each pair's history), plus a
+step-like call after 100 users rated one more item (their state advanced by that item).
 
     python benchmarks/bench_feedback.py [--path ../shared/data/ml-100k] [--cache DIR] [--pairs 100000]
 """
@@ -52,7 +52,7 @@ def main() -> None:
         print(f"{label:<52} {dt * 1000:8.1f} ms  {args.pairs / dt:>12,.0f} decisions/s  (mean P(like) {p.mean():.3f})")
         return args.pairs / dt
 
-    timed("first call (all per-user rows computed)")
+    timed("first call (every user's state built)")
     warm = [timed(f"warm call {k + 1}") for k in range(args.repeats)]
     movers = rng.choice(len(data.users), 100, replace=False)
     history.add(movers, rng.integers(0, len(data.catalog), 100), rng.integers(1, 6, 100).astype(float))

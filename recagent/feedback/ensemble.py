@@ -381,7 +381,11 @@ class EnsembleFeedback:
                     np.bitwise_or.at(A[f"union_{side}"], (o, scope), bits)
 
     def _add_sums(self, A, rows, counts, items, ratings) -> None:
-        """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations."""
+        """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations.
+
+        The entries arrive grouped by row (`counts` each), so each chunk is summed per row with
+        one `add.reduceat`; a row split across two chunks just gets two additions.
+        """
         c = self.components
         owner = np.repeat(rows, counts)
         A["mf_ok"][rows] = False
@@ -391,14 +395,12 @@ class EnsembleFeedback:
             design, target, _ = c.mf.fold_in_terms(it, r)
             resid = r - c.mu - c.b_item[it]
             g = self.genres[it]
-            for name, value in (("count", 1.0), ("resid_sum", resid), ("rating_sum", r), ("rating_sq", r * r),
-                                ("genre_resid", resid[:, None] * g), ("genre_count", g),
+            starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+            for name, value in (("count", np.ones(len(o))), ("resid_sum", resid), ("rating_sum", r),
+                                ("rating_sq", r * r), ("genre_resid", resid[:, None] * g), ("genre_count", g),
                                 ("mf_rhs", target[:, None] * design),
                                 ("mf_gram", design[:, :, None] * design[:, None, :])):
-                if counts.max() == 1:  # one entry per row (an RL step): no repeated rows
-                    A[name][o] += value
-                else:
-                    np.add.at(A[name], o, value)
+                A[name][o[starts]] += np.add.reduceat(value, starts, axis=0)
 
     def _mf_sides(self, slots: np.ndarray) -> np.ndarray:
         """MF user sides [p_u, b_u] of the given rows, solved where the sums changed since the last solve."""

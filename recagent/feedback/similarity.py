@@ -78,32 +78,51 @@ class KeywordSimilarity:
                 self._beta(self.s_neg, hist_items[~liked], hist_items))
 
     def pair_betas(self, item_ids: np.ndarray, hist_items: np.ndarray, hist_ratings: np.ndarray,
-                   rows: np.ndarray | None = None, chunk_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+                   rows: np.ndarray | None = None, cells: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
         """beta_pos and beta_neg of each candidate against a history: same numbers as `user_rows`.
 
         `hist_items` / `hist_ratings` are (m, L) padded histories (-1 / NaN padding); candidate k is
         scored against row `rows[k]` (default: row k). Costs O(L) per pair, so a batch of users
-        asked about one item each (an RL step) does not pay for the whole catalog.
+        asked about one item each (an RL step) does not pay for the whole catalog. Works in chunks
+        of about `cells` history cells.
         """
         item_ids = np.asarray(item_ids, dtype=np.int64)
         rows = np.arange(len(item_ids)) if rows is None else np.asarray(rows, dtype=np.int64)
-        n = len(item_ids)
-        out_pos = np.zeros(n, dtype=np.float32)
-        out_neg = np.zeros(n, dtype=np.float32)
-        # pairs in order of history length, in chunks cut to the chunk's longest history (the
-        # padding is on the left), so a few long histories do not widen every pair
-        lengths = (hist_items >= 0).sum(1)[rows]
-        order = np.argsort(lengths, kind="stable")
-        for lo in range(0, n, chunk_size):
-            chunk = order[lo:lo + chunk_size]
-            width = max(int(lengths[chunk[-1]]), 1)
-            hist, item = hist_items[rows[chunk], -width:], item_ids[chunk, None]
-            valid = hist >= 0
-            hist = np.where(valid, hist, 0)
-            same = valid & (self.categories[hist] == self.categories[item])
-            scope = np.where(same.any(1, keepdims=True), same, valid)  # same-category history if any, else all
-            liked = hist_ratings[rows[chunk], -width:] >= self.like_threshold
-            for out, sims, mask in ((out_pos, self.s_pos, scope & liked), (out_neg, self.s_neg, scope & ~liked)):
-                best = np.where(mask, sims[item, hist], -np.inf).max(1, initial=-np.inf)
-                out[chunk] = np.where(mask.any(1), best, 0.0)
+        out_pos = np.zeros(len(item_ids), dtype=np.float32)
+        out_neg = np.zeros(len(item_ids), dtype=np.float32)
+        valid = hist_items >= 0
+        hist = np.where(valid, hist_items, 0)
+        liked = hist_ratings >= self.like_threshold
+        lengths = valid.sum(1)
+        if len(item_ids) >= 8 * len(hist_items):
+            # many candidates per history (a fidelity batch): one history at a time, broadcast
+            order = np.argsort(rows, kind="stable")
+            bounds = np.searchsorted(rows[order], np.arange(len(hist_items) + 1))
+            for r in np.flatnonzero(np.diff(bounds)).tolist():
+                chunk, w = order[bounds[r]:bounds[r + 1]], max(int(lengths[r]), 1)
+                out_pos[chunk], out_neg[chunk] = self._betas(item_ids[chunk, None], hist[r, None, -w:],
+                                                             valid[r, None, -w:], liked[r, None, -w:])
+            return out_pos, out_neg
+        # few candidates per history (an RL step): pairs grouped by history length (widths within a
+        # factor of 2), each group cut to its longest history (the padding is on the left), so a few
+        # long histories do not widen every pair
+        lengths = lengths[rows]
+        group = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
+        for g in np.unique(group):
+            members = np.flatnonzero(group == g)
+            w = max(int(lengths[members].max()), 1)
+            for chunk in (members[lo:lo + max(1, cells // w)] for lo in range(0, len(members), max(1, cells // w))):
+                r = rows[chunk]
+                out_pos[chunk], out_neg[chunk] = self._betas(item_ids[chunk, None], hist[r, -w:], valid[r, -w:],
+                                                             liked[r, -w:])
         return out_pos, out_neg
+
+    def _betas(self, items: np.ndarray, hist: np.ndarray, valid: np.ndarray, liked: np.ndarray):
+        """Eq. 4-8 for candidates `items` (n, 1) against histories (n or 1, w): (beta_pos, beta_neg)."""
+        same = valid & (self.categories[hist] == self.categories[items])
+        scope = np.where(same.any(1, keepdims=True), same, valid)  # same-category history if any, else all
+        out = []
+        for sims, mask in ((self.s_pos, scope & liked), (self.s_neg, scope & ~liked)):
+            best = np.where(mask, sims[items, hist], -np.inf).max(1, initial=-np.inf)
+            out.append(np.where(mask.any(1), best, 0.0))
+        return out
