@@ -39,7 +39,12 @@ def bench_vector(world, num_envs: int, seconds: float, **cfg) -> float:
     venv.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.integers(world.n_items, size=(64, num_envs))
-    venv.step(actions[0])  # warm up
+    # warm up: the first episode of each user builds its feedback state from scratch (and the
+    # ensemble keeps a snapshot of it for later episodes); the figure is the steady state
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        venv.step(actions[steps % 64])
+        steps += 1
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         venv.step(actions[steps % 64])
