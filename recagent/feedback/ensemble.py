@@ -10,9 +10,9 @@
   scores, and then the base models are refitted on all training ratings.
 - `predict_rating` is the stacked regressor on the same features, clipped to 1-5.
 
-Every feature of a pair is a gather from per-user rows (IncrementalUserStates) that are advanced
-by the items a user's history gained, so a batch of pairs needs no Python loop per pair and a
-simulation step costs O(new items x catalog) rather than O(history x catalog).
+Every feature of a pair comes from a small per-user state (IncrementalUserStates) that is advanced
+by the items a user's history gained, plus, for f_sim, the pair's own history: a batch of pairs
+needs no Python loop per pair, and no per-user work grows with the catalog.
 
 Cold start: see each base model's module; the stacker sees the cold user's features (zero
 biases, BOS-only SASRec state, empty keyword matches, count 0) and falls back to what it learned
@@ -336,7 +336,7 @@ class EnsembleFeedback:
     # (IncrementalUserStates), advanced by each appended (item, rating) with order-free updates:
     # sums for the rating features and the MF fold-in, and for f_mat the rated categories and the
     # per-category keyword unions (bit sets). f_sim reads the pair's history directly (O(history)
-    # per pair), and the SASRec state is recomputed, only when a pair needs it. So the state costs
+    # per pair), and the SASRec state is recomputed only when a pair needs it. So the state costs
     # a few KB per user whatever the catalog size, and an appended item costs O(keywords).
     def _empty_states(self, n: int) -> dict[str, np.ndarray]:
         n_genres, n_cat = self.genres.shape[1], self.f_mat.n_categories
