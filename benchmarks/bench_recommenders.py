@@ -15,7 +15,7 @@ import numpy as np
 
 from recagent.data import History, Interactions, load_movielens_100k
 from recagent.recommenders import RecommenderContext, RecommenderWorld, make_pipeline
-from recagent.simulation.build import cache_dir
+from recagent.cache import cache_dir
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..cache import cache_dir as default_cache_dir
 from ..errors import UserError
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure simulators against real users.")
@@ -21,12 +22,9 @@ err_console = Console(stderr=True)
 
 
 def _fail(error: UserError) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    from ..cli import fail
 
-
-def default_cache() -> Path:
-    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
+    fail(error)
 
 
 def _progress_bar(quiet: bool):
@@ -132,7 +130,7 @@ def eval_feedback(
         start = time.perf_counter()
         with _progress_bar(quiet) as bar:
             task = bar.add_task("evaluating", total=1.0)
-            report = evaluate_feedback(name, splits, model_list, params, cache_dir=cache or default_cache(),
+            report = evaluate_feedback(name, splits, model_list, params, cache_dir=cache or default_cache_dir(),
                                        progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
         report["wall_s"] = round(time.perf_counter() - start, 1)
     except UserError as e:
@@ -200,7 +198,7 @@ def prepare(
             data = make_synthetic(seed=seed)
         else:
             raise UserError(f"unknown dataset {dataset!r}; expected ml100k, csv or synthetic", "--dataset")
-        cache_dir = cache or default_cache()
+        cache_dir = cache or default_cache_dir()
         start = time.perf_counter()
         prepared = None
         with _progress_bar(quiet) as bar:

@@ -392,7 +392,7 @@ class EnsembleFeedback:
         for lo in range(0, len(items), 8192):  # bounded memory for the outer products
             sl = slice(lo, lo + 8192)
             o, it, r = owner[sl], items[sl], ratings[sl]
-            design, target, _ = c.mf.fold_in_terms(it, r)
+            design, target = c.mf.fold_in_terms(it, r)
             resid = r - c.mu - c.b_item[it]
             g = self.genres[it]
             starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
@@ -407,8 +407,8 @@ class EnsembleFeedback:
         A = self._cache.arrays
         stale = np.unique(slots[~A["mf_ok"][slots]])
         if len(stale):
-            reg = self.components.mf.fold_in_terms(np.zeros(0, dtype=np.int64), np.zeros(0))[2]
-            A["mf_side"][stale] = np.linalg.solve(A["mf_gram"][stale] + np.diag(reg), A["mf_rhs"][stale][..., None])[..., 0]
+            penalty = np.diag(self.components.mf.user_penalty)
+            A["mf_side"][stale] = np.linalg.solve(A["mf_gram"][stale] + penalty, A["mf_rhs"][stale][..., None])[..., 0]
             A["mf_ok"][stale] = True
         return A["mf_side"][slots]
 

@@ -54,7 +54,7 @@ class MatrixFactorization:
         by_user = np.split(np.argsort(u, kind="stable"), np.cumsum(np.bincount(u, minlength=n_users))[:-1])
         by_item = np.split(np.argsort(i, kind="stable"), np.cumsum(np.bincount(i, minlength=n_items))[:-1])
         user_side = np.zeros((n_users, k + 2))
-        reg_u = np.r_[np.full(k, self.reg), self.reg_bias]
+        reg_u = self.user_penalty
         for _ in range(self.iterations):
             # user step: x_u = [p_u, b_u] against [q_i, 1], target r - mu - b_i
             design = self.item_side[:, list(range(k)) + [k + 1]]
@@ -84,20 +84,24 @@ class MatrixFactorization:
         design = self.item_side[:, list(range(k)) + [k + 1]]
         targets = [np.asarray(r, dtype=np.float64) - self.mu - self.item_side[np.asarray(it, dtype=np.int64), k]
                    for it, r in zip(hist_items, hist_ratings)]
-        reg = np.r_[np.full(k, self.reg), self.reg_bias]
-        return _ridge_rows([np.asarray(it, dtype=np.int64) for it in hist_items], design, targets, reg)
+        return _ridge_rows([np.asarray(it, dtype=np.int64) for it in hist_items], design, targets, self.user_penalty)
 
-    def fold_in_terms(self, items: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per rated item its design row [q_i, 1] and target r - mu - b_i, plus the ridge penalty.
+    @property
+    def user_penalty(self) -> np.ndarray:
+        """Ridge penalty of the user side [p_u, b_u]: `reg` on the factors, `reg_bias` on the bias."""
+        return np.r_[np.full(self.factors, self.reg), self.reg_bias]
 
-        A user's [p_u, b_u] = solve(sum d d' + diag(reg), sum t d): callers that keep these sums per
-        user can update them as items arrive instead of refitting (the ensemble does).
+    def fold_in_terms(self, items: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per rated item its design row [q_i, 1] and target r - mu - b_i.
+
+        A user's [p_u, b_u] = solve(sum d d' + diag(user_penalty), sum t d): callers that keep these
+        sums per user can update them as items arrive instead of refitting (the ensemble does).
         """
         k = self.factors
         items = np.asarray(items, dtype=np.int64)
         design = self.item_side[items][:, list(range(k)) + [k + 1]]
         target = np.asarray(ratings, dtype=np.float64) - self.mu - self.item_side[items, k]
-        return design, target, np.r_[np.full(k, self.reg), self.reg_bias]
+        return design, target
 
     def _user_states(self, users: np.ndarray, history: History) -> dict[str, np.ndarray]:
         side = self.fold_in([np.asarray(history.items[u]) for u in users.tolist()],

@@ -18,7 +18,6 @@ and the failure is counted. Error texts are scrubbed of the API key before they 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
-from ..errors import UserError
+from ..cache import cache_dir as default_cache_dir
 from .cache import PromptCache, prompt_key
 from .fake import ScriptedChatModel
 from .offline import OfflineChatModel, speak
@@ -251,10 +250,6 @@ class LanguageBackend:
         self.usage.fallbacks += 1
         self.usage.offline_replies += 1
         return Reply(*task.fallback(), "fallback", error=last_error)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
 
 
 def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: Path | None = None,

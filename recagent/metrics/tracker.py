@@ -62,7 +62,7 @@ class StepMetrics:
         self.embeddings = None
         if getattr(spec, "embedding_diversity", False):
             from ..recommenders.content import item_embeddings
-            from ..simulation.build import cache_dir
+            from ..cache import cache_dir
 
             self.embeddings = item_embeddings(catalog, cache_dir())
         n, g = model.n_agents, self.genres.shape[1]

@@ -67,8 +67,8 @@ class EnvConfig:
     mask_rated: bool = True  # items the user rated before the episode are unavailable
     invalid_reward: float = 0.0
     memory: int = 10  # recent responses in the observation
-    update_history: bool = True  # append responses to the user's history (False: frozen users, faster for
-    # feedback models that recompute per-user state whenever a history grows, like the ensemble)
+    update_history: bool = True  # append responses to the user's history (False: frozen users; faster
+    # because a model's per-user state, like the ensemble's SASRec state, then never needs refreshing)
     like_threshold: float = 0.5  # P(like) at or above which a response is a like (0.5 = majority vote)
     like_rating: float = 4.0  # rating written to history for a like (like-based reward modes)
     dislike_rating: float = 2.0

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from ..cache import cache_dir
 from ..recommenders import RecommenderContext, make_recommender
 from .engine import RecBatch
-from .world import RLWorld, cache_dir
+from .world import RLWorld
 
 
 def top_available(scores: np.ndarray, unavailable: np.ndarray, k: int) -> np.ndarray:

@@ -8,7 +8,6 @@ registry, so swapping the user simulator ("bias" -> "ensemble") is a change of o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from ..cache import cache_dir
 from ..data import Catalog, Dataset, History, Interactions, load_movielens_100k, make_synthetic
 from ..errors import UserError
 from ..feedback import FEEDBACK_MODELS, FeedbackContext, FeedbackModel, make_feedback
@@ -24,10 +24,6 @@ from ..feedback import FEEDBACK_MODELS, FeedbackContext, FeedbackModel, make_fee
 def default_feedback() -> str:
     """The ensemble simulator when it is installed in the registry, else the bias model."""
     return "ensemble" if "ensemble" in FEEDBACK_MODELS else "bias"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
 
 
 @dataclass

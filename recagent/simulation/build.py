@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..data import Dataset, load_movielens_100k, load_ratings_csv, load_recagent_population, make_synthetic
 from ..errors import DataError, UserError
 from ..feedback import FeedbackContext, make_feedback
@@ -15,11 +14,6 @@ from ..recommenders import RecommenderContext, make_pipeline
 from ..scenario import Scenario
 from .events import EventLog
 from .model import RecSimModel
-
-
-def cache_dir() -> Path:
-    """Where prepared artefacts (keywords, trained models) are kept between runs."""
-    return Path(os.environ.get("RECAGENT_CACHE", "~/.cache/recagent")).expanduser()
 
 
 def load_dataset(scenario: Scenario) -> Dataset:

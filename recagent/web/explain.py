@@ -50,9 +50,10 @@ class Explainer:
 
     @staticmethod
     def _build(run_dir: Path) -> Rebuilt:
+        from ..cache import cache_dir
         from ..feedback import FeedbackContext, make_feedback
         from ..scenario import load_scenario
-        from ..simulation.build import cache_dir, load_dataset
+        from ..simulation.build import load_dataset
 
         path = run_dir / "scenario.resolved.yaml"
         if not path.is_file():
