@@ -26,25 +26,28 @@ ComputeFn = Callable[[np.ndarray, History], dict[str, np.ndarray]]
 TAIL = 8
 
 
-def tail_signatures(history: History, users: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
-    """A hash of each user's last TAIL items and ratings (one Python step per user, not per pair).
+def tail_signatures(history: History, users: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A hash of the TAIL (item, rating) entries before position lengths[k] of each user's history.
 
-    With `at`, the hash of the TAIL entries just before position at[k] (the tail the history had
-    when it was at[k] long), to tell a history that grew from one that was rewound.
+    With lengths = the current lengths it is the signature of the history now; with a row's
+    recorded length it tells a history that grew since from one that was rewound.
+    One Python step per user, not per pair.
     """
     items, ratings = history.items, history.ratings
-    if at is None:
-        return np.array([hash((tuple(items[u][-TAIL:]), tuple(ratings[u][-TAIL:]))) for u in users.tolist()],
-                        dtype=np.int64)
     return np.array([hash((tuple(items[u][max(n - TAIL, 0):n]), tuple(ratings[u][max(n - TAIL, 0):n])))
-                     for u, n in zip(users.tolist(), np.asarray(at).tolist())], dtype=np.int64)
+                     for u, n in zip(users.tolist(), np.asarray(lengths).tolist())], dtype=np.int64)
+
+
+# every row also records the history length and signature it stands for
+BOOKKEEPING = {"_length": np.zeros(1, dtype=np.int64), "_sig": np.zeros(1, dtype=np.int64)}
 
 
 class RowStore:
     """Named per-row arrays grown on demand (rows are slots handed out to users)."""
 
-    def __init__(self):
-        self.arrays: dict[str, np.ndarray] = {}
+    def __init__(self, template: dict[str, np.ndarray] | None = None):
+        self.arrays = {name: np.zeros((0,) + value.shape[1:], dtype=value.dtype)
+                       for name, value in (template or {}).items()}
         self.used = 0
 
     @property
@@ -66,6 +69,11 @@ class RowStore:
         return rows
 
 
+def grown(index: np.ndarray, n: int) -> np.ndarray:
+    """A user -> row index array extended with -1 (no row) to at least n users."""
+    return index if len(index) >= n else np.concatenate([index, np.full(n - len(index), -1, dtype=np.int64)])
+
+
 class UserStateCache:
     """Per-user rows recomputed from scratch (`compute`) for the users whose history changed."""
 
@@ -76,9 +84,7 @@ class UserStateCache:
     def clear(self) -> None:
         self._history_ref = None
         self.slot_of: np.ndarray = np.full(0, -1, dtype=np.int64)
-        self.store = RowStore()
-        self.length_at = np.zeros(0, dtype=np.int64)
-        self.sig_at = np.zeros(0, dtype=np.int64)
+        self.store = RowStore(BOOKKEEPING)
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -90,41 +96,37 @@ class UserStateCache:
             self.clear()
             self._history_ref = weakref.ref(history)
         user_ids = np.asarray(user_ids, dtype=np.int64)
-        if len(self.slot_of) < len(history):
-            self.slot_of = np.concatenate([self.slot_of, np.full(len(history) - len(self.slot_of), -1, dtype=np.int64)])
+        self.slot_of = grown(self.slot_of, len(history))
         unique = np.unique(user_ids)
         if len(unique) and (unique[0] < 0 or unique[-1] >= len(history)):
             raise IndexError(f"user ids must be in 0..{len(history) - 1}")
         return user_ids, unique
 
     def _assign(self, users: np.ndarray, template: dict[str, np.ndarray]) -> np.ndarray:
-        """Rows of `users`, allocating rows (and length/signature slots) for new users."""
+        """Rows of `users`, allocating rows for new users."""
         new = users[self.slot_of[users] < 0]
         if len(new):
-            self.slot_of[new] = self.store.allocate(len(new), template)
-            grow = self.store.capacity - len(self.length_at)
-            if grow > 0:
-                self.length_at = np.concatenate([self.length_at, np.full(grow, -1, dtype=np.int64)])
-                self.sig_at = np.concatenate([self.sig_at, np.zeros(grow, dtype=np.int64)])
+            self.slot_of[new] = self.store.allocate(len(new), {**template, **BOOKKEEPING})
         return self.slot_of[users]
 
     def slots(self, user_ids: np.ndarray, history: History) -> np.ndarray:
         """Row index of each user id (same shape as `user_ids`), refreshing stale rows first."""
         user_ids, unique = self._bind(history, user_ids)
         lengths = history.lengths(unique)
-        signatures = tail_signatures(history, unique)
+        signatures = tail_signatures(history, unique, lengths)
         rows = self.slot_of[unique]
         known = rows >= 0
         stale = ~known
-        stale[known] = (self.length_at[rows[known]] != lengths[known]) | (self.sig_at[rows[known]] != signatures[known])
+        stale[known] = ((self.arrays["_length"][rows[known]] != lengths[known])
+                        | (self.arrays["_sig"][rows[known]] != signatures[known]))
         if stale.any():
             users = unique[stale]
             values = self.compute(users, history)
             rows = self._assign(users, values)
             for name, value in values.items():
                 self.arrays[name][rows] = value
-            self.length_at[rows] = lengths[stale]
-            self.sig_at[rows] = signatures[stale]
+            self.arrays["_length"][rows] = lengths[stale]
+            self.arrays["_sig"][rows] = signatures[stale]
         return self.slot_of[user_ids]
 
 
@@ -148,22 +150,20 @@ class IncrementalUserStates(UserStateCache):
         super().clear()
         self.snapshots = RowStore()
         self.snap_of = np.full(0, -1, dtype=np.int64)
-        self.snap_length = np.zeros(0, dtype=np.int64)
-        self.snap_sig = np.zeros(0, dtype=np.int64)
 
     def slots(self, user_ids: np.ndarray, history: History) -> np.ndarray:
         user_ids, unique = self._bind(history, user_ids)
-        if len(self.snap_of) < len(self.slot_of):
-            self.snap_of = np.concatenate([self.snap_of, np.full(len(self.slot_of) - len(self.snap_of), -1, dtype=np.int64)])
+        self.snap_of = grown(self.snap_of, len(self.slot_of))
         rows = self.slot_of[unique]
         lengths = history.lengths(unique)
-        signatures = tail_signatures(history, unique)
+        signatures = tail_signatures(history, unique, lengths)
         known = rows >= 0
-        old_len = np.where(known, self.length_at[np.maximum(rows, 0)] if len(self.length_at) else -1, -1)
+        old_len = np.full(len(unique), -1, dtype=np.int64)
+        old_len[known] = self.arrays["_length"][rows[known]]
         same = known & (old_len == lengths)
-        same[same] = self.sig_at[rows[same]] == signatures[same]
+        same[same] = self.arrays["_sig"][rows[same]] == signatures[same]
         grew = known & (old_len < lengths)
-        grew[grew] = self.sig_at[rows[grew]] == tail_signatures(history, unique[grew], old_len[grew])
+        grew[grew] = self.arrays["_sig"][rows[grew]] == tail_signatures(history, unique[grew], old_len[grew])
         fresh = ~known
         rewound = known & ~same & ~grew
         work = ~same
@@ -180,12 +180,11 @@ class IncrementalUserStates(UserStateCache):
             for name, value in self.empty(int(blank.sum())).items():
                 self.arrays[name][rows[blank]] = value
         self.advance(self.arrays, rows, users, starts, history)
-        self.length_at[rows] = lengths[work]
-        self.sig_at[rows] = signatures[work]
+        self.arrays["_length"][rows] = lengths[work]
+        self.arrays["_sig"][rows] = signatures[work]
         first_rewind = w_rewound & (self.snap_of[users] < 0)
         if first_rewind.any():
-            self._snapshot(users[first_rewind], rows[first_rewind], lengths[work][first_rewind],
-                           signatures[work][first_rewind])
+            self._snapshot(users[first_rewind], rows[first_rewind])
         return self.slot_of[user_ids]
 
     def _restore(self, users, rows, starts, rewound, history) -> np.ndarray:
@@ -193,29 +192,25 @@ class IncrementalUserStates(UserStateCache):
         snap = self.snap_of[users]
         usable = rewound & (snap >= 0)
         if usable.any():
-            snap_len = self.snap_length[snap[usable]]
+            snap_len = self.snapshots.arrays["_length"][snap[usable]]
             ok = history.lengths(users[usable]) >= snap_len
-            ok[ok] = self.snap_sig[snap[usable][ok]] == tail_signatures(history, users[usable][ok], snap_len[ok])
+            ok[ok] = (self.snapshots.arrays["_sig"][snap[usable][ok]]
+                      == tail_signatures(history, users[usable][ok], snap_len[ok]))
             usable[usable] = ok
         if usable.any():
             for name in self.arrays:
                 self.arrays[name][rows[usable]] = self.snapshots.arrays[name][snap[usable]]
-        starts[usable] = self.snap_length[snap[usable]]
+            starts[usable] = self.arrays["_length"][rows[usable]]
         starts[rewound & ~usable] = 0
         return rewound & ~usable
 
-    def _snapshot(self, users, rows, lengths, signatures) -> None:
+    def _snapshot(self, users, rows) -> None:
+        """Keep the users' rows (with the length and signature they stand for) as their snapshots."""
         template = {name: array[:1] for name, array in self.arrays.items()}
         snap_rows = self.snapshots.allocate(len(users), template)
         for name in self.arrays:
             self.snapshots.arrays[name][snap_rows] = self.arrays[name][rows]
         self.snap_of[users] = snap_rows
-        grow = self.snapshots.capacity - len(self.snap_length)
-        if grow > 0:
-            self.snap_length = np.concatenate([self.snap_length, np.zeros(grow, dtype=np.int64)])
-            self.snap_sig = np.concatenate([self.snap_sig, np.zeros(grow, dtype=np.int64)])
-        self.snap_length[snap_rows] = lengths
-        self.snap_sig[snap_rows] = signatures
 
 
 def coin(seed: int, user_ids: np.ndarray, item_ids: np.ndarray, salt: np.ndarray | int = 0) -> np.ndarray:
