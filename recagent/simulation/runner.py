@@ -104,7 +104,6 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
                       disable=not progress, transient=False) as bar:
             task = bar.add_task(scenario.name, total=scenario.simulation.steps, status="")
-            info["status"] = "completed"
             for _ in range(scenario.simulation.steps):
                 model.step()
                 info["steps_completed"] = model.step_index
@@ -117,6 +116,8 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
                     info["message"] = model.backend.budget_message()
                     console.print(f"[bold yellow]{info['message']}[/]")
                     break
+            else:  # every step ran; until here run.json says "running" (live viewers read it)
+                info["status"] = "completed"
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise
