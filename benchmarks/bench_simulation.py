@@ -10,13 +10,8 @@ separately from stepping.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from pathlib import Path
 
-import yaml
-
-from recagent.simulation import run_scenario
+from scenario_run import run_timed
 
 
 def main() -> None:
@@ -37,12 +32,7 @@ def main() -> None:
         "feedback": {"model": args.feedback},
         "simulation": {"steps": args.steps, "activation": {"kind": "pareto", "probability": args.activity}},
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(yaml.safe_dump(scenario))
-        started = time.perf_counter()
-        result = run_scenario(path, out=Path(tmp) / "run", progress=False)
-        total = time.perf_counter() - started
+    result, total = run_timed(scenario)
     stepping = result.info["wall_time_s"]
     counts = result.info["counts"]
     print(f"agents={args.agents} steps={args.steps} recommender={args.recommender} feedback={args.feedback} "
