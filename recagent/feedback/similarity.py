@@ -111,7 +111,9 @@ class KeywordSimilarity:
         for g in np.unique(group):
             members = np.flatnonzero(group == g)
             w = max(int(lengths[members].max()), 1)
-            for chunk in (members[lo:lo + max(1, cells // w)] for lo in range(0, len(members), max(1, cells // w))):
+            step = max(1, cells // w)
+            for lo in range(0, len(members), step):
+                chunk = members[lo:lo + step]
                 r = rows[chunk]
                 out_pos[chunk], out_neg[chunk] = self._betas(item_ids[chunk, None], hist[r, -w:], valid[r, -w:],
                                                              liked[r, -w:])
