@@ -86,7 +86,7 @@ def test_too_many_envs_for_the_user_pool_is_a_user_error(world):
 
 
 def test_episode_history_reads_equal_the_plain_history(world):
-    """The engine's vectorised `padded` / `lengths` give what History's own do on the same rows."""
+    """The engine's vectorised `padded` / `lengths` / `since` give what History's own do on the same rows."""
     from recagent.data import History
     from recagent.rl.engine import EpisodeHistory
 
@@ -109,3 +109,29 @@ def test_episode_history_reads_equal_the_plain_history(world):
         assert np.array_equal(a_ratings, b_ratings, equal_nan=True)
     assert np.array_equal(hist.lengths(ask), plain.lengths(ask))
     assert hist.items[60] == world.history.items[60] and len(hist.items[3]) > len(world.history.items[3])
+    base = hist.base_len[ask]
+    for starts in (np.zeros(len(ask), dtype=np.int64), base - 2, base, hist.lengths(ask)):
+        got, want = hist.since(ask, starts), plain.since(ask, starts)
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b)
+
+
+def test_episode_history_signatures_tell_growth_from_a_new_episode(world):
+    """Same signature at a length = same row up to there; a restarted episode regrown differs."""
+    from recagent.rl.engine import EpisodeHistory
+
+    hist = EpisodeHistory(world, 1, capacity=4)
+    u = np.array([7])
+    base = hist.lengths(u)
+    hist.start(0, 7)
+    start_sig = hist.signatures(u, base)
+    hist.add(u, [5], [4.0])
+    grown_sig = hist.signatures(u, base + 1)
+    hist.add(u, [6], [2.0])
+    assert hist.signatures(u, base) == start_sig  # the prefix is unchanged: the row only grew
+    assert hist.signatures(u, base + 1) == grown_sig
+    hist.end(7)
+    hist.start(0, 7)  # a new episode from the same starting row, regrown to the same length
+    assert hist.signatures(u, base) == start_sig
+    hist.add(u, [9], [2.0])
+    assert hist.signatures(u, base + 1) != grown_sig

@@ -12,6 +12,10 @@ from scipy import sparse
 from .core import Interactions
 
 
+# entries hashed into a row's signature (see History.signatures)
+SIGNATURE_TAIL = 8
+
+
 class History:
     """Per-user item and rating sequences in time order (oldest first)."""
 
@@ -36,6 +40,35 @@ class History:
 
     def lengths(self, user_ids) -> np.ndarray:
         return np.array([len(self.items[u]) for u in np.asarray(user_ids).tolist()], dtype=np.int64)
+
+    def signatures(self, user_ids, lengths) -> np.ndarray:
+        """An int64 per user standing for the first lengths[k] entries of its row (caches compare them).
+
+        Feedback caches keep per-user state with the length and signature it was computed from:
+        the same length and signature mean the same row, a longer row whose signature at the old
+        length still matches has only grown. Here it is a hash of the last SIGNATURE_TAIL (item,
+        rating) entries before the position, which tells a row that grew from one that was
+        rewound and regrown (the simulation only appends; a what-if replay rewrites rows), at one
+        Python step per user. Subclasses that know how their rows change may answer exactly and
+        vectorised (the RL engine's EpisodeHistory does).
+        """
+        items, ratings, t = self.items, self.ratings, SIGNATURE_TAIL
+        return np.array([hash((tuple(items[u][max(n - t, 0):n]), tuple(ratings[u][max(n - t, 0):n])))
+                         for u, n in zip(np.asarray(user_ids).tolist(), np.asarray(lengths).tolist())],
+                        dtype=np.int64)
+
+    def since(self, user_ids, starts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries of each user's row from position starts[k] on, concatenated in user order.
+
+        Returns (counts, items, ratings): counts[k] entries belong to user_ids[k].
+        """
+        items, ratings, counts = [], [], []
+        for u, start in zip(np.asarray(user_ids).tolist(), np.asarray(starts).tolist()):
+            items += self.items[u][start:]
+            ratings += self.ratings[u][start:]
+            counts.append(len(self.items[u]) - start)
+        return (np.array(counts, dtype=np.int64), np.array(items, dtype=np.int64),
+                np.array(ratings, dtype=np.float64))
 
     def padded(self, user_ids, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(items, ratings), each (n, L), most recent last; padding is item -1 and rating NaN."""

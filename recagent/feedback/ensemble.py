@@ -357,15 +357,9 @@ class EnsembleFeedback:
     def _advance(self, A: dict[str, np.ndarray], rows: np.ndarray, users: np.ndarray, starts: np.ndarray,
                  history: History) -> None:
         """Fold history.items[u][start:] (with ratings) into row `rows[k]` for each users[k]."""
-        items, ratings, counts = [], [], []
-        for u, start in zip(users.tolist(), starts.tolist()):
-            items += history.items[u][start:]
-            ratings += history.ratings[u][start:]
-            counts.append(len(history.items[u]) - start)
-        counts = np.array(counts, dtype=np.int64)
-        if counts.sum() == 0:
+        counts, items, ratings = history.since(users, starts)
+        if len(items) == 0:
             return
-        items, ratings = np.array(items, dtype=np.int64), np.array(ratings, dtype=np.float64)
         A["sta_ok"][rows[counts > 0]] = False
         self._add_sums(A, rows, counts, items, ratings)
         owner = np.repeat(rows, counts)

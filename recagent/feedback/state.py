@@ -2,10 +2,10 @@
 
 The simulation appends to `History` between calls, so nothing about a user may be cached for
 good; but most users do not change between two calls. A cache keeps one row per user in a set of
-named arrays together with the history length and the signature of the last `TAIL` (item,
-rating) entries the row was computed from; the length alone would miss a history that was rewound
-and regrown (the RL environment restarts episodes from the dataset history). A different History
-object invalidates everything. Rows are allocated on first use, so memory grows with the users
+named arrays together with the history length and signature (`History.signatures`) the row was
+computed from; the length alone would miss a history that was rewound and regrown (the RL
+environment restarts episodes from the dataset history). A different History object invalidates
+everything. Rows are allocated on first use, so memory grows with the users
 actually asked about, not with the population.
 
 - `UserStateCache` recomputes a stale row from scratch (one vectorised batch per call).
@@ -23,19 +23,6 @@ import numpy as np
 from ..data import History
 
 ComputeFn = Callable[[np.ndarray, History], dict[str, np.ndarray]]
-TAIL = 8
-
-
-def tail_signatures(history: History, users: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A hash of the TAIL (item, rating) entries before position lengths[k] of each user's history.
-
-    With lengths = the current lengths it is the signature of the history now; with a row's
-    recorded length it tells a history that grew since from one that was rewound.
-    One Python step per user, not per pair.
-    """
-    items, ratings = history.items, history.ratings
-    return np.array([hash((tuple(items[u][max(n - TAIL, 0):n]), tuple(ratings[u][max(n - TAIL, 0):n])))
-                     for u, n in zip(users.tolist(), np.asarray(lengths).tolist())], dtype=np.int64)
 
 
 # every row also records the history length and signature it stands for
@@ -113,7 +100,7 @@ class UserStateCache:
         """Row index of each user id (same shape as `user_ids`), refreshing stale rows first."""
         user_ids, unique = self._bind(history, user_ids)
         lengths = history.lengths(unique)
-        signatures = tail_signatures(history, unique, lengths)
+        signatures = history.signatures(unique, lengths)
         rows = self.slot_of[unique]
         known = rows >= 0
         stale = ~known
@@ -156,14 +143,14 @@ class IncrementalUserStates(UserStateCache):
         self.snap_of = grown(self.snap_of, len(self.slot_of))
         rows = self.slot_of[unique]
         lengths = history.lengths(unique)
-        signatures = tail_signatures(history, unique, lengths)
+        signatures = history.signatures(unique, lengths)
         known = rows >= 0
         old_len = np.full(len(unique), -1, dtype=np.int64)
         old_len[known] = self.arrays["_length"][rows[known]]
         same = known & (old_len == lengths)
         same[same] = self.arrays["_sig"][rows[same]] == signatures[same]
         grew = known & (old_len < lengths)
-        grew[grew] = self.arrays["_sig"][rows[grew]] == tail_signatures(history, unique[grew], old_len[grew])
+        grew[grew] = self.arrays["_sig"][rows[grew]] == history.signatures(unique[grew], old_len[grew])
         fresh = ~known
         rewound = known & ~same & ~grew
         work = ~same
@@ -195,7 +182,7 @@ class IncrementalUserStates(UserStateCache):
             snap_len = self.snapshots.arrays["_length"][snap[usable]]
             ok = history.lengths(users[usable]) >= snap_len
             ok[ok] = (self.snapshots.arrays["_sig"][snap[usable][ok]]
-                      == tail_signatures(history, users[usable][ok], snap_len[ok]))
+                      == history.signatures(users[usable][ok], snap_len[ok]))
             usable[usable] = ok
         if usable.any():
             for name in self.arrays:

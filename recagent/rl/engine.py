@@ -103,6 +103,12 @@ class EnvConfig:
         return asdict(self)
 
 
+def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of counts[j] cells: each cell's run j and its index k inside the run."""
+    r = np.repeat(np.arange(len(counts)), counts)
+    return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 class EpisodeHistory(History):
     """The world's starting histories plus the responses of the episodes running in a batch.
 
@@ -124,12 +130,18 @@ class EpisodeHistory(History):
         self.ep_len = np.zeros(n_slots, dtype=np.int64)
         self.ep_items = np.full((n_slots, capacity), -1, dtype=np.int64)
         self.ep_ratings = np.full((n_slots, capacity), np.nan, dtype=np.float32)
+        # every episode gets a new lineage number: a row longer than the world's is the world's row
+        # plus the responses of the episode with that number (see `signatures`)
+        self.lineage = np.zeros(len(base.items), dtype=np.int64)
+        self.episodes = 0
 
     def start(self, slot: int, user: int) -> None:
         self.items[user] = list(self.world_history.items[user])
         self.ratings[user] = list(self.world_history.ratings[user])
         self.slot_of[user] = slot
         self.ep_len[slot] = 0
+        self.episodes += 1
+        self.lineage[user] = self.episodes
 
     def end(self, user: int) -> None:
         self.items[user] = self.world_history.items[user]
@@ -151,16 +163,42 @@ class EpisodeHistory(History):
             self.ep_items[slot, pos], self.ep_ratings[slot, pos] = item, rating
             self.ep_len[slot] = pos + 1
 
+    def episode_lengths(self, u: np.ndarray) -> np.ndarray:
+        slot = self.slot_of[u]
+        return np.where(slot >= 0, self.ep_len[np.maximum(slot, 0)], 0)
+
     def lengths(self, user_ids) -> np.ndarray:
         u = np.asarray(user_ids, dtype=np.int64)
-        slot = self.slot_of[u]
-        return self.base_len[u] + np.where(slot >= 0, self.ep_len[np.maximum(slot, 0)], 0)
+        return self.base_len[u] + self.episode_lengths(u)
+
+    def signatures(self, user_ids, lengths) -> np.ndarray:
+        """Exact: a row is the world's row (up to its length: signature 0) or it plus one episode's responses."""
+        u = np.asarray(user_ids, dtype=np.int64)
+        return np.where(np.asarray(lengths) <= self.base_len[u], 0, self.lineage[u])
+
+    def since(self, user_ids, starts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u, starts = np.asarray(user_ids, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+        e = self.episode_lengths(u)
+        b_take = np.maximum(self.base_len[u] - starts, 0)
+        e_take = e - np.maximum(starts - self.base_len[u], 0)
+        counts = b_take + e_take
+        offset = np.cumsum(counts) - counts
+        items = np.empty(int(counts.sum()), dtype=np.int64)
+        ratings = np.empty(len(items), dtype=np.float64)
+        r, k = spans(b_take)
+        src = (self.base_ptr[u] + starts)[r] + k
+        items[offset[r] + k], ratings[offset[r] + k] = self.base_items[src], self.base_ratings[src]
+        r, k = spans(e_take)
+        dst, pos = (offset + b_take)[r] + k, (e - e_take)[r] + k
+        slot = self.slot_of[u][r]
+        items[dst], ratings[dst] = self.ep_items[slot, pos], self.ep_ratings[slot, pos]
+        return counts, items, ratings
 
     def padded(self, user_ids, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         u = np.asarray(user_ids, dtype=np.int64).reshape(-1)
         n = len(u)
         slot = self.slot_of[u]
-        e = np.where(slot >= 0, self.ep_len[np.maximum(slot, 0)], 0)
+        e = self.episode_lengths(u)
         b = self.base_len[u]
         total = b + e
         width = int(total.max(initial=0)) if max_len is None else int(max_len)
@@ -171,13 +209,6 @@ class EpisodeHistory(History):
         take = np.minimum(total, width)
         e_take = np.minimum(e, take)
         b_take = take - e_take
-        rows = np.arange(n)
-
-        def spans(counts):
-            r = np.repeat(rows, counts)
-            k = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-            return r, k
-
         r, k = spans(b_take)
         cols = (width - take)[r] + k
         src = (self.base_ptr[u] + b - b_take)[r] + k
