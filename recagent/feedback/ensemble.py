@@ -390,11 +390,12 @@ class EnsembleFeedback:
             resid = r - c.mu - c.b_item[it]
             g = self.genres[it]
             starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+            one_each = len(starts) == len(o)  # one entry per row (an RL step): nothing to reduce
             for name, value in (("count", np.ones(len(o))), ("resid_sum", resid), ("rating_sum", r),
                                 ("rating_sq", r * r), ("genre_resid", resid[:, None] * g), ("genre_count", g),
                                 ("mf_rhs", target[:, None] * design),
                                 ("mf_gram", design[:, :, None] * design[:, None, :])):
-                A[name][o[starts]] += np.add.reduceat(value, starts, axis=0)
+                A[name][o[starts]] += value if one_each else np.add.reduceat(value, starts, axis=0)
 
     def _mf_sides(self, slots: np.ndarray) -> np.ndarray:
         """MF user sides [p_u, b_u] of the given rows, solved where the sums changed since the last solve."""

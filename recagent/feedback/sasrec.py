@@ -63,16 +63,17 @@ class SASRecNet(nn.Module):
 
         The last block computes its query, attention and feed-forward for the last position only,
         and the attention is written out for one head; equal to `encode` up to float rounding.
+        Padded keys get a large finite negative score instead of -inf: the last position (a real
+        token) gives them weight exactly 0 either way, and rows of padding stay finite (no NaN),
+        so no per-row exception to the causal mask is needed.
         """
         batch, length = tokens.shape
         d = self.dim
-        x = self.item_in.weight[tokens] * math.sqrt(d) + self.rating_in.weight[ratings] + self.position.weight[:length]
-        # additive attention mask: causal, and no padded key (a position may always see itself)
-        mask = torch.full((length, length), float("-inf")).triu_(1).expand(batch, length, length)
-        padded = tokens == 0
-        if padded.any():
-            blocked = padded.unsqueeze(1) & ~torch.eye(length, dtype=torch.bool)
-            mask = mask.masked_fill(blocked, float("-inf"))
+        x = F.embedding(tokens, self.item_in.weight) * math.sqrt(d)
+        x += F.embedding(ratings, self.rating_in.weight)
+        x += self.position.weight[:length]
+        causal = torch.full((length, length), float("-inf")).triu_(1)
+        key_pad = torch.where(tokens == 0, -1e9, 0.0).unsqueeze(1)  # (B, 1, L)
         layers = self.encoder.layers
         for n, layer in enumerate(layers):
             h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
@@ -80,9 +81,10 @@ class SASRecNet(nn.Module):
             if n == len(layers) - 1:
                 q = F.linear(h[:, -1:], w[:d], b[:d])
                 k, v = F.linear(h, w[d:], b[d:]).split(d, -1)
-                mask, x = mask[:, -1:], x[:, -1:]
+                mask, x = key_pad, x[:, -1:]
             else:
                 q, k, v = F.linear(h, w, b).split(d, -1)
+                mask = key_pad + causal
             attention = torch.softmax(torch.baddbmm(mask, q, k.transpose(1, 2), alpha=1 / math.sqrt(d)), -1)
             x = x + layer.self_attn.out_proj(attention @ v)
             h = F.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
@@ -221,8 +223,7 @@ class SASRec:
     # --- inference ----------------------------------------------------------------------------------
     @torch.inference_mode()
     def user_hidden(self, hist_items: np.ndarray, hist_ratings: np.ndarray, batch: int = 512) -> np.ndarray:
-        """(n, d) state after each padded history (-1 pad, most recent last)."""
-        self.net.eval()
+        """(n, d) state after each padded history (-1 pad, most recent last); no dropout whatever the mode."""
         out = []
         for start in range(0, len(hist_items), batch):
             tok, rat = context_tokens(hist_items[start:start + batch], hist_ratings[start:start + batch],
