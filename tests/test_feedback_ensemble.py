@@ -151,10 +151,12 @@ def reference_features(model, users, items, history):
     return np.array(rows, dtype=np.float64)
 
 
-def test_incremental_user_state_equals_recomputation(world, fitted):
+@pytest.mark.parametrize("similarity_rows", [False, True])
+def test_incremental_user_state_equals_recomputation(world, fitted, similarity_rows):
     """Rows advanced item by item, in bursts, and after rewinds equal a from-scratch computation."""
     data, _, _ = world
     model, _ = fitted
+    model.similarity_rows = similarity_rows
     model._cache.clear()
     rng = np.random.default_rng(11)
     history = History.from_interactions(data.interactions, 61)  # user 60 starts cold
@@ -184,8 +186,16 @@ def test_incremental_user_state_equals_recomputation(world, fitted):
     assert model._cache.snapshots.used > 0  # rewound users were restored from their snapshot
     # f_sim's per-pair path against its whole-catalog rows, for every item of a few users
     for u in (0, 60):
-        hist_items, hist_ratings = history.padded([u])
+        flat = history.since([u], [0])
         every = np.arange(120)
-        pair = model.f_sim.pair_betas(every, hist_items, hist_ratings, np.zeros(120, dtype=np.int64))
+        pair = model.f_sim.pair_betas(every, np.zeros(120, dtype=np.int64), *flat)
         rows = model.f_sim.user_rows(np.asarray(history.items[u]), np.asarray(history.ratings[u]))
         assert np.array_equal(pair[0], rows[0]) and np.array_equal(pair[1], rows[1])
+    # the few-candidates path cut into chunks of a few cells (one history longer than a chunk, a cold user)
+    flat = history.since(users, np.zeros(len(users), dtype=np.int64))
+    items = rng.integers(0, 120, len(users))
+    whole = model.f_sim.pair_betas(items, users, *flat)
+    for cells in (7, 50):
+        chunked = model.f_sim.pair_betas(items, users, *flat, cells=cells)
+        assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+    model.similarity_rows = False  # the fixture's model is shared

@@ -166,6 +166,7 @@ class EnsembleFeedback:
         self.dataset_name = dataset_name
         self.keywords, self.keyword_vectors = keywords, keyword_vectors
         self.progress = progress or (lambda stage, frac: None)
+        self._similarity_rows = False
         self.loaded_from: Path | None = None
         self.timings: dict[str, float] = {}
 
@@ -332,12 +333,31 @@ class EnsembleFeedback:
         raise UserError(f"stack_features must be all, base or ratings, found {which!r}", "feedback.params.stack_features")
 
     # ===== per-user state ==============================================================================
+    @property
+    def similarity_rows(self) -> bool:
+        """Keep f_sim's beta of every catalog item in each user's state (16 bytes per item per user).
+
+        Off (the default), f_sim reads each pair's history: O(history) per pair, flat memory. On,
+        an appended rating costs O(catalog) and a pair O(1): the trade an RL environment wants,
+        which asks about the same few hundred users thousands of times. Same numbers either way.
+        """
+        return self._similarity_rows
+
+    @similarity_rows.setter
+    def similarity_rows(self, on: bool) -> None:
+        if bool(on) != self._similarity_rows:
+            self._similarity_rows = bool(on)
+            if hasattr(self, "_cache"):
+                self._cache.clear()  # the rows' layout changed
+
+
     # What a pair's features need from its user lives in one row of `self._cache`
     # (IncrementalUserStates), advanced by each appended (item, rating) with order-free updates:
     # sums for the rating features and the MF fold-in, and for f_mat the rated categories and the
     # per-category keyword unions (bit sets). f_sim reads the pair's history directly (O(history)
-    # per pair), and the SASRec state is recomputed only when a pair needs it. So the state costs
-    # a few KB per user whatever the catalog size, and an appended item costs O(keywords).
+    # per pair; or per-catalog rows, see `similarity_rows`), and the SASRec state is recomputed
+    # only when a pair needs it. So the state costs a few KB per user whatever the catalog size,
+    # and an appended item costs O(keywords).
     def _empty_states(self, n: int) -> dict[str, np.ndarray]:
         n_genres, n_cat = self.genres.shape[1], self.f_mat.n_categories
         width = self.keyword_bits["pos"].shape[1]
@@ -352,6 +372,9 @@ class EnsembleFeedback:
             "sta_h": np.zeros((n, self.components.sasrec.net.dim), dtype=np.float32),
             "sta_ok": np.zeros(n, dtype=bool), "mf_ok": np.zeros(n, dtype=bool),
         })
+        if self._similarity_rows:  # -inf: no history item in that scope yet (read as beta 0)
+            for name in ("sim_all_pos", "sim_own_pos", "sim_all_neg", "sim_own_neg"):
+                out[name] = np.full((n, self.catalog_size), -np.inf, dtype=np.float32)
         return out
 
     def _advance(self, A: dict[str, np.ndarray], rows: np.ndarray, users: np.ndarray, starts: np.ndarray,
@@ -373,6 +396,22 @@ class EnsembleFeedback:
                     A[f"union_{side}"][o, scope] |= bits
                 else:
                     np.bitwise_or.at(A[f"union_{side}"], (o, scope), bits)
+            if self._similarity_rows:
+                self._fold_similarity(A, o, items[sel], side)
+
+    def _fold_similarity(self, A, owner: np.ndarray, items: np.ndarray, side: str, chunk: int = 2048) -> None:
+        """Max the similarity rows of `items` (entries of one side, grouped by row) into their owners' rows."""
+        sims, cats = (self.f_sim.s_pos if side == "pos" else self.f_sim.s_neg), self.f_sim.categories
+        for lo in range(0, len(items), chunk):
+            o, it = owner[lo:lo + chunk], items[lo:lo + chunk]
+            every = sims[it]  # row j: every candidate's similarity to j (the matrix is symmetric)
+            own = np.where(cats[None, :] == cats[it, None], every, -np.inf)
+            starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+            if len(starts) < len(o):
+                every, own = np.maximum.reduceat(every, starts, 0), np.maximum.reduceat(own, starts, 0)
+            rows = o[starts]
+            for name, value in ((f"sim_all_{side}", every), (f"sim_own_{side}", own)):
+                A[name][rows] = np.maximum(A[name][rows], value)
 
     def _add_sums(self, A, rows, counts, items, ratings) -> None:
         """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations.
@@ -451,12 +490,18 @@ class EnsembleFeedback:
             affinity = (A["genre_resid"][slots] - b_u[:, None] * g_count) / (g_count + 5.0)
             X[:, 7] = (affinity * self.genre_share[item_ids]).sum(1)
         cat = self.f_mat.categories[item_ids]
-        scope = np.where(A["rated"][slots, cat], cat, self.f_mat.n_categories)  # Eq. 1: same category if rated
+        own = A["rated"][slots, cat]  # Eq. 1 and 4-8: the same category's history if the user rated any
+        scope = np.where(own, cat, self.f_mat.n_categories)
         for col, side in ((9, "pos"), (10, "neg")):
             X[:, col] = np.bitwise_count(self.keyword_bits[side][item_ids] & A[f"union_{side}"][slots, scope]).sum(1)
-        uniq, inverse = np.unique(user_ids, return_inverse=True)
-        hist_items, hist_ratings = history.padded(uniq)
-        X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, hist_items, hist_ratings, inverse)
+        if self._similarity_rows:
+            for col, side in ((11, "pos"), (12, "neg")):
+                beta = np.where(own, A[f"sim_own_{side}"][slots, item_ids], A[f"sim_all_{side}"][slots, item_ids])
+                X[:, col] = np.where(beta > -np.inf, beta, 0.0)
+        else:
+            uniq, inverse = np.unique(user_ids, return_inverse=True)
+            counts, hist_items, hist_ratings = history.since(uniq, np.zeros(len(uniq), dtype=np.int64))
+            X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, inverse, counts, hist_items, hist_ratings)
         return X, slots
 
     def _fill_sta(self, X, slots, user_ids, item_ids, history: History, need: np.ndarray) -> None:

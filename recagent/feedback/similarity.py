@@ -77,54 +77,51 @@ class KeywordSimilarity:
         return (self._beta(self.s_pos, hist_items[liked], hist_items),
                 self._beta(self.s_neg, hist_items[~liked], hist_items))
 
-    def pair_betas(self, item_ids: np.ndarray, hist_items: np.ndarray, hist_ratings: np.ndarray,
-                   rows: np.ndarray | None = None, cells: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
+    def pair_betas(self, item_ids: np.ndarray, rows: np.ndarray, counts: np.ndarray, hist_items: np.ndarray,
+                   hist_ratings: np.ndarray, cells: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
         """beta_pos and beta_neg of each candidate against a history: same numbers as `user_rows`.
 
-        `hist_items` / `hist_ratings` are (m, L) padded histories (-1 / NaN padding); candidate k is
-        scored against row `rows[k]` (default: row k). Costs O(L) per pair, so a batch of users
-        asked about one item each (an RL step) does not pay for the whole catalog. Works in chunks
-        of about `cells` history cells.
+        The histories come flat (what `History.since(users, 0)` returns): history j is the
+        counts[j] entries of `hist_items` / `hist_ratings` after those of histories 0..j-1, and
+        candidate k is scored against history `rows[k]`. Costs O(history) per pair, so a batch of
+        users asked about one item each (an RL step) does not pay for the whole catalog; about
+        `cells` (pair, history entry) cells at a time.
         """
-        item_ids = np.asarray(item_ids, dtype=np.int64)
-        rows = np.arange(len(item_ids)) if rows is None else np.asarray(rows, dtype=np.int64)
+        item_ids, rows = np.asarray(item_ids, dtype=np.int64), np.asarray(rows, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        offsets = np.cumsum(counts) - counts
+        liked = np.asarray(hist_ratings) >= self.like_threshold
         out_pos = np.zeros(len(item_ids), dtype=np.float32)
         out_neg = np.zeros(len(item_ids), dtype=np.float32)
-        valid = hist_items >= 0
-        hist = np.where(valid, hist_items, 0)
-        liked = hist_ratings >= self.like_threshold
-        lengths = valid.sum(1)
-        if len(item_ids) >= 8 * len(hist_items):
+        if len(item_ids) >= 8 * len(counts):
             # many candidates per history (a fidelity batch): one history at a time, broadcast
             order = np.argsort(rows, kind="stable")
-            bounds = np.searchsorted(rows[order], np.arange(len(hist_items) + 1))
-            for r in np.flatnonzero(np.diff(bounds)).tolist():
-                chunk, w = order[bounds[r]:bounds[r + 1]], max(int(lengths[r]), 1)
-                out_pos[chunk], out_neg[chunk] = self._betas(item_ids[chunk, None], hist[r, None, -w:],
-                                                             valid[r, None, -w:], liked[r, None, -w:])
+            bounds = np.searchsorted(rows[order], np.arange(len(counts) + 1))
+            for r in np.flatnonzero(np.diff(bounds) * counts).tolist():
+                chunk, entries = order[bounds[r]:bounds[r + 1]], slice(offsets[r], offsets[r] + counts[r])
+                hist, hist_liked = hist_items[entries], liked[entries]
+                same = self.categories[hist][None, :] == self.categories[item_ids[chunk]][:, None]
+                scope = same | ~same.any(1, keepdims=True)  # same-category history if any, else all
+                for out, sims, side in ((out_pos, self.s_pos, hist_liked), (out_neg, self.s_neg, ~hist_liked)):
+                    mask = scope & side
+                    best = np.where(mask, sims[item_ids[chunk, None], hist], -np.inf).max(1)
+                    out[chunk] = np.where(mask.any(1), best, 0.0)
             return out_pos, out_neg
-        # few candidates per history (an RL step): pairs grouped by history length (widths within a
-        # factor of 2), each group cut to its longest history (the padding is on the left), so a few
-        # long histories do not widen every pair
-        lengths = lengths[rows]
-        group = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
-        for g in np.unique(group):
-            members = np.flatnonzero(group == g)
-            w = max(int(lengths[members].max()), 1)
-            step = max(1, cells // w)
-            for lo in range(0, len(members), step):
-                chunk = members[lo:lo + step]
-                r = rows[chunk]
-                out_pos[chunk], out_neg[chunk] = self._betas(item_ids[chunk, None], hist[r, -w:], valid[r, -w:],
-                                                             liked[r, -w:])
+        # few candidates per history (an RL step): one flat cell per (pair, history entry)
+        pair_cells = counts[rows]
+        bounds = np.searchsorted(np.cumsum(pair_cells), np.arange(cells, int(pair_cells.sum()), cells))
+        for chunk in np.split(np.arange(len(item_ids)), bounds + 1):
+            n = pair_cells[chunk]
+            pair = np.repeat(np.arange(len(chunk)), n)
+            first = np.cumsum(n) - n
+            src = offsets[rows[chunk]][pair] + np.arange(len(pair)) - first[pair]
+            hist, cand = hist_items[src], item_ids[chunk][pair]
+            same = self.categories[hist] == self.categories[cand]
+            scope = same | (np.bincount(pair, same, len(chunk)) == 0)[pair]
+            has = n > 0
+            if not has.any():
+                continue
+            for out, sims, side in ((out_pos, self.s_pos, liked[src]), (out_neg, self.s_neg, ~liked[src])):
+                best = np.maximum.reduceat(np.where(scope & side, sims[cand, hist], -np.inf), first[has])
+                out[chunk[has]] = np.where(best > -np.inf, best, 0.0)  # similarities are finite
         return out_pos, out_neg
-
-    def _betas(self, items: np.ndarray, hist: np.ndarray, valid: np.ndarray, liked: np.ndarray):
-        """Eq. 4-8 for candidates `items` (n, 1) against histories (n or 1, w): (beta_pos, beta_neg)."""
-        same = valid & (self.categories[hist] == self.categories[items])
-        scope = np.where(same.any(1, keepdims=True), same, valid)  # same-category history if any, else all
-        out = []
-        for sims, mask in ((self.s_pos, scope & liked), (self.s_neg, scope & ~liked)):
-            best = np.where(mask, sims[items, hist], -np.inf).max(1, initial=-np.inf)
-            out.append(np.where(mask.any(1), best, 0.0))
-        return out
