@@ -335,11 +335,15 @@ class EnsembleFeedback:
     # ===== per-user state ==============================================================================
     @property
     def similarity_rows(self) -> bool:
-        """Keep f_sim's beta of every catalog item in each user's state (16 bytes per item per user).
+        """Keep f_sim's same-category betas of every catalog item in each user's state.
 
         Off (the default), f_sim reads each pair's history: O(history) per pair, flat memory. On,
-        an appended rating costs O(catalog) and a pair O(1): the trade an RL environment wants,
-        which asks about the same few hundred users thousands of times. Same numbers either way.
+        each user's state holds beta_pos and beta_neg of every item against the user's history of
+        that item's category (8 bytes per catalog item per user); an appended rating costs
+        O(size of its category) and a pair in a category the user has rated costs O(1). Pairs in
+        categories the user has not rated (whole-history scope) still read the history. The
+        trade an RL environment wants: it asks about the same few hundred users at every step.
+        Same numbers either way.
         """
         return self._similarity_rows
 
@@ -373,7 +377,7 @@ class EnsembleFeedback:
             "sta_ok": np.zeros(n, dtype=bool), "mf_ok": np.zeros(n, dtype=bool),
         })
         if self._similarity_rows:  # -inf: no history item in that scope yet (read as beta 0)
-            for name in ("sim_all_pos", "sim_own_pos", "sim_all_neg", "sim_own_neg"):
+            for name in ("sim_pos", "sim_neg"):
                 out[name] = np.full((n, self.catalog_size), -np.inf, dtype=np.float32)
         return out
 
@@ -399,19 +403,31 @@ class EnsembleFeedback:
             if self._similarity_rows:
                 self._fold_similarity(A, o, items[sel], side)
 
-    def _fold_similarity(self, A, owner: np.ndarray, items: np.ndarray, side: str, chunk: int = 2048) -> None:
-        """Max the similarity rows of `items` (entries of one side, grouped by row) into their owners' rows."""
-        sims, cats = (self.f_sim.s_pos if side == "pos" else self.f_sim.s_neg), self.f_sim.categories
-        for lo in range(0, len(items), chunk):
-            o, it = owner[lo:lo + chunk], items[lo:lo + chunk]
-            every = sims[it]  # row j: every candidate's similarity to j (the matrix is symmetric)
-            own = np.where(cats[None, :] == cats[it, None], every, -np.inf)
-            starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
-            if len(starts) < len(o):
-                every, own = np.maximum.reduceat(every, starts, 0), np.maximum.reduceat(own, starts, 0)
-            rows = o[starts]
-            for name, value in ((f"sim_all_{side}", every), (f"sim_own_{side}", own)):
-                A[name][rows] = np.maximum(A[name][rows], value)
+    def _fold_similarity(self, A, owner: np.ndarray, items: np.ndarray, side: str, cells: int = 1 << 20) -> None:
+        """Max each entry's similarity to the items of its category into its owner's row (entries of one side)."""
+        f = self.f_sim
+        if not hasattr(self, "_by_category"):  # the catalog ordered by category, and where each one starts
+            order = np.argsort(f.categories, kind="stable")
+            size = np.bincount(f.categories, minlength=f.n_categories)
+            self._by_category = (order, np.cumsum(size) - size, size)
+        order, first, size = self._by_category
+        sims, name = (f.s_pos, "sim_pos") if side == "pos" else (f.s_neg, "sim_neg")
+        cat = f.categories[items]
+        one_each = len(np.unique(owner)) == len(owner)
+        per_entry = size[cat]
+        bounds = np.searchsorted(np.cumsum(per_entry), np.arange(cells, int(per_entry.sum()), cells))
+        for chunk in np.split(np.arange(len(items)), bounds + 1):
+            entry = np.repeat(chunk, per_entry[chunk])
+            k = np.arange(len(entry)) - np.repeat(np.cumsum(per_entry[chunk]) - per_entry[chunk], per_entry[chunk])
+            cand = order[first[cat[entry]] + k]  # the k-th item of the entry's category
+            # flat indices: numpy's 1-D take is several times faster than 2-D fancy indexing here
+            n_items = sims.shape[1]
+            value = np.take(sims.reshape(-1), items[entry] * n_items + cand)
+            flat, cell = A[name].reshape(-1), owner[entry] * n_items + cand
+            if one_each:
+                flat[cell] = np.maximum(np.take(flat, cell), value)
+            else:
+                np.maximum.at(flat, cell, value)
 
     def _add_sums(self, A, rows, counts, items, ratings) -> None:
         """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations.
@@ -494,14 +510,17 @@ class EnsembleFeedback:
         scope = np.where(own, cat, self.f_mat.n_categories)
         for col, side in ((9, "pos"), (10, "neg")):
             X[:, col] = np.bitwise_count(self.keyword_bits[side][item_ids] & A[f"union_{side}"][slots, scope]).sum(1)
+        from_history = np.ones(len(X), dtype=bool)
         if self._similarity_rows:
             for col, side in ((11, "pos"), (12, "neg")):
-                beta = np.where(own, A[f"sim_own_{side}"][slots, item_ids], A[f"sim_all_{side}"][slots, item_ids])
-                X[:, col] = np.where(beta > -np.inf, beta, 0.0)
-        else:
-            uniq, inverse = np.unique(user_ids, return_inverse=True)
+                beta = A[f"sim_{side}"][slots[own], item_ids[own]]
+                X[own, col] = np.where(beta > -np.inf, beta, 0.0)
+            from_history = ~own
+        if from_history.any():
+            uniq, inverse = np.unique(user_ids[from_history], return_inverse=True)
             counts, hist_items, hist_ratings = history.since(uniq, np.zeros(len(uniq), dtype=np.int64))
-            X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, inverse, counts, hist_items, hist_ratings)
+            X[from_history, 11], X[from_history, 12] = self.f_sim.pair_betas(
+                item_ids[from_history], inverse, counts, hist_items, hist_ratings)
         return X, slots
 
     def _fill_sta(self, X, slots, user_ids, item_ids, history: History, need: np.ndarray) -> None:
