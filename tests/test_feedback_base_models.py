@@ -202,3 +202,5 @@ def test_sasrec_last_hidden_equals_full_encoder():
     with torch.no_grad():
         full = model.net.encode(torch.from_numpy(tokens), torch.from_numpy(ratings))[:, -1].numpy()
     assert np.allclose(model.user_hidden(hist_items, hist_ratings), full, atol=1e-5)
+    # in batches of two, shortest first, each cut to its longest history: the same states
+    assert np.allclose(model.user_hidden(hist_items, hist_ratings, batch=2), full, atol=1e-5)

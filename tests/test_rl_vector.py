@@ -95,9 +95,9 @@ def test_episode_history_reads_equal_the_plain_history(world):
     users = [3, 17, 42, 60]
     for slot, u in enumerate(users):
         hist.start(slot, u)
-    for _ in range(5):
-        who = rng.choice(users, size=3, replace=False)
-        hist.add(who, rng.integers(world.n_items, size=3), rng.choice([2.0, 4.0, 3.5], size=3))
+    for _ in range(5):  # some users answer twice in one call (a slate)
+        who = rng.choice(users, size=4, replace=True)
+        hist.add(who, rng.integers(world.n_items, size=4), rng.choice([2.0, 4.0, 3.5], size=4))
     hist.end(60)  # back to its starting row
     plain = History(len(hist.items))
     plain.items, plain.ratings = [list(x) for x in hist.items], [list(x) for x in hist.ratings]

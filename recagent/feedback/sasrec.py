@@ -1,7 +1,8 @@
 """f_sta: a SASRec sequence model (Kang & McAuley 2018) that predicts whether the next item is liked.
 
-Input tokens are the user's rated items in time order, each embedded as item + rating + position,
-after a learned begin-of-sequence token (so an empty history still has a representation: the
+Input tokens are the user's rated items in time order, each embedded as item + rating + position
+(counted from the right: the most recent token is always at position max_len - 1, however long
+the input), after a learned begin-of-sequence token (so an empty history still has a representation: the
 population prior of each candidate). Two causal self-attention blocks (d=32, one head, as in the
 reference) give a hidden state h_t per position; the logit that the item at t+1 is liked is
 h_t · q_item + b_item + b. Training is binary cross-entropy on the like labels (rating >= 3) of
@@ -48,7 +49,7 @@ class SASRecNet(nn.Module):
     def encode(self, tokens: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
         """(B, L) left-padded token ids and rating ids -> (B, L, d) hidden states."""
         batch, length = tokens.shape
-        positions = torch.arange(length, device=tokens.device).unsqueeze(0)
+        positions = torch.arange(self.max_len - length, self.max_len, device=tokens.device).unsqueeze(0)
         x = self.item_in(tokens) * math.sqrt(self.dim) + self.rating_in(ratings) + self.position(positions)
         x = self.dropout(x)
         pad = tokens == 0
@@ -71,7 +72,7 @@ class SASRecNet(nn.Module):
         d = self.dim
         x = F.embedding(tokens, self.item_in.weight) * math.sqrt(d)
         x += F.embedding(ratings, self.rating_in.weight)
-        x += self.position.weight[:length]
+        x += self.position.weight[self.max_len - length:]
         causal = torch.full((length, length), float("-inf")).triu_(1)
         key_pad = torch.where(tokens == 0, -1e9, 0.0).unsqueeze(1)  # (B, 1, L)
         layers = self.encoder.layers
@@ -222,14 +223,23 @@ class SASRec:
 
     # --- inference ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def user_hidden(self, hist_items: np.ndarray, hist_ratings: np.ndarray, batch: int = 512) -> np.ndarray:
-        """(n, d) state after each padded history (-1 pad, most recent last); no dropout whatever the mode."""
-        out = []
-        for start in range(0, len(hist_items), batch):
-            tok, rat = context_tokens(hist_items[start:start + batch], hist_ratings[start:start + batch],
-                                      self.max_len, self.net.bos)
-            out.append(self.net.last_hidden(torch.from_numpy(tok), torch.from_numpy(rat)).numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.net.dim), dtype=np.float32)
+    def user_hidden(self, hist_items: np.ndarray, hist_ratings: np.ndarray, batch: int = 128) -> np.ndarray:
+        """(n, d) state after each padded history (-1 pad, most recent last); no dropout whatever the mode.
+
+        Histories run shortest first in batches of `batch`, each cut to its longest context, so
+        short histories do not pay for padding (positions count from the right, and padded keys
+        get weight 0, so the cut changes nothing).
+        """
+        tok, rat = context_tokens(hist_items, hist_ratings, self.max_len, self.net.bos)
+        n_tokens = (tok != 0).sum(1)
+        order = np.argsort(n_tokens, kind="stable")
+        out = np.zeros((len(tok), self.net.dim), dtype=np.float32)
+        for start in range(0, len(order), batch):
+            rows = order[start:start + batch]
+            width = int(n_tokens[rows].max())
+            out[rows] = self.net.last_hidden(torch.from_numpy(tok[rows, -width:]),
+                                             torch.from_numpy(rat[rows, -width:])).numpy()
+        return out
 
     def output_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """Candidate embeddings (n_items, d) and biases (n_items,) incl. the global bias, as numpy."""

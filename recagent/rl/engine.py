@@ -151,17 +151,22 @@ class EpisodeHistory(History):
     def add(self, users, items, ratings) -> None:
         users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
         ratings = np.asarray(ratings, dtype=np.float64)
-        super().add(users, items, ratings)
         slots = self.slot_of[users]
         if (slots < 0).any():
             raise ValueError("responses can only be added for users in a slot")
-        for slot, item, rating in zip(slots.tolist(), items.tolist(), ratings.tolist()):
-            pos = self.ep_len[slot]
-            if pos >= self.ep_items.shape[1]:  # grow (slates longer than planned)
-                self.ep_items = np.hstack([self.ep_items, np.full_like(self.ep_items, -1)])
-                self.ep_ratings = np.hstack([self.ep_ratings, np.full_like(self.ep_ratings, np.nan)])
-            self.ep_items[slot, pos], self.ep_ratings[slot, pos] = item, rating
-            self.ep_len[slot] = pos + 1
+        super().add(users, items, ratings)
+        # a slot's k-th response in this call goes k places after its episode so far
+        order = np.argsort(slots, kind="stable")
+        sorted_slots = slots[order]
+        group_start = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+        rank = np.empty(len(slots), dtype=np.int64)
+        rank[order] = np.arange(len(slots)) - np.repeat(group_start, np.diff(np.r_[group_start, len(slots)]))
+        pos = self.ep_len[slots] + rank
+        while pos.max(initial=-1) >= self.ep_items.shape[1]:  # grow (slates longer than planned)
+            self.ep_items = np.hstack([self.ep_items, np.full_like(self.ep_items, -1)])
+            self.ep_ratings = np.hstack([self.ep_ratings, np.full_like(self.ep_ratings, np.nan)])
+        self.ep_items[slots, pos], self.ep_ratings[slots, pos] = items, ratings
+        np.add.at(self.ep_len, slots, 1)
 
     def episode_lengths(self, u: np.ndarray) -> np.ndarray:
         slot = self.slot_of[u]
@@ -369,14 +374,16 @@ class RecBatch:
         state = np.stack([self.t[rows] / cfg.horizon,
                           self.consec[rows] / max(cfg.patience, 1),
                           self.sat[rows] * (1.0 - cfg.satisfaction_decay)], 1)
-        out = np.hstack([
-            self.world.user_features[self.user[rows]],
-            self.unavailable[rows].astype(np.float32),
-            self.genre_fb[rows].reshape(len(rows), -1) / scale,
-            self.recent_fb[rows],
-            state.astype(np.float32),
-        ])
-        return np.clip(out, -1.0, 1.0, out=out).astype(np.float32, copy=False)
+        # written block by block into one array; only the state block can leave [-1, 1] (the
+        # profile is clipped when built, the rest are 0/1 flags, +-1 responses and counts / scale)
+        out = np.empty((len(rows), self.obs_size), dtype=np.float32)
+        at = 0
+        for block in (self.world.user_features[self.user[rows]], self.unavailable[rows],
+                      self.genre_fb[rows].reshape(len(rows), -1) / scale, self.recent_fb[rows],
+                      np.clip(state, -1.0, 1.0)):
+            out[:, at:at + block.shape[1]] = block
+            at += block.shape[1]
+        return out
 
     def dict_obs(self, slot: int) -> dict:
         cfg = self.config
