@@ -151,12 +151,10 @@ def reference_features(model, users, items, history):
     return np.array(rows, dtype=np.float64)
 
 
-@pytest.mark.parametrize("similarity_rows", [False, True])
-def test_incremental_user_state_equals_recomputation(world, fitted, similarity_rows):
+def test_incremental_user_state_equals_recomputation(world, fitted):
     """Rows advanced item by item, in bursts, and after rewinds equal a from-scratch computation."""
     data, _, _ = world
     model, _ = fitted
-    model.similarity_rows = similarity_rows
     model._cache.clear()
     rng = np.random.default_rng(11)
     history = History.from_interactions(data.interactions, 61)  # user 60 starts cold
@@ -198,4 +196,3 @@ def test_incremental_user_state_equals_recomputation(world, fitted, similarity_r
     for cells in (7, 50):
         chunked = model.f_sim.pair_betas(items, users, *flat, cells=cells)
         assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
-    model.similarity_rows = False  # the fixture's model is shared

@@ -166,7 +166,6 @@ class EnsembleFeedback:
         self.dataset_name = dataset_name
         self.keywords, self.keyword_vectors = keywords, keyword_vectors
         self.progress = progress or (lambda stage, frac: None)
-        self._similarity_rows = False
         self.loaded_from: Path | None = None
         self.timings: dict[str, float] = {}
 
@@ -333,35 +332,12 @@ class EnsembleFeedback:
         raise UserError(f"stack_features must be all, base or ratings, found {which!r}", "feedback.params.stack_features")
 
     # ===== per-user state ==============================================================================
-    @property
-    def similarity_rows(self) -> bool:
-        """Keep f_sim's same-category betas of every catalog item in each user's state.
-
-        Off (the default), f_sim reads each pair's history: O(history) per pair, flat memory. On,
-        each user's state holds beta_pos and beta_neg of every item against the user's history of
-        that item's category (8 bytes per catalog item per user); an appended rating costs
-        O(size of its category) and a pair in a category the user has rated costs O(1). Pairs in
-        categories the user has not rated (whole-history scope) still read the history. The
-        trade an RL environment wants: it asks about the same few hundred users at every step.
-        Same numbers either way.
-        """
-        return self._similarity_rows
-
-    @similarity_rows.setter
-    def similarity_rows(self, on: bool) -> None:
-        if bool(on) != self._similarity_rows:
-            self._similarity_rows = bool(on)
-            if hasattr(self, "_cache"):
-                self._cache.clear()  # the rows' layout changed
-
-
     # What a pair's features need from its user lives in one row of `self._cache`
     # (IncrementalUserStates), advanced by each appended (item, rating) with order-free updates:
     # sums for the rating features and the MF fold-in, and for f_mat the rated categories and the
     # per-category keyword unions (bit sets). f_sim reads the pair's history directly (O(history)
-    # per pair; or per-catalog rows, see `similarity_rows`), and the SASRec state is recomputed
-    # only when a pair needs it. So the state costs a few KB per user whatever the catalog size,
-    # and an appended item costs O(keywords).
+    # per pair), and the SASRec state is recomputed only when a pair needs it. So the state costs
+    # a few KB per user whatever the catalog size, and an appended item costs O(keywords).
     def _empty_states(self, n: int) -> dict[str, np.ndarray]:
         n_genres, n_cat = self.genres.shape[1], self.f_mat.n_categories
         width = self.keyword_bits["pos"].shape[1]
@@ -376,9 +352,6 @@ class EnsembleFeedback:
             "sta_h": np.zeros((n, self.components.sasrec.net.dim), dtype=np.float32),
             "sta_ok": np.zeros(n, dtype=bool), "mf_ok": np.zeros(n, dtype=bool),
         })
-        if self._similarity_rows:  # -inf: no history item in that scope yet (read as beta 0)
-            for name in ("sim_pos", "sim_neg"):
-                out[name] = np.full((n, self.catalog_size), -np.inf, dtype=np.float32)
         return out
 
     def _advance(self, A: dict[str, np.ndarray], rows: np.ndarray, users: np.ndarray, starts: np.ndarray,
@@ -400,34 +373,6 @@ class EnsembleFeedback:
                     A[f"union_{side}"][o, scope] |= bits
                 else:
                     np.bitwise_or.at(A[f"union_{side}"], (o, scope), bits)
-            if self._similarity_rows:
-                self._fold_similarity(A, o, items[sel], side)
-
-    def _fold_similarity(self, A, owner: np.ndarray, items: np.ndarray, side: str, cells: int = 1 << 20) -> None:
-        """Max each entry's similarity to the items of its category into its owner's row (entries of one side)."""
-        f = self.f_sim
-        if not hasattr(self, "_by_category"):  # the catalog ordered by category, and where each one starts
-            order = np.argsort(f.categories, kind="stable")
-            size = np.bincount(f.categories, minlength=f.n_categories)
-            self._by_category = (order, np.cumsum(size) - size, size)
-        order, first, size = self._by_category
-        sims, name = (f.s_pos, "sim_pos") if side == "pos" else (f.s_neg, "sim_neg")
-        cat = f.categories[items]
-        one_each = len(np.unique(owner)) == len(owner)
-        per_entry = size[cat]
-        bounds = np.searchsorted(np.cumsum(per_entry), np.arange(cells, int(per_entry.sum()), cells))
-        for chunk in np.split(np.arange(len(items)), bounds + 1):
-            entry = np.repeat(chunk, per_entry[chunk])
-            k = np.arange(len(entry)) - np.repeat(np.cumsum(per_entry[chunk]) - per_entry[chunk], per_entry[chunk])
-            cand = order[first[cat[entry]] + k]  # the k-th item of the entry's category
-            # flat indices: numpy's 1-D take is several times faster than 2-D fancy indexing here
-            n_items = sims.shape[1]
-            value = np.take(sims.reshape(-1), items[entry] * n_items + cand)
-            flat, cell = A[name].reshape(-1), owner[entry] * n_items + cand
-            if one_each:
-                flat[cell] = np.maximum(np.take(flat, cell), value)
-            else:
-                np.maximum.at(flat, cell, value)
 
     def _add_sums(self, A, rows, counts, items, ratings) -> None:
         """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations.
@@ -506,21 +451,12 @@ class EnsembleFeedback:
             affinity = (A["genre_resid"][slots] - b_u[:, None] * g_count) / (g_count + 5.0)
             X[:, 7] = (affinity * self.genre_share[item_ids]).sum(1)
         cat = self.f_mat.categories[item_ids]
-        own = A["rated"][slots, cat]  # Eq. 1 and 4-8: the same category's history if the user rated any
-        scope = np.where(own, cat, self.f_mat.n_categories)
+        scope = np.where(A["rated"][slots, cat], cat, self.f_mat.n_categories)  # Eq. 1: same category if rated
         for col, side in ((9, "pos"), (10, "neg")):
             X[:, col] = np.bitwise_count(self.keyword_bits[side][item_ids] & A[f"union_{side}"][slots, scope]).sum(1)
-        from_history = np.ones(len(X), dtype=bool)
-        if self._similarity_rows:
-            for col, side in ((11, "pos"), (12, "neg")):
-                beta = A[f"sim_{side}"][slots[own], item_ids[own]]
-                X[own, col] = np.where(beta > -np.inf, beta, 0.0)
-            from_history = ~own
-        if from_history.any():
-            uniq, inverse = np.unique(user_ids[from_history], return_inverse=True)
-            counts, hist_items, hist_ratings = history.since(uniq, np.zeros(len(uniq), dtype=np.int64))
-            X[from_history, 11], X[from_history, 12] = self.f_sim.pair_betas(
-                item_ids[from_history], inverse, counts, hist_items, hist_ratings)
+        uniq, inverse = np.unique(user_ids, return_inverse=True)
+        counts, hist_items, hist_ratings = history.since(uniq, np.zeros(len(uniq), dtype=np.int64))
+        X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, inverse, counts, hist_items, hist_ratings)
         return X, slots
 
     def _fill_sta(self, X, slots, user_ids, item_ids, history: History, need: np.ndarray) -> None:

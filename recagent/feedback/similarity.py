@@ -107,21 +107,24 @@ class KeywordSimilarity:
                     best = np.where(mask, sims[item_ids[chunk, None], hist], -np.inf).max(1)
                     out[chunk] = np.where(mask.any(1), best, 0.0)
             return out_pos, out_neg
-        # few candidates per history (an RL step): one flat cell per (pair, history entry)
+        # few candidates per history (an RL step): one flat cell per (pair, history entry); the
+        # similarities are gathered only for the cells in scope (usually the candidate's category)
         pair_cells = counts[rows]
         bounds = np.searchsorted(np.cumsum(pair_cells), np.arange(cells, int(pair_cells.sum()), cells))
+        n_items = self.s_pos.shape[1]
         for chunk in np.split(np.arange(len(item_ids)), bounds + 1):
             n = pair_cells[chunk]
             pair = np.repeat(np.arange(len(chunk)), n)
-            first = np.cumsum(n) - n
-            src = offsets[rows[chunk]][pair] + np.arange(len(pair)) - first[pair]
-            hist, cand = hist_items[src], item_ids[chunk][pair]
-            same = self.categories[hist] == self.categories[cand]
-            scope = same | (np.bincount(pair, same, len(chunk)) == 0)[pair]
-            has = n > 0
-            if not has.any():
-                continue
-            for out, sims, side in ((out_pos, self.s_pos, liked[src]), (out_neg, self.s_neg, ~liked[src])):
-                best = np.maximum.reduceat(np.where(scope & side, sims[cand, hist], -np.inf), first[has])
-                out[chunk[has]] = np.where(best > -np.inf, best, 0.0)  # similarities are finite
+            src = np.repeat(offsets[rows[chunk]] - (np.cumsum(n) - n), n) + np.arange(len(pair))
+            hist = hist_items[src]
+            same = self.categories[hist] == self.categories[item_ids[chunk]][pair]
+            keep = np.flatnonzero(same | (np.bincount(pair, same, len(chunk)) == 0)[pair])
+            pair, cell = pair[keep], item_ids[chunk][pair[keep]] * n_items + hist[keep]
+            cell_liked = liked[src[keep]]
+            for out, sims, side in ((out_pos, self.s_pos, cell_liked), (out_neg, self.s_neg, ~cell_liked)):
+                p, c = pair[side], cell[side]
+                if len(p) == 0:
+                    continue
+                starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])  # cells come grouped by pair
+                out[chunk[p[starts]]] = np.maximum.reduceat(np.take(sims.reshape(-1), c), starts)
         return out_pos, out_neg

@@ -89,8 +89,6 @@ def world_from_dataset(dataset: Dataset, feedback: str | None = None, feedback_p
     except TypeError as e:
         raise UserError(f"bad feedback params for {name!r}: {e}", "feedback_params")
     model.fit(dataset.catalog, dataset.interactions)
-    if hasattr(model, "similarity_rows"):  # environments ask about the same users at every step
-        model.similarity_rows = True
     return RLWorld(dataset.name, dataset.catalog, dataset.interactions, model, name)
 
 
