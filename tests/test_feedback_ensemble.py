@@ -174,6 +174,7 @@ def test_incremental_user_state_equals_recomputation(world, fitted):
         gain = users[rng.random(len(users)) < 0.8]
         for _ in range(burst):
             history.add(gain, rng.integers(0, 120, len(gain)), rng.integers(1, 6, len(gain)).astype(float))
+            model.vote(gain, rng.integers(0, 120, len(gain)), history)  # advances the state, defers the rating sums
         check()
     for episode in range(3):  # RL-style: rewind half the users to their start, then regrow differently
         for u in users[::2].tolist():

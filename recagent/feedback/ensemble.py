@@ -351,6 +351,7 @@ class EnsembleFeedback:
             "union_neg": np.zeros((n, n_cat + 1, width), dtype=np.uint64),
             "sta_h": np.zeros((n, self.components.sasrec.net.dim), dtype=np.float32),
             "sta_ok": np.zeros(n, dtype=bool), "mf_ok": np.zeros(n, dtype=bool),
+            "sums_len": np.zeros(n, dtype=np.int64),  # history entries folded into the rating sums
         })
         return out
 
@@ -361,7 +362,13 @@ class EnsembleFeedback:
         if len(items) == 0:
             return
         A["sta_ok"][rows[counts > 0]] = False
-        self._add_sums(A, rows, counts, items, ratings)
+        # rating sums: folded here for rows built from the start (so a snapshot carries them),
+        # else when a rating feature asks (`_ensure_sums`): the majority vote never reads them
+        built = starts == 0
+        if built.any():
+            mine = np.repeat(built, counts)
+            self._add_sums(A, rows[built], counts[built], items[mine], ratings[mine])
+            A["sums_len"][rows[built]] = counts[built]
         owner = np.repeat(rows, counts)
         cat = self.f_mat.categories[items]
         A["rated"][owner, cat] = True
@@ -396,6 +403,17 @@ class EnsembleFeedback:
                                 ("mf_rhs", target[:, None] * design),
                                 ("mf_gram", design[:, :, None] * design[:, None, :])):
                 A[name][o[starts]] += value if one_each else np.add.reduceat(value, starts, axis=0)
+
+    def _ensure_sums(self, slots: np.ndarray, users: np.ndarray, history: History) -> None:
+        """Fold the entries appended since the rows' rating sums were last brought up to date."""
+        A = self._cache.arrays
+        slots, first = np.unique(slots, return_index=True)
+        stale = A["sums_len"][slots] < A["_length"][slots]
+        if stale.any():
+            rows, users = slots[stale], users[first][stale]
+            counts, items, ratings = history.since(users, A["sums_len"][rows])
+            self._add_sums(A, rows, counts, items, ratings)
+            A["sums_len"][rows] = A["_length"][rows]
 
     def _mf_sides(self, slots: np.ndarray) -> np.ndarray:
         """MF user sides [p_u, b_u] of the given rows, solved where the sums changed since the last solve."""
@@ -436,6 +454,7 @@ class EnsembleFeedback:
         A = self._cache.arrays
         X = np.full((len(user_ids), len(FEATURES)), np.nan)
         if ratings:
+            self._ensure_sums(slots, user_ids, history)
             c = self.components
             count = A["count"][slots]
             b_u = A["resid_sum"][slots] / (count + c.reg_user)
