@@ -35,9 +35,9 @@ Rules of an episode (`EnvConfig`):
 History and feedback caches: environments never mutate the world's history. The engine's
 `History` holds references to the world's per-user lists, and a user entering a slot gets fresh
 copies that only grow during the episode. Feedback models may cache per-user state keyed on
-history length; this is safe here because after a reset a user's first query is at the starting
-length with the starting content, and later queries see the history one response longer each
-time. A user is never in two slots of one batch at once (`exclude` in `reset_slot`).
+history length and signature (`History.signatures`): here a row is always the world's row plus
+the responses of one episode, so the signature is exact and costs nothing (an episode number).
+A user is never in two slots of one batch at once (`exclude` in `reset_slot`).
 """
 
 from __future__ import annotations
@@ -112,9 +112,9 @@ def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class EpisodeHistory(History):
     """The world's starting histories plus the responses of the episodes running in a batch.
 
-    Rows stay Python lists (feedback models may read `items[u]`), and `padded` / `lengths`, the
-    batched reads, are vectorised over the world's rows kept as one flat array plus a small
-    per-slot array of this episode's responses. Only the engine writes to it.
+    Rows stay Python lists (feedback models may read `items[u]`), and the batched reads
+    (`lengths`, `padded`, `since`, `signatures`) are vectorised over the world's rows kept as one
+    flat array plus a small per-slot array of this episode's responses. Only the engine writes to it.
     """
 
     def __init__(self, world: RLWorld, n_slots: int, capacity: int):
@@ -235,6 +235,7 @@ class RecBatch:
             raise UserError("the user pool is empty", "users")
         if self.pool.min() < 0 or self.pool.max() >= world.n_users:
             raise UserError(f"user indices must be in 0..{world.n_users - 1}", "users")
+        self.pool_list = self.pool.tolist()
         self.history = EpisodeHistory(world, n, config.horizon * config.slate_size)
         genres = world.catalog.genres.astype(np.float32)
         self.item_genres = genres
@@ -255,9 +256,9 @@ class RecBatch:
         """Start a new episode in `slot` for `user` (drawn from the pool when None); returns the user."""
         draw = int(rng.integers(len(self.pool)))
         if user is None:
-            user = int(self.pool[draw])
+            user = self.pool_list[draw]
             if user in exclude:  # walk the pool from the draw: no extra random numbers used
-                pool = self.pool.tolist()
+                pool = self.pool_list
                 for j in range(1, len(pool) + 1):
                     user = int(pool[(draw + j) % len(pool)])
                     if user not in exclude:
