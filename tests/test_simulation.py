@@ -132,23 +132,25 @@ def test_quickstart_full_run_via_cli(tmp_path):
     assert resolved["simulation"]["page_size"] == 4 and resolved["seed"] == 42
 
 
-def test_interrupted_run_keeps_completed_steps(scenario_file, tmp_path, monkeypatch):
+@pytest.mark.parametrize("error, status", [(KeyboardInterrupt, "interrupted"), (RuntimeError, "failed")])
+def test_interrupted_or_failed_run_keeps_completed_steps(scenario_file, tmp_path, monkeypatch, error, status):
     from recagent.simulation.model import RecSimModel
 
     original = RecSimModel.step
 
     def step(self):
         if self.step_index == 3:
-            raise KeyboardInterrupt
+            raise error("stopped at step 3")
         original(self)
 
     monkeypatch.setattr(RecSimModel, "step", step)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(error):
         run_scenario(scenario_file(), out=tmp_path / "run", progress=False)
     conn = sqlite3.connect(tmp_path / "run" / "events.sqlite")
     assert [r[0] for r in conn.execute("SELECT DISTINCT step FROM events ORDER BY step")] == [0, 1, 2]
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["status"] == "interrupted" and info["steps_completed"] == 3
+    assert info["status"] == status and info["steps_completed"] == 3
+    assert info.get("error") == (None if status == "interrupted" else "RuntimeError: stopped at step 3")
     assert len(pd.read_csv(tmp_path / "run" / "metrics.csv")) == 3
 
 

@@ -121,6 +121,10 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
     except KeyboardInterrupt:
         info["status"] = "interrupted"
         raise
+    except Exception as error:  # the steps so far are kept; run.json says why the run stopped
+        info["status"] = "failed"
+        info["error"] = f"{type(error).__name__}: {error}"
+        raise
     finally:
         info["wall_time_s"] = round(time.perf_counter() - started, 3)
         info["counts"] = log.counts()
