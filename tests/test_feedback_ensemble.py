@@ -197,3 +197,23 @@ def test_incremental_user_state_equals_recomputation(world, fitted):
     for cells in (7, 50):
         chunked = model.f_sim.pair_betas(items, users, *flat, cells=cells)
         assert np.array_equal(whole[0], chunked[0]) and np.array_equal(whole[1], chunked[1])
+
+
+@pytest.mark.parametrize("mode", ["soft", "vote"])
+def test_predict_both_equals_the_two_calls(world, fitted, mode):
+    """The simulation's one-pass call gives what predict_proba and predict_rating give apart."""
+    from recagent.feedback import predict_both
+
+    data, _, _ = world
+    model, _ = fitted
+    model.mode = mode
+    try:
+        history = History.from_interactions(data.interactions, 61)
+        rng = np.random.default_rng(5)
+        users, items = rng.integers(0, 61, 300), rng.integers(0, 120, 300)
+        proba, rating = predict_both(model, users, items, history)
+        assert np.array_equal(proba, model.predict_proba(users, items, history))
+        assert np.array_equal(rating, model.predict_rating(users, items, history))
+        assert set(np.unique(proba)) <= {0.0, 1.0} if mode == "vote" else 0 < proba.min() < proba.max() < 1
+    finally:
+        model.mode = "soft"

@@ -31,3 +31,13 @@ class FeedbackModel(Protocol):
 
     def explain(self, user_id: int, item_id: int, history: History) -> dict:
         """Why the model decided as it did (JSON-serialisable)."""
+
+
+def predict_both(model: FeedbackModel, user_ids: np.ndarray, item_ids: np.ndarray,
+                 history: History) -> tuple[np.ndarray, np.ndarray]:
+    """(P(like), rating) per pair: one pass for models that offer `predict_both` (the ensemble
+    builds its features once for both), else `predict_proba` then `predict_rating`."""
+    both = getattr(model, "predict_both", None)
+    if both is not None:
+        return both(user_ids, item_ids, history)
+    return model.predict_proba(user_ids, item_ids, history), model.predict_rating(user_ids, item_ids, history)

@@ -536,6 +536,15 @@ class EnsembleFeedback:
         X = self._stack_inputs(self.features(user_ids, item_ids, history))
         return np.clip(self.stack_rating.predict(X), 1.0, 5.0)
 
+    def predict_both(self, user_ids, item_ids, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """predict_proba and predict_rating from one feature pass (what the simulation asks for)."""
+        X = self.features(user_ids, item_ids, history)
+        if self.mode == "vote":
+            proba = (self.votes_from(X, user_ids, item_ids).sum(1) >= 2).astype(np.float64)
+        else:
+            proba = self.stack_like.predict_proba(self._stack_inputs(X))[:, 1]
+        return proba, np.clip(self.stack_rating.predict(self._stack_inputs(X)), 1.0, 5.0)
+
     def explain(self, user_id: int, item_id: int, history: History) -> dict:
         u, i = np.array([user_id]), np.array([item_id])
         X = self.features(u, i, history)

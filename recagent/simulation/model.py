@@ -36,7 +36,7 @@ from ..agents import ACTS, Persona, UserAgent, act_weights, derive_roles, derive
 from ..agents.user_agent import Hearing
 from ..data import Dataset, History, Interactions
 from ..errors import UserError
-from ..feedback import FeedbackModel
+from ..feedback import FeedbackModel, predict_both
 from ..llm import LanguageBackend, SpeechRequest
 from ..metrics import metrics_reporters
 from ..recommenders import Recommender, RecommenderWorld
@@ -322,8 +322,7 @@ class RecSimModel(mesa.Model):
         p_like = np.zeros(items.shape)
         predicted = np.zeros(items.shape)
         if len(flat_items):
-            p_like[valid] = self.feedback.predict_proba(users, flat_items, self.history)
-            predicted[valid] = self.feedback.predict_rating(users, flat_items, self.history)
+            p_like[valid], predicted[valid] = predict_both(self.feedback, users, flat_items, self.history)
         h = self._heard_matrix(agents, items)
         conformity = self.conformity[agents][:, None]
         noise = self.rng.normal(0, self.scenario.feedback.rating_noise, items.shape)
