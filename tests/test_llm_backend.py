@@ -166,6 +166,30 @@ def test_missing_key_is_a_user_error(tmp_path, monkeypatch):
         make_backend(LLMSpec(provider="openai", api_key_env="NO_SUCH_KEY_VAR"))
     with pytest.raises(UserError, match="api_key_env"):
         make_backend(LLMSpec(provider="openai"))
+    with pytest.raises(UserError, match="NO_SUCH_KEY_VAR"):  # nothing is opened or written first
+        make_backend(LLMSpec(provider="openai", api_key_env="NO_SUCH_KEY_VAR", cache=True), cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reply_that_breaks_a_whole_object_rule_names_no_empty_field():
+    from pydantic import BaseModel, model_validator
+
+    from recagent.llm.structured import ReplyFormatError, parse_reply
+
+    class Span(BaseModel):
+        low: int
+        high: int
+
+        @model_validator(mode="after")
+        def ordered(self):
+            if self.low > self.high:
+                raise ValueError("low must not exceed high")
+            return self
+
+    with pytest.raises(ReplyFormatError, match=r"^wrong format: Value error, low must not exceed high$"):
+        parse_reply('{"low": 5, "high": 1}', Span)
+    with pytest.raises(ReplyFormatError, match=r"^wrong format: high: "):
+        parse_reply('{"low": 5}', Span)
 
 
 def test_scripted_fake_model_drives_retries_without_network(tmp_path):

@@ -266,6 +266,11 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
         spec = LLMSpec(provider=spec, max_concurrency=max_concurrency)
     if spec.provider == "offline" and model is None:
         return LanguageBackend(OfflineChatModel(), label="offline", max_concurrency=spec.max_concurrency)
+    key = None
+    if model is None and spec.provider == "openai":  # a missing key fails before anything is opened
+        from .openai_provider import api_key
+
+        key = api_key(spec)
     cache = None
     if spec.cache is True:
         cache = PromptCache((cache_dir or default_cache_dir()) / "llm_cache.sqlite")
@@ -277,7 +282,6 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
                   params={"model": spec.model, "temperature": spec.temperature, "max_tokens": spec.max_tokens})
     if model is not None or spec.provider == "fake":
         return LanguageBackend(model or ScriptedChatModel(), label="fake", **common)
-    from .openai_provider import api_key, openai_models
+    from .openai_provider import openai_models
 
-    key = api_key(spec)
     return LanguageBackend(openai_models(spec, key), label=f"openai:{spec.model}", secrets=(key,), **common)

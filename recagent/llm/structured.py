@@ -126,4 +126,5 @@ def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
         return schema.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        raise ReplyFormatError(f"wrong format: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        where = ".".join(map(str, first["loc"]))
+        raise ReplyFormatError(f"wrong format: {where + ': ' if where else ''}{first['msg']}") from None
