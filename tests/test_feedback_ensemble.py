@@ -217,3 +217,28 @@ def test_predict_both_equals_the_two_calls(world, fitted, mode):
         assert set(np.unique(proba)) <= {0.0, 1.0} if mode == "vote" else 0 < proba.min() < proba.max() < 1
     finally:
         model.mode = "soft"
+
+
+def test_cache_folders_appear_whole_or_not_at_all(tmp_path):
+    from recagent.cache import publish_folder
+
+    target = tmp_path / "entry"
+
+    def write(content, fail=False):
+        def fill(tmp):
+            tmp.mkdir()
+            (tmp / "weights.npz").write_text("w")
+            if fail:
+                raise RuntimeError("disk full")
+            (tmp / "manifest.json").write_text(content)
+        return fill
+
+    with pytest.raises(RuntimeError):
+        publish_folder(target, write("{}", fail=True), "manifest.json")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written, no temporary folder left
+    target.mkdir()
+    (target / "stale.npz").write_text("old")  # half-written by an older version: replaced
+    publish_folder(target, write("{}"), "manifest.json")
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "weights.npz"]
+    publish_folder(target, write('{"second": true}'), "manifest.json")  # a finished entry is kept
+    assert (target / "manifest.json").read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["entry"]

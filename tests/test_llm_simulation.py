@@ -7,7 +7,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 
 from recagent.simulation import run_scenario
 
@@ -45,7 +44,7 @@ def test_run_survives_20_percent_faults_and_replays_from_cache(scenario_file, tm
         path = scenario_file({"llm": llm_block(server.url, cache)})
         first = run_scenario(path, out=tmp_path / "run1", progress=False)
         calls_after_first = server.count
-        second = run_scenario(path, out=tmp_path / "run2", progress=False)
+        run_scenario(path, out=tmp_path / "run2", progress=False)
 
     info = json.loads((tmp_path / "run1" / "run.json").read_text())
     assert info["status"] == "completed" and info["steps_completed"] == 6

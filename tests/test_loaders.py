@@ -46,7 +46,7 @@ def test_movielens_broken_row_names_file_and_line(tmp_path, line, message):
     folder = write_movielens(tmp_path / "ml", ["1\t1\t5\t100", line])
     with pytest.raises(DataError) as err:
         load_movielens_100k(folder)
-    assert f"u.data:2" in str(err.value)
+    assert "u.data:2" in str(err.value)
     assert message in str(err.value)
 
 

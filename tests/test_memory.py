@@ -6,7 +6,6 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-import pytest
 
 from recagent.llm import ScriptedChatModel, make_backend
 from recagent.memory import LongTermStore, MemorySystem, heuristic_importance, load_agent_memories

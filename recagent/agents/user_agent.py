@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mesa
-import numpy as np
 
 from .persona import Persona
 

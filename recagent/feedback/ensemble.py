@@ -33,6 +33,7 @@ from typing import Callable
 import numpy as np
 from scipy import sparse
 
+from ..cache import publish_folder
 from ..data import Catalog, History, Interactions
 from ..errors import UserError
 from ..keywords.base import ItemKeywords
@@ -187,7 +188,7 @@ class EnsembleFeedback:
         self._prepare(catalog, interactions)
         self.fingerprint_ = fp
         if folder is not None:
-            self.save(folder)
+            publish_folder(folder, self.save, "manifest.json")
         return self
 
     def cache_folder(self, fp: str) -> Path:
@@ -242,7 +243,9 @@ class EnsembleFeedback:
                 return ItemKeywords.load(folder / "keywords.json"), dict(zip(kv["vocabulary"].tolist(), kv["vectors"]))
         keywords, vectors = self._distil(catalog)
         if folder is not None:
-            save_keywords(folder, keywords, vectors, {"dataset": self.dataset_name, "params": kw_params})
+            publish_folder(folder, lambda tmp: save_keywords(tmp, keywords, vectors, {"dataset": self.dataset_name,
+                                                                                     "params": kw_params}),
+                           "keywords.json")
         return keywords, vectors
 
     def _distil(self, catalog: Catalog):

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,6 +21,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..cache import publish_folder
 from ..data import Catalog
 from .base import ItemKeywords
 from .llm import T_OBJ, T_OBJ_SYSTEM, T_SUB, T_SUB_SYSTEM, distil_with_llm
@@ -121,26 +120,13 @@ def prepare_llm_keywords(catalog: Catalog, dataset_name: str, cache_dir: Path, s
     vocab = keywords.vocabulary()
     vectors = dict(zip(vocab, embed_fn(vocab)))
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        save_keywords(tmp, keywords, vectors, {
-            "dataset": dataset_name, "params": kw_params,
-            "llm": {"model": spec.model, "endpoint": hosts, "temperature": spec.temperature,
-                    "max_tokens": spec.max_tokens, "max_retries": spec.max_retries,
-                    "max_concurrency": spec.max_concurrency},
-            "t_sub": t_sub_note, "replies": keywords.meta.get("replies", {}),
-            "failed_items": len(keywords.meta.get("failed_items", [])),
-            "failed_comments": keywords.meta.get("failed_comments", 0),
-        })
-        try:
-            os.rename(tmp, folder)
-        except OSError:  # another run finished the same entry first: keep theirs
-            if not (folder / "keywords.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    publish_folder(folder, lambda tmp: save_keywords(tmp, keywords, vectors, {
+        "dataset": dataset_name, "params": kw_params,
+        "llm": {"model": spec.model, "endpoint": hosts, "temperature": spec.temperature,
+                "max_tokens": spec.max_tokens, "max_retries": spec.max_retries,
+                "max_concurrency": spec.max_concurrency},
+        "t_sub": t_sub_note, "replies": keywords.meta.get("replies", {}),
+        "failed_items": len(keywords.meta.get("failed_items", [])),
+        "failed_comments": keywords.meta.get("failed_comments", 0),
+    }), "keywords.json")
     return PreparedKeywords(keywords, vectors, folder, False)

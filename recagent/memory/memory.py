@@ -26,7 +26,7 @@ feeling 7; a heard post 5; reflection 8. Randomness (forgetting) uses its own ge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np

@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 from ..data import Catalog, Interactions
 from .base import RecommenderWorld
