@@ -5,8 +5,8 @@ good; but most users do not change between two calls. A cache keeps one row per 
 named arrays together with the history length and signature (`History.signatures`) the row was
 computed from; the length alone would miss a history that was rewound and regrown (the RL
 environment restarts episodes from the dataset history). A different History object invalidates
-everything. Rows are allocated on first use, so memory grows with the users
-actually asked about, not with the population.
+everything. Rows are allocated on first use, so memory grows with the users actually asked
+about, not with the population.
 
 - `UserStateCache` recomputes a stale row from scratch (one vectorised batch per call).
 - `IncrementalUserStates` advances a row by just the appended entries, which is what makes the
