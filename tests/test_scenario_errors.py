@@ -119,3 +119,13 @@ def test_shipped_scenarios_validate():
     assert load_scenario(ROOT / "scenarios" / "quickstart.yaml").name == "quickstart"
     if (SHARED_DATA / "ml-100k").exists():
         assert load_scenario(ROOT / "scenarios" / "movielens_cocoon.yaml").agents.count >= 200
+
+
+def test_the_cli_starts_without_the_heavy_libraries():
+    """`recagent --help` (and every command before it runs) loads no torch, scikit-learn, LangChain or FastAPI."""
+    heavy = ("torch", "sklearn", "langchain_core", "fastapi", "chromadb", "mesa")
+    code = ("import sys; from typer.testing import CliRunner; from recagent.cli import app; "
+            "assert CliRunner().invoke(app, ['--help']).exit_code == 0; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,5 +1,6 @@
 """Fidelity evaluation: how well feedback models predict real users' held-out ratings."""
 
-from .fidelity import ALL_MODELS, evaluate_feedback, load_splits
+from ..lazy import lazy_exports
 
 __all__ = ["ALL_MODELS", "evaluate_feedback", "load_splits"]
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, ".fidelity"))

@@ -1,6 +1,6 @@
 """The web page's server: FastAPI views of run folders (the page itself lives in top-level `web/`)."""
 
-from .app import create_app, web_dir
-from .runs import RunData, RunStore
+from ..lazy import lazy_exports
 
 __all__ = ["RunData", "RunStore", "create_app", "web_dir"]
+__getattr__ = lazy_exports(__name__, {"create_app": ".app", "web_dir": ".app", "RunData": ".runs", "RunStore": ".runs"})

@@ -10,13 +10,14 @@ import typer
 from rich.console import Console
 
 from ..errors import UserError
-from .app import LOOPBACK_HOSTS, create_app
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def _server(runs_dir: Path, host: str, port: int):
     import uvicorn
+
+    from .app import LOOPBACK_HOSTS, create_app  # here, not at import: the CLI starts without FastAPI
 
     allowed = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
     app = create_app(runs_dir, allowed_hosts=allowed, warm=3)
@@ -26,6 +27,8 @@ def _server(runs_dir: Path, host: str, port: int):
 def check_bind(host: str, port: int, console: Console) -> None:
     if not 0 < port < 65536:
         raise UserError(f"--port must be between 1 and 65535, found {port}")
+    from .app import LOOPBACK_HOSTS
+
     if host not in LOOPBACK_HOSTS:
         console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach this machine can read "
                       "these runs and write interviews into them. There is no authentication.", highlight=False)
