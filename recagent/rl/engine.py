@@ -157,10 +157,8 @@ class EpisodeHistory(History):
         super().add(users, items, ratings)
         # a slot's k-th response in this call goes k places after its episode so far
         order = np.argsort(slots, kind="stable")
-        sorted_slots = slots[order]
-        group_start = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
         rank = np.empty(len(slots), dtype=np.int64)
-        rank[order] = np.arange(len(slots)) - np.repeat(group_start, np.diff(np.r_[group_start, len(slots)]))
+        rank[order] = spans(np.unique(slots, return_counts=True)[1])[1]
         pos = self.ep_len[slots] + rank
         while pos.max(initial=-1) >= self.ep_items.shape[1]:  # grow (slates longer than planned)
             self.ep_items = np.hstack([self.ep_items, np.full_like(self.ep_items, -1)])
