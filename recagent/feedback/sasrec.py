@@ -1,14 +1,14 @@
 """f_sta: a SASRec sequence model (Kang & McAuley 2018) that predicts whether the next item is liked.
 
 Input tokens are the user's rated items in time order, each embedded as item + rating + position
-(counted from the right: the most recent token is always at position max_len - 1, however long
-the input), after a learned begin-of-sequence token (so an empty history still has a
-representation: the population prior of each candidate). Two causal self-attention blocks (d=32, one head, as in the
-reference) give a hidden state h_t per position; the logit that the item at t+1 is liked is
+(counted from the right: the most recent token is always at position max_len - 1, however long the
+input), after a learned begin-of-sequence token (so an empty history still has a representation:
+the population prior of each candidate). Two causal self-attention blocks (d=32, one head, as in
+the reference) give a hidden state h_t per position; the logit that the item at t+1 is liked is
 h_t · q_item + b_item + b. Training is binary cross-entropy on the like labels (rating >= 3) of
 every next item, Adam (lr 0.005), each user's last rating held out to pick the best epoch by AUC
-(the reference's leave-one-out). The sigmoid is applied exactly once, in `predict` (the
-reference applied it twice, which pushed every output above 0.5).
+(the reference's leave-one-out). The sigmoid is applied exactly once, in `predict` (the reference
+applied it twice, which pushed every output above 0.5).
 
 Cold start: with no history the model sees only the begin token and scores a candidate by what
 the population thought of it; with only liked or only disliked history it reads those ratings.
