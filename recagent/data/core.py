@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of counts[j] cells laid end to end: each cell's run j and its index k inside the run."""
+    r = np.repeat(np.arange(len(counts)), counts)
+    return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 @dataclass
 class Catalog:
     """Items with titles, genres and free text (overview, description)."""
@@ -116,10 +122,10 @@ class Interactions:
     def temporal_split(self, test_fraction: float = 0.2) -> tuple["Interactions", "Interactions"]:
         """Each user's last `test_fraction` of interactions (by time) go to the test part."""
         s = self.sorted_by_time()
-        _, starts, counts = np.unique(s.users, return_index=True, return_counts=True)
+        counts = np.unique(s.users, return_counts=True)[1]
         n_test = np.floor(counts * test_fraction).astype(np.int64)
-        rank = np.arange(len(s)) - np.repeat(starts, counts)
-        is_test = rank >= np.repeat(counts - n_test, counts)
+        user, rank = spans(counts)
+        is_test = rank >= (counts - n_test)[user]
         return s.subset(~is_test), s.subset(is_test)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from .core import Interactions
+from .core import Interactions, spans
 
 
 # entries hashed into a row's signature (see History.signatures)
@@ -98,9 +98,7 @@ class History:
         return m
 
     def to_interactions(self) -> Interactions:
-        users = np.repeat(np.arange(len(self.items)), [len(x) for x in self.items])
+        users, order = spans(np.array([len(x) for x in self.items], dtype=np.int64))
         items = np.fromiter((i for seq in self.items for i in seq), dtype=np.int64, count=len(users))
         ratings = np.fromiter((r for seq in self.ratings for r in seq), dtype=np.float32, count=len(users))
-        order = np.arange(len(users)) - np.repeat(np.cumsum([0] + [len(x) for x in self.items[:-1]]),
-                                                  [len(x) for x in self.items])
         return Interactions(users, items, ratings, order)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from ..data.core import spans
 from .base import LIKE_THRESHOLD
 
 
@@ -113,9 +114,8 @@ class KeywordSimilarity:
         bounds = np.searchsorted(np.cumsum(pair_cells), np.arange(cells, int(pair_cells.sum()), cells))
         n_items = self.s_pos.shape[1]
         for chunk in np.split(np.arange(len(item_ids)), bounds + 1):
-            n = pair_cells[chunk]
-            pair = np.repeat(np.arange(len(chunk)), n)
-            src = np.repeat(offsets[rows[chunk]] - (np.cumsum(n) - n), n) + np.arange(len(pair))
+            pair, k = spans(pair_cells[chunk])
+            src = offsets[rows[chunk]][pair] + k
             hist = hist_items[src]
             same = self.categories[hist] == self.categories[item_ids[chunk]][pair]
             keep = np.flatnonzero(same | (np.bincount(pair, same, len(chunk)) == 0)[pair])

@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..data import History
+from ..data.core import spans
 from ..errors import UserError
 from ..feedback import LIKE_THRESHOLD
 from .world import RLWorld
@@ -101,12 +102,6 @@ class EnvConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For runs of counts[j] cells: each cell's run j and its index k inside the run."""
-    r = np.repeat(np.arange(len(counts)), counts)
-    return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 class EpisodeHistory(History):
