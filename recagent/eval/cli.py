@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..cache import cache_dir as default_cache_dir
+from ..cli_args import int_list
 from ..errors import UserError
 
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure simulators against real users.")
@@ -30,18 +31,6 @@ def _fail(error: UserError) -> None:
 def _progress_bar(quiet: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeElapsedColumn(), console=err_console, disable=quiet, transient=False)
-
-
-def _parse_folds(folds: str | None) -> list[int] | None:
-    if folds is None:
-        return None
-    try:
-        out = [int(x) for x in folds.split(",") if x.strip()]
-    except ValueError:
-        raise UserError(f"expected comma-separated fold numbers like 1,2,3, found {folds!r}", "--folds")
-    if not out:
-        raise UserError("no folds given", "--folds")
-    return out
 
 
 def _columns(column: list[str] | None) -> dict[str, str]:
@@ -120,7 +109,7 @@ def eval_feedback(
             bad = [m for m in model_list if m not in ALL_MODELS]
             if bad or not model_list:
                 raise UserError(f"unknown model(s) {bad}; expected some of {ALL_MODELS}", "--models")
-        name, splits = load_splits(dataset, path, items, _parse_folds(folds), split, _columns(column))
+        name, splits = load_splits(dataset, path, items, None if folds is None else int_list(folds, "--folds"), split, _columns(column))
         params = {"seed": seed}
         if sasrec_epochs is not None:
             params["sasrec_epochs"] = sasrec_epochs

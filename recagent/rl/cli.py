@@ -21,6 +21,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..cli_args import int_list
 from ..errors import UserError
 
 rl_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -48,16 +49,6 @@ def parse_pairs(pairs: list[str], where: str) -> dict:
         key, value = pair.split("=", 1)
         out[key.strip()] = yaml.safe_load(value)
     return out
-
-
-def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"expected comma-separated integers, found {text!r}", "--seeds")
-    if not seeds:
-        raise UserError("expected at least one seed", "--seeds")
-    return seeds
 
 
 def make_progress() -> Progress:
@@ -157,7 +148,7 @@ def train(
 ) -> None:
     """Train RL baselines against the simulated users."""
     try:
-        seed_list = parse_seeds(seeds)
+        seed_list = int_list(seeds, "--seeds")
         world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
         metas = train_many(world, [a.strip() for a in algo.split(",")], seed_list, timesteps, env_options, n_envs,
                            out, spec)
@@ -184,7 +175,7 @@ def evaluate(
     from .evaluate import evaluation_users
 
     try:
-        seed_list = parse_seeds(seeds)
+        seed_list = int_list(seeds, "--seeds")
         world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
         users = evaluation_users(world, eval_users or None)
         rows, md = evaluate_many(world, [p.strip() for p in policy.split(",") if p.strip()], seed_list, config,
@@ -215,7 +206,7 @@ def table(
     from .evaluate import evaluation_users
 
     try:
-        seed_list = parse_seeds(seeds)
+        seed_list = int_list(seeds, "--seeds")
         algo_list = [a.strip() for a in algos.split(",") if a.strip()]
         world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
         users = evaluation_users(world, eval_users or None)
