@@ -1,7 +1,8 @@
-"""Shared helpers for the feedback / keywords / eval tests: a fast fake embedding function."""
+"""Shared helpers for the feedback / keywords / eval tests: a fast fake embedding function, CSV files."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 
 import numpy as np
@@ -15,3 +16,22 @@ def fake_embed(texts: list[str]) -> np.ndarray:
         v = np.random.default_rng(seed).normal(size=384)
         out[k] = v / np.linalg.norm(v)
     return out
+
+
+def write_rating_csvs(data, ratings, items, user_col: str = "userId", item_col: str = "movieId", review=None):
+    """A synthetic Dataset as a ratings CSV (users 1-based, the catalog's raw item ids) and an items
+    CSV (title, genres, overview). `review(item, rating)`, when given, fills a review column."""
+    with open(ratings, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([user_col, item_col, "rating", "timestamp"] + (["review"] if review else []))
+        for u, i, r, t in zip(data.interactions.users, data.interactions.items, data.interactions.ratings,
+                              data.interactions.times):
+            row = [int(u) + 1, int(data.catalog.raw_ids[i]), float(r), int(t)]
+            w.writerow(row + ([review(i, r)] if review else []))
+    with open(items, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([item_col, "title", "genres", "overview"])
+        for k in range(len(data.catalog)):
+            w.writerow([int(data.catalog.raw_ids[k]), data.catalog.titles[k], "|".join(data.catalog.item_genres(k)),
+                        data.catalog.texts[k]])
+    return ratings, items

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 from recagent.cli import app
 from recagent.data import make_synthetic
 
-from tests.feedback_helpers import fake_embed
+from tests.feedback_helpers import fake_embed, write_rating_csvs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 
@@ -28,21 +27,7 @@ def fast_embeddings(monkeypatch):
 def csv_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("csv")
     data = make_synthetic(50, 80, 20, seed=2)
-    ratings = folder / "ratings.csv"
-    with open(ratings, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["userId", "movieId", "rating", "timestamp"])
-        for u, i, r, t in zip(data.interactions.users, data.interactions.items, data.interactions.ratings,
-                              data.interactions.times):
-            w.writerow([int(u) + 1, int(data.catalog.raw_ids[i]), float(r), int(t)])
-    items = folder / "items.csv"
-    with open(items, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["movieId", "title", "genres", "overview"])
-        for k in range(len(data.catalog)):
-            w.writerow([int(data.catalog.raw_ids[k]), data.catalog.titles[k], "|".join(data.catalog.item_genres(k)),
-                        data.catalog.texts[k]])
-    return ratings, items
+    return write_rating_csvs(data, folder / "ratings.csv", folder / "items.csv")
 
 
 def test_eval_feedback_csv_temporal_writes_table_and_json(csv_files, tmp_path, fast_embeddings):

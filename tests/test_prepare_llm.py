@@ -3,7 +3,6 @@ server on 127.0.0.1 (tests/llm_server.py) that answers the T_obj / T_sub prompts
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import socket
@@ -16,7 +15,7 @@ from recagent.data import make_synthetic
 from recagent.keywords.llm import ObjectiveSchema, SubjectiveSchema, T_OBJ, T_SUB
 from recagent.llm.structured import parse_reply
 
-from tests.feedback_helpers import fake_embed
+from tests.feedback_helpers import fake_embed, write_rating_csvs
 from tests.llm_server import LLMServer
 
 FAST = ["--param", "sasrec_epochs=1", "--llm-retries", "2", "--llm-backoff", "0", "--llm-timeout", "5", "--quiet"]
@@ -171,20 +170,8 @@ def csv_with_reviews(tmp_path):
     """The synthetic ratings as a CSV with a review column on a few items, and its items CSV."""
     data = make_synthetic(40, 80, 15, seed=1)
     ratings, items = tmp_path / "reviews.csv", tmp_path / "items.csv"
-    with open(ratings, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["user_id", "item_id", "rating", "timestamp", "review"])
-        for u, i, r, t in zip(data.interactions.users, data.interactions.items, data.interactions.ratings,
-                              data.interactions.times):
-            review = ("brisk pacing" if r >= 3 else "tedious pacing") if i < 12 else ""
-            w.writerow([int(u) + 1, int(data.catalog.raw_ids[i]), float(r), int(t), review])
-    with open(items, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["item_id", "title", "genres", "overview"])
-        for i in range(len(data.catalog)):
-            w.writerow([int(data.catalog.raw_ids[i]), data.catalog.titles[i], "|".join(data.catalog.item_genres(i)),
-                        data.catalog.texts[i]])
-    return ratings, items
+    return write_rating_csvs(data, ratings, items, "user_id", "item_id",
+                             review=lambda i, r: ("brisk pacing" if r >= 3 else "tedious pacing") if i < 12 else "")
 
 
 def test_prepare_llm_route_csv_reviews_feed_t_sub(tmp_path, csv_with_reviews):
