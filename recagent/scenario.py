@@ -173,6 +173,19 @@ class BusySpec(Strict):
     post: float = Field(0.1, ge=0)
 
 
+class BehaviourSpec(Strict):
+    """How a person goes through a recommender visit. The defaults are hand-set, not fitted:
+    `recagent calibrate behaviour --log FILE` fits them from an impression log."""
+
+    watch_scale: float = Field(0.45, gt=0, le=1, description="P(watch) = watch_scale * P(like | shown)^2 * position factor * social factor")
+    position_decay: float = Field(0.1, ge=0, le=1, description="position factor = max(1 - position_decay * position, min_position_factor)")
+    min_position_factor: float = Field(0.1, ge=0, le=1, description="floor of the position factor")
+    continue_if_nothing: float = Field(0.55, ge=0, le=1, description="P(next page) after a page with no watch")
+    continue_if_watched: float = Field(0.35, ge=0, le=1, description="P(next page) after a page with a watch")
+    social_influence: float = Field(1.0, ge=0, description="social factor = exp(social_influence * conformity * heard)")
+    search_boost: float = Field(2.0, gt=0, description="a searched item is watched this many times more readily than a page item")
+
+
 class SimulationSpec(Strict):
     steps: int = Field(20, ge=1)
     start_time: datetime = datetime(2024, 1, 1, 8, 0)
@@ -181,6 +194,7 @@ class SimulationSpec(Strict):
     page_size: int = Field(4, ge=1)
     max_pages: int = Field(3, ge=1)
     busy_hours: BusySpec = Field(default_factory=BusySpec)
+    behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
 
 
 # --- interventions -------------------------------------------------------------------------------

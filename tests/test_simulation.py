@@ -68,11 +68,11 @@ def test_word_of_mouth_raises_watch_probability(scenario_file):
     model = model_for(scenario_file)
     agents = np.arange(model.n_agents)
     items = np.tile(np.arange(5), (model.n_agents, 1))
-    before, *_ = model._decide(agents, items)
+    before, *_ = model._decide(agents, items, "shown")
     for a in model.agent_list:
         a.hear(Hearing(item=0, source=1, step=0, sentiment="liked", closeness=1.0, via="chat"))
         a.hear(Hearing(item=1, source=1, step=0, sentiment="disliked", closeness=1.0, via="post"))
-    after, *_ = model._decide(agents, items)
+    after, *_ = model._decide(agents, items, "shown")
     assert (after[:, 0] >= before[:, 0]).all() and (after[:, 0] > before[:, 0]).any()
     assert (after[:, 1] <= before[:, 1]).all() and (after[:, 1] < before[:, 1]).any()
     np.testing.assert_allclose(after[:, 2:], before[:, 2:])

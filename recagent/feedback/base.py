@@ -7,13 +7,18 @@ agents watched since); models that adapt to it read it, others may ignore it.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..data import Catalog, History, Interactions
 
 LIKE_THRESHOLD = 3.0  # rating >= 3 is a "like", the convention of the ensemble simulator paper
+
+# Which question a prediction answers: "chosen" = an item the person picked themselves (what
+# rating datasets hold, and what a search finds); "shown" = an item put in front of them by a
+# recommender, which people like less often than what they choose (ratings missing not at random).
+Exposure = Literal["chosen", "shown"]
 
 
 @runtime_checkable
@@ -34,9 +39,10 @@ class FeedbackModel(Protocol):
 
 
 def predict_both(model: FeedbackModel, user_ids: np.ndarray, item_ids: np.ndarray,
-                 history: History) -> tuple[np.ndarray, np.ndarray]:
-    """(P(like), rating) per pair: one pass for models that offer `predict_both` (the ensemble
-    builds its features once for both), else `predict_proba` then `predict_rating`."""
+                 history: History, *, exposure: Exposure) -> tuple[np.ndarray, np.ndarray]:
+    """(P(like), rating) per pair, for items the person `chose` or was `shown` (see `Exposure`):
+    one pass for models that offer `predict_both` (the ensemble builds its features once for
+    both), else `predict_proba` then `predict_rating`."""
     both = getattr(model, "predict_both", None)
     if both is not None:
         return both(user_ids, item_ids, history)

@@ -15,12 +15,13 @@ One step (see DESIGN.md, "Data flow of one step"):
    the step's events are written in one transaction.
 
 How watching works (documented because results depend on it): for an item on a page,
-P(watch) = watch_scale * P(like)^2 * (1 - 0.1 * position) * exp(social_influence * conformity * h),
+P(watch) = watch_scale * P(like | shown)^2 * max(1 - position_decay * position, min_position_factor)
+* exp(social_influence * conformity * h) (all of them `simulation.behaviour` parameters),
 where h is the closeness-weighted sentiment the agent heard about that item (liked +1, neutral
 +0.3, disliked -1). A watched item gets the rating round(predicted + conformity * 0.5 * tanh(h) +
 noise), clipped to 1-5; at least `like_rating` is a like, at most `dislike_rating` a dislike.
-After each page the agent moves on with probability 0.55 if it watched nothing there, 0.35 if it
-did, else it leaves.
+After each page the agent moves on with probability `continue_if_nothing` (0.55) if it watched
+nothing there, `continue_if_watched` (0.35) if it did, else it leaves.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ..agents import ACTS, Persona, UserAgent, act_weights, derive_roles, derive
 from ..agents.user_agent import Hearing
 from ..data import Dataset, History, Interactions
 from ..errors import UserError
-from ..feedback import FeedbackModel, predict_both
+from ..feedback import Exposure, FeedbackModel, predict_both
 from ..llm import LanguageBackend, SpeechRequest
 from ..metrics import metrics_reporters
 from ..recommenders import Recommender, RecommenderWorld
@@ -46,8 +47,6 @@ from .events import Event, EventLog
 from .interventions import apply_extra_intervention, check_extra_interventions
 
 BROWSE, SEARCH, CHAT, POST, NOTHING = range(len(ACTS))
-CONTINUE_IF_NOTHING, CONTINUE_IF_WATCHED = 0.55, 0.35
-WATCH_SCALE, SOCIAL_INFLUENCE = 0.45, 1.0
 HEARD_WANTS, HEARD_DECLINES = 2.0, 0.5  # chat listener said it wants to watch / does not (LLM replies only)
 
 
@@ -313,7 +312,8 @@ class RecSimModel(mesa.Model):
                         h[row, col] = self.agent_list[a].heard_weight(int(item))
         return h
 
-    def _decide(self, agents: np.ndarray, items: np.ndarray, boost: float = 1.0) -> tuple[np.ndarray, ...]:
+    def _decide(self, agents: np.ndarray, items: np.ndarray, exposure: Exposure,
+                boost: float = 1.0) -> tuple[np.ndarray, ...]:
         """Batched feedback for an (n_agents, n_items) grid: P(like), sampled rating, heard pressure."""
         valid = items >= 0
         flat_agents = np.repeat(agents, items.shape[1])[valid.ravel()]
@@ -322,12 +322,14 @@ class RecSimModel(mesa.Model):
         p_like = np.zeros(items.shape)
         predicted = np.zeros(items.shape)
         if len(flat_items):
-            p_like[valid], predicted[valid] = predict_both(self.feedback, users, flat_items, self.history)
+            p_like[valid], predicted[valid] = predict_both(self.feedback, users, flat_items, self.history,
+                                                         exposure=exposure)
         h = self._heard_matrix(agents, items)
         conformity = self.conformity[agents][:, None]
         noise = self.rng.normal(0, self.scenario.feedback.rating_noise, items.shape)
         ratings = np.clip(np.rint(predicted + conformity * 0.5 * np.tanh(h) + noise), 1, 5)
-        p_watch = boost * WATCH_SCALE * p_like**2 * np.exp(SOCIAL_INFLUENCE * conformity * h)
+        behaviour = self.sim.behaviour
+        p_watch = boost * behaviour.watch_scale * p_like**2 * np.exp(behaviour.social_influence * conformity * h)
         return np.where(valid, np.clip(p_watch, 0, 1), 0.0), p_like, ratings, h
 
     def _watch(self, agent: int, item: int, rating: float, p_like: float, via: str, extra: dict) -> None:
@@ -357,11 +359,13 @@ class RecSimModel(mesa.Model):
         k, pages = self.sim.page_size, self.sim.max_pages
         users = self.users[agents]
         recs = self.recommender.recommend(users, k * pages, self.history.seen_matrix(users, len(self.catalog)))
-        p_watch, p_like, ratings, _ = self._decide(agents, recs)
-        p_watch *= np.tile(np.clip(1 - 0.1 * np.arange(k), 0.1, 1), pages)
+        behaviour = self.sim.behaviour
+        p_watch, p_like, ratings, _ = self._decide(agents, recs, "shown")
+        p_watch *= np.tile(np.clip(1 - behaviour.position_decay * np.arange(k), behaviour.min_position_factor, 1), pages)
         watch = (self.rng.random(recs.shape) < p_watch).reshape(len(agents), pages, k)
         watched_any = watch.any(2)
-        go_on = self.rng.random((len(agents), pages)) < np.where(watched_any, CONTINUE_IF_WATCHED, CONTINUE_IF_NOTHING)
+        go_on = self.rng.random((len(agents), pages)) < np.where(watched_any, behaviour.continue_if_watched,
+                                                                  behaviour.continue_if_nothing)
         # page p is seen when the agent moved on after every earlier page
         seen = np.concatenate([np.ones((len(agents), 1), bool), np.cumprod(go_on[:, :-1], 1).astype(bool)], 1)
         watch &= seen[:, :, None]
@@ -390,7 +394,7 @@ class RecSimModel(mesa.Model):
             seen = set(self.history.items[self.users[a]])
             wanted.append(next((i for i in self.agent_list[a].wanted_items() if i not in seen), -1))
         items = np.array(wanted)[:, None]
-        p_watch, p_like, ratings, _ = self._decide(agents, items, boost=2.0)
+        p_watch, p_like, ratings, _ = self._decide(agents, items, "chosen", boost=self.sim.behaviour.search_boost)
         watch = self.rng.random(items.shape) < p_watch
         for row, agent in enumerate(agents):
             item = int(items[row, 0])
