@@ -156,6 +156,29 @@ def test_measuring_does_not_change_the_run(scenario_file):
     assert a.rng.random() == b.rng.random()
 
 
+def test_reading_between_steps_changes_no_column(scenario_file):
+    """Out-of-band reads between steps (a notebook, the web page) return the last step's values and
+    fold nothing: every column of every step is the same as in a run nobody read from."""
+    scenario = load_scenario(scenario_file({"simulation": {"activation": {"kind": "random", "probability": 0.8}}}))
+    dataset = load_dataset(scenario)
+    quiet, read = build_model(scenario, dataset), build_model(scenario, dataset)
+    seen = []
+    for _ in range(5):
+        quiet.step()
+        read.step()
+        seen.append({c: read.step_metrics.value(c) for c in COLUMNS})  # read every column, twice
+        assert {c: read.step_metrics.value(c) for c in COLUMNS} == pytest.approx(seen[-1], nan_ok=True)
+    a = quiet.datacollector.get_model_vars_dataframe()
+    b = read.datacollector.get_model_vars_dataframe()
+    pd.testing.assert_frame_equal(a, b)
+    # what was read between steps is what the DataCollector recorded for that step
+    for step, values in enumerate(seen):
+        assert values == pytest.approx(b.iloc[step][list(COLUMNS)].to_dict(), nan_ok=True)
+    assert b["watches"].sum() > 10  # steps with watches, so a step counted twice or lost would show
+    assert read.step_metrics.watches == quiet.step_metrics.watches == b["watches"].sum()
+    pd.testing.assert_frame_equal(quiet.step_metrics.agent_table(), read.step_metrics.agent_table())
+
+
 def test_conformity_counts_agreement_with_friends_earlier_likes(scenario_file):
     scenario = load_scenario(scenario_file({"agents": {"count": 4}, "social": {"graph": "none"}}))
     model = build_model(scenario, load_dataset(scenario))

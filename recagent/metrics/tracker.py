@@ -136,7 +136,11 @@ class StepMetrics:
     # --- measures --------------------------------------------------------------------------------
 
     def compute(self, step: int, events) -> dict[str, float]:
-        tally = self.observe(events)
+        """Fold one step's `events` into the running state, then measure; call it once per step."""
+        return self.measures(step, self.observe(events))
+
+    def measures(self, step: int, tally: dict) -> dict[str, float]:
+        """Every column from the running state and one step's `tally` (see observe); folds nothing."""
         v: dict[str, float] = {}
         win = self.window_genres.sum(1) > 0
         v["genre_entropy_window"] = float(entropy_bits(self.window_genres[win]).mean()) if win.any() else 0.0
@@ -189,11 +193,23 @@ class StepMetrics:
             b = (a + rng.integers(1, len(who), self.jaccard_n)) % len(who)  # b != a
         return float(jaccard_pairs(sets, who[a], who[b]).mean())
 
-    def value(self, column: str) -> float:
+    def collect(self) -> dict[str, float]:
+        """The columns of the step in progress, folding its events the first time it is asked.
+
+        Only the model's DataCollector calls this, inside `step()` after the step's acts and before
+        `step_index` moves on; asking again during the same step folds nothing twice."""
         model = self.model
         if self.step_done != model.step_index:
             self.values = self.compute(model.step_index, model.step_events)
             self.step_done = model.step_index
+        return self.values
+
+    def value(self, column: str) -> float:
+        """The column as of the last collected step. Reading never folds events: a read between
+        steps (when `step_index` has already moved on but `step_events` still holds the last
+        step's events) once folded that step a second time and lost the next one."""
+        if self.step_done < 0:  # nothing collected yet: the measures of the starting state
+            return self.measures(0, {"pages": [], "watches": 0, "influenced": 0})[column]
         return self.values[column]
 
     # --- per agent -------------------------------------------------------------------------------
@@ -222,4 +238,4 @@ class StepMetrics:
 def metrics_reporters(model) -> dict:
     """DataCollector reporters for every column of StepMetrics; attaches the tracker to the model."""
     model.step_metrics = StepMetrics(model)
-    return {column: (lambda m, c=column: m.step_metrics.value(c)) for column in COLUMNS}
+    return {column: (lambda m, c=column: m.step_metrics.collect()[c]) for column in COLUMNS}
