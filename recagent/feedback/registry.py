@@ -1,16 +1,22 @@
 """Feedback models by the name a scenario uses.
 
 A factory takes the build context (seed, cache folder, dataset name) and the scenario's
-`feedback.params` as keyword arguments.
+`feedback.params` as keyword arguments. Each factory declares the params it accepts as a pydantic
+model in its `Params` attribute (one class per model, right above its factory: add a parameter
+there when the model gains one); `make_feedback` checks them, so errors name the scenario field
+(`field 'feedback.params.factors': ...`) instead of surfacing from inside fit().
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
-from .base import FeedbackModel
+from pydantic import Field
+
+from ..params import ComponentParams, check_params, params_model_for
+from .base import LIKE_THRESHOLD, FeedbackModel
 from .bias import BiasFeedback
 
 
@@ -19,6 +25,28 @@ class FeedbackContext:
     seed: int
     cache_dir: Path
     dataset_name: str
+
+
+class EnsembleParams(ComponentParams):
+    """What a scenario may set of the ensemble (recagent.feedback.ensemble.EnsembleParams and mode)."""
+
+    mode: Literal["soft", "vote"] = Field("soft", description="average the members' probabilities, or vote")
+    route: Literal["offline", "llm"] = Field("offline", description="keywords: offline extraction or prepared by the LLM")
+    top_k: int = Field(8, ge=1, le=1000, description="keywords kept per item")
+    min_items: int = Field(2, ge=1, description="a keyword must describe at least this many items")
+    max_fraction: float = Field(0.25, gt=0, le=1, description="... and at most this share of the catalog")
+    holdout: Literal["random", "temporal"] = "random"
+    holdout_fraction: float = Field(0.2, gt=0, lt=1)
+    stacker: Literal["linear", "gbm"] = "linear"
+    stack_features: Literal["all", "base", "ratings"] = "all"
+    sasrec_epochs: int = Field(30, ge=1, le=10_000)
+    sasrec_max_len: int = Field(50, ge=1, le=10_000)
+    sasrec_dim: int = Field(32, ge=1, le=4096)
+    sasrec_dropout: float = Field(0.2, ge=0, lt=1)
+    mf_factors: int = Field(24, ge=1, le=4096)
+    mf_reg: float = Field(12.0, ge=0, allow_inf_nan=False)
+    like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
+    seed: int = Field(0, description="training seed; part of the cache key")
 
 
 def _ensemble(context: FeedbackContext, **params: Any) -> FeedbackModel:
@@ -34,23 +62,64 @@ def _ensemble(context: FeedbackContext, **params: Any) -> FeedbackModel:
     return EnsembleFeedback(dataset_name=context.dataset_name, **params)
 
 
+class BiasParams(ComponentParams):
+    reg_user: float = Field(5.0, ge=0, allow_inf_nan=False, description="shrinkage of the user bias")
+    reg_item: float = Field(10.0, ge=0, allow_inf_nan=False, description="shrinkage of the item bias")
+    like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
+    iterations: int = Field(5, ge=1, le=10_000)
+
+
+def _bias(context: FeedbackContext, **params: Any) -> FeedbackModel:
+    return BiasFeedback(**params)
+
+
+class MFParams(ComponentParams):
+    factors: int = Field(24, ge=1, le=4096, description="latent dimension")
+    reg: float = Field(12.0, ge=0, allow_inf_nan=False)
+    reg_bias: float = Field(5.0, ge=0, allow_inf_nan=False)
+    iterations: int = Field(12, ge=1, le=10_000)
+    seed: int | None = Field(None, description="default: the scenario seed")
+    like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
+
+
 def _mf(context: FeedbackContext, **params: Any) -> FeedbackModel:
     from .mf import MatrixFactorization
 
-    params.setdefault("seed", context.seed)
+    if params.get("seed") is None:
+        params["seed"] = context.seed
     return MatrixFactorization(**params)
 
 
+class LLMRatingParams(ComponentParams):
+    batch: int = Field(20, ge=1, le=1000, description="items rated per LLM call")
+    history: int = Field(10, ge=0, le=1000, description="recent ratings shown in the prompt")
+    profile_ratings: int = Field(40, ge=1, le=10_000, description="ratings summarised into the taste profile")
+    like_threshold: float = Field(3.5, allow_inf_nan=False)
+
+
+def _llm_rating(context: FeedbackContext, **params: Any) -> FeedbackModel:
+    from .llm_rating import LLMRatingFeedback
+
+    return LLMRatingFeedback(context, **params)
+
+
+_ensemble.Params, _bias.Params, _mf.Params, _llm_rating.Params = EnsembleParams, BiasParams, MFParams, LLMRatingParams
+
 FEEDBACK_MODELS: dict[str, Callable[..., FeedbackModel]] = {
-    "bias": lambda context, **params: BiasFeedback(**params),
+    "bias": _bias,
     "ensemble": _ensemble,
     "mf": _mf,
-    "llm_rating": lambda context, **params: __import__("recagent.feedback.llm_rating", fromlist=["x"]).LLMRatingFeedback(
-        context, **params),
+    "llm_rating": _llm_rating,
 }
 
 
-def make_feedback(name: str, context: FeedbackContext, **params: Any) -> FeedbackModel:
+def feedback_params(factory: Callable) -> type[ComponentParams]:
+    """The params model of a feedback factory (declared `Params`, or derived from its signature)."""
+    return params_model_for(factory, skip=1)
+
+
+def make_feedback(name: str, context: FeedbackContext, field: str = "feedback.params", **params: Any) -> FeedbackModel:
     if name not in FEEDBACK_MODELS:
         raise KeyError(name)
-    return FEEDBACK_MODELS[name](context, **params)
+    factory = FEEDBACK_MODELS[name]
+    return factory(context, **check_params(feedback_params(factory), params, field))
