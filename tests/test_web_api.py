@@ -34,6 +34,16 @@ def client(runs):
     return TestClient(create_app(runs["root"]))
 
 
+def explanations(client, path: str, timeout: float = 60):
+    """GET an explanations path, following the server's 503 + Retry-After while the model is rebuilt."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(path)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            return r
+        time.sleep(min(float(r.headers["retry-after"]), 0.2))
+
+
 def sql(run_dir, query, params=()):
     conn = sqlite3.connect(run_dir / "events.sqlite")
     try:
@@ -114,7 +124,7 @@ def test_agent_panel(client, runs):
 def test_explanations_rebuild_the_feedback_model(client, runs):
     agent, n = sql(runs["plain"], "SELECT agent_id, COUNT(*) FROM events WHERE kind = 'watch' GROUP BY agent_id "
                                   "ORDER BY COUNT(*) DESC LIMIT 1")[0]
-    ex = client.get(f"/api/runs/plain/agents/{agent}/explanations").json()
+    ex = explanations(client, f"/api/runs/plain/agents/{agent}/explanations").json()
     assert ex["available"] and ex["model"] == "bias"
     ids = [str(r[0]) for r in sql(runs["plain"], "SELECT id FROM events WHERE kind = 'watch' AND agent_id = ?", (agent,))]
     assert sorted(ex["explanations"]) == sorted(ids)
@@ -125,6 +135,34 @@ def test_explanations_rebuild_the_feedback_model(client, runs):
                                      "WHERE kind = 'watch' AND agent_id = ?", (agent,)))
     first = min(int(i) for i in ex["explanations"])
     assert ex["explanations"][str(first)]["p_like"] == pytest.approx(logged[first], abs=2e-3)
+
+
+def test_the_feedback_model_is_rebuilt_outside_requests(runs, monkeypatch):
+    """While the model is rebuilt the request answers 503 at once; the fit runs on the background worker."""
+    import threading
+
+    from recagent.web.explain import Explainer
+
+    release, builders = threading.Event(), []
+    real_build = Explainer._build
+
+    def slow_build(run_dir):
+        builders.append(threading.current_thread().name)
+        release.wait(30)
+        return real_build(run_dir)
+
+    monkeypatch.setattr(Explainer, "_build", staticmethod(slow_build))
+    c = TestClient(create_app(runs["root"]))
+    started = time.monotonic()
+    r = c.get("/api/runs/plain/agents/3/explanations")
+    assert time.monotonic() - started < 5  # answered while the build is still blocked
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert r.json()["preparing"] is True and "preparing the feedback model" in r.json()["error"]
+    assert c.get("/api/runs/plain/agents/3/explanations").status_code == 503  # queued once, still preparing
+    release.set()
+    r = explanations(c, "/api/runs/plain/agents/3/explanations")
+    assert r.status_code == 200 and r.json()["available"]
+    assert builders == ["recagent-explain"]  # one build, on the worker thread, not a request thread
 
 
 def test_item_panel_and_cascade(client, runs):
@@ -222,7 +260,7 @@ def test_only_the_interview_endpoint_writes(client, runs):
     for path in ("/api/runs", "/api/runs/plain", "/api/runs/plain/metrics", "/api/runs/plain/graph",
                  "/api/runs/plain/steps/0", "/api/runs/plain/agents/3", "/api/runs/plain/agents/3/explanations",
                  "/api/runs/plain/items?q=a", "/api/runs/plain/live"):
-        assert client.get(path).status_code == 200
+        assert explanations(client, path).status_code == 200
     assert folder_digest(runs["root"]) == before
     r = client.post("/api/runs/plain/agents/3/interview", json={"question": "What have you enjoyed lately?", "step": 4})
     assert r.status_code == 200
@@ -256,7 +294,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_cli_serve_errors_and_warning(tmp_path):
+def test_cli_serve_errors_and_token_notice(tmp_path):
     from typer.testing import CliRunner
 
     from recagent.cli import app
@@ -270,12 +308,16 @@ def test_cli_serve_errors_and_warning(tmp_path):
     from recagent.web.serve import check_bind
 
     console = Console(record=True, width=200)
-    check_bind("0.0.0.0", 8000, console)
-    text = console.export_text()
-    assert "warning" in text and "no authentication" in text
+    token = check_bind("0.0.0.0", 8000, None, console)
+    assert token and len(token) >= 32  # generated: beyond loopback a token is never optional
+    assert "every request needs the access token" in console.export_text()
     console = Console(record=True, width=200)
-    check_bind("127.0.0.1", 8000, console)
-    assert console.export_text() == ""
+    assert check_bind("127.0.0.1", 8000, None, console) is None and console.export_text() == ""
+    assert check_bind("127.0.0.1", 8000, "a-token-of-16-chars", console) == "a-token-of-16-chars"
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--host", "0.0.0.0", "--token", "short"])
+    assert result.exit_code == 2 and "--token: the access token must be at least 16 characters, found 5" in result.output
+    result = CliRunner().invoke(app, ["serve", str(tmp_path), "--token", "sixteen chars!!!"])
+    assert result.exit_code == 2 and "only letters, digits" in result.output
 
 
 def test_run_with_serve_serves_the_run_live(tmp_path):

@@ -43,7 +43,9 @@ def page(world):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # Chromium logs every non-2xx fetch; a 503 is the server saying an explanation is still being
+    # prepared (the page retries after Retry-After), so it is not an error of the page
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 503" not in m.text else None)
     page.errors = errors
     yield page
     context.close()

@@ -2,7 +2,8 @@
 
 Endpoints (all JSON unless noted; every bad parameter is a 4xx with {"error": message}):
 
-- `GET /` the page; `GET /static/...` its scripts and styles (top-level `web/`, no CDN);
+- `GET /` the page; `GET /static/...` its scripts and styles (package data in `recagent/web/static/`,
+  so a wheel install serves it too; no CDN);
 - `GET /api/runs` run list; `GET /api/runs/{run}` run.json and live status;
 - `GET /api/runs/{run}/metrics` metrics per step; `GET /api/runs/{run}/graph` agents, edges and per-step
   node measures; `GET /api/runs/{run}/steps/{step}` that step's chats, posts and counts;
@@ -10,61 +11,83 @@ Endpoints (all JSON unless noted; every bad parameter is a 4xx with {"error": me
 - `GET /api/runs/{run}/items/{item_id}?step=` item panel with its cascade; `GET /api/runs/{run}/items?q=`;
 - `GET /api/runs/{run}/live` server-sent events: `status` whenever new steps land, until the run ends;
 - `POST /api/runs/{run}/agents/{id}/interview` {"question", "step"?}: the only endpoint that writes.
+
+With an access token (required beyond loopback, see access.py) every path answers 401 to a request
+that does not carry it; `GET /?token=...` sets the page's session cookie and redirects to `/`.
+Explanations answer 503 with Retry-After while the run's feedback model is rebuilt in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .explain import Explainer
+from . import access
+from .explain import Explainer, Preparing
 from .interview import MAX_QUESTION, ask
 from .runs import BadRequest, NotFound, RunStore
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+NEEDS_TOKEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>recagent</title></head><body>
+<h1>recagent: this server needs its access token</h1>
+<p>Open the address that <code>recagent serve</code> printed when it started (it ends in
+<code>/?token=...</code>), or send <code>Authorization: Bearer TOKEN</code>.</p></body></html>"""
 
 
-def warm_up(store: RunStore, count: int) -> None:
-    for summary in store.summaries()[:count]:
+class InterviewRequest(BaseModel):
+    """The interview endpoint's body (strict: "3" is not a step, a number is not a question)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    question: str = Field(min_length=1, max_length=MAX_QUESTION * 4)  # the stripped text is checked below
+    step: int | None = Field(default=None, description="the page's step; default the last completed one")
+
+
+def warm_up(store: RunStore, count: int, explainer: Explainer | None = None) -> None:
+    for n, summary in enumerate(store.summaries()[:count]):
         try:
             data = store.get(summary["id"])
             data.cached_json("metrics", lambda: {**data.status(), "metrics": data.metrics()})
             data.cached_json("graph", data.graph)
+            if n == 0 and explainer is not None:  # the page opens the newest run first
+                explainer.prepare(data.path)
         except Exception:  # noqa: BLE001 - warming is best effort; requests report real errors
             pass
 
 
 def web_dir() -> Path:
-    """The page's folder: $RECAGENT_WEB_DIR, else the repository's top-level `web/`."""
-    override = os.environ.get("RECAGENT_WEB_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "web"
+    """The page's folder: `static/` inside this package (package data, so wheels carry it)."""
+    return Path(__file__).resolve().parent / "static"
 
 
 def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None,
-               warm: int = 0) -> FastAPI:
+               warm: int = 0, token: str | None = None) -> FastAPI:
     """The app serving the run folders under `runs_dir`.
 
     `allowed_hosts`, when given, rejects requests whose Host header is not one of them (the CLI
     passes the loopback names when bound to 127.0.0.1, which defeats DNS-rebinding pages).
     `warm` > 0 reads that many of the newest runs in a background thread at start, so the first
-    page load finds their views ready (the CLI does; tests and the benchmark measure cold).
+    page load finds their views ready, and starts rebuilding the newest run's feedback model for
+    explanations (the CLI does; tests and the benchmark measure cold).
+    `token`, when given, is required on every request (see access.py).
     """
     store = RunStore(runs_dir)
-    if warm:
-        threading.Thread(target=warm_up, args=(store, warm), name="recagent-warm", daemon=True).start()
     explainer = Explainer()
+    if warm:
+        threading.Thread(target=warm_up, args=(store, warm, explainer), name="recagent-warm", daemon=True).start()
+    if token is not None:
+        access.check_token(token, "token")
     app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.state.explainer = explainer
@@ -77,7 +100,32 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
                 "host", "").startswith("[") else request.headers.get("host", "").split("]")[0] + "]"
             if host not in allowed_hosts:
                 return JSONResponse({"error": f"host {host!r} is not served here"}, status_code=400)
-        response = await call_next(request)
+        if token is not None:
+            response = authorise(request)
+            if response is not None:
+                return secure(request, response)
+        return secure(request, await call_next(request))
+
+    def authorise(request: Request) -> Response | None:
+        """None when the request carries the token; else the answer to send instead."""
+        if access.presented(token, request.headers.get("authorization"), request.cookies):
+            if request.url.path == "/" and "token" in request.query_params:
+                return RedirectResponse("/", status_code=303)  # drop the token from the address bar
+            return None
+        offered = request.query_params.get("token") if request.url.path == "/" else None
+        if offered is not None and access.presented(token, f"Bearer {offered}", {}):
+            # the link `recagent serve` printed: remember the token in a cookie the page's own
+            # requests (fetch, EventSource) carry, and show the page at its clean address
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(access.cookie_name(token), token, httponly=True, samesite="lax", path="/")
+            return response
+        if request.url.path == "/" or request.url.path.startswith("/static/"):
+            return HTMLResponse(NEEDS_TOKEN_PAGE, status_code=401)
+        return JSONResponse({"error": "this server needs its access token: open the address `recagent serve` "
+                                      "printed, or send 'Authorization: Bearer TOKEN'"},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    def secure(request: Request, response: Response) -> Response:
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -92,6 +140,11 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     @app.exception_handler(BadRequest)
     async def bad_request(_: Request, e: BadRequest):
         return JSONResponse({"error": str(e)}, status_code=400)
+
+    @app.exception_handler(Preparing)
+    async def preparing(_: Request, e: Preparing):
+        return JSONResponse({"error": str(e), "preparing": True, "retry_after": e.retry_after}, status_code=503,
+                            headers={"Retry-After": str(e.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError):
@@ -179,24 +232,31 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         data.agent(agent_id)
         return explainer.explain_agent(data, agent_id, data.check_step(step), limit)
 
-    @app.post("/api/runs/{run}/agents/{agent_id}/interview")
+    # The body is read by hand (not a FastAPI body parameter) to answer 415 to anything but JSON,
+    # which is what keeps cross-site forms out; the schema still documents it for clients and fuzzers.
+    @app.post("/api/runs/{run}/agents/{agent_id}/interview", openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": InterviewRequest.model_json_schema()}}}})
     async def interview(run: str, agent_id: int, request: Request):
         if "application/json" not in request.headers.get("content-type", ""):
             return JSONResponse({"error": "send the question as JSON: {\"question\": \"...\"}"}, status_code=415)
+        raw = await request.body()
         try:
-            body = json.loads(await request.body() or b"null")
+            json.loads(raw or b"null")
         except ValueError:
             raise BadRequest("the request body is not valid JSON")
-        if not isinstance(body, dict) or not isinstance(body.get("question"), str):
-            raise BadRequest("expected a JSON object with a 'question' string")
-        question = body["question"].strip()
+        try:
+            body = InterviewRequest.model_validate_json(raw or b"null")
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or "body"
+            raise BadRequest(f"expected a JSON object {{\"question\": string, \"step\"?: integer}}; "
+                             f"{where!r}: {err['msg']}")
+        question = body.question.strip()
         if not question:
             raise BadRequest("the question is empty")
         if len(question) > MAX_QUESTION:
             raise BadRequest(f"the question is longer than {MAX_QUESTION} characters ({len(question)})")
-        step = body.get("step")
-        if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
-            raise BadRequest(f"'step' must be an integer, found {step!r}")
+        step = body.step
         data = await run_in_threadpool(run_data, run)
         data.agent(agent_id)
         step = data.check_step(step)

@@ -2,14 +2,19 @@
 
 The run folder does not store the feedback model, so the server rebuilds it from
 `scenario.resolved.yaml` (dataset + feedback model + fit, exactly as the runner did) once per run
-and keeps it in memory. Explanations are asked with the agent's history as it was just before
-each watch: the dataset's ratings plus the agent's earlier watches in the run.
+and keeps it in memory. Rebuilding can take seconds to minutes (loading a dataset, fitting an
+ensemble), so it never runs inside a request: one background worker rebuilds the runs asked for,
+one at a time (two fits at once would only share the same cores), and until a run's model is
+ready its explanation requests are answered with `Preparing` (503 with Retry-After).
+Explanations are asked with the agent's history as it was just before each watch: the dataset's
+ratings plus the agent's earlier watches in the run.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +22,14 @@ import numpy as np
 from ..data import Dataset, History
 from ..errors import UserError
 from .runs import RunData
+
+RETRY_AFTER_SECONDS = 2
+
+
+class Preparing(Exception):
+    """The run's feedback model is still being rebuilt in the background (answered with 503)."""
+
+    retry_after = RETRY_AFTER_SECONDS
 
 
 @dataclass
@@ -26,27 +39,58 @@ class Rebuilt:
     history: History
 
 
+@dataclass
+class Job:
+    run_dir: Path
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Rebuilt | None = None
+    error: Exception | None = None
+
+
 class Explainer:
-    """Rebuilds and caches one feedback model per run folder."""
+    """Rebuilds one feedback model per run folder in a background thread and keeps it."""
 
     def __init__(self):
-        self._models: dict[Path, Rebuilt | Exception] = {}
-        self._locks: dict[Path, threading.Lock] = {}
+        self._jobs: dict[Path, Job] = {}
+        self._queue: queue.Queue[Job] = queue.Queue()
         self._guard = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def prepare(self, run_dir: Path) -> Job:
+        """Queue the rebuild of `run_dir`'s model (once); returns its job."""
+        with self._guard:
+            job = self._jobs.get(run_dir)
+            if job is None:
+                job = self._jobs[run_dir] = Job(run_dir)
+                self._queue.put(job)
+                if self._worker is None:
+                    # a daemon thread: stopping the server must not wait for a fit to finish
+                    self._worker = threading.Thread(target=self._work, name="recagent-explain", daemon=True)
+                    self._worker.start()
+            return job
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                job.result = self._build(job.run_dir)
+            except Exception as e:  # noqa: BLE001 - reported to the page as "unavailable"
+                job.error = e
+            job.done.set()
 
     def model(self, run_dir: Path) -> Rebuilt:
-        with self._guard:
-            lock = self._locks.setdefault(run_dir, threading.Lock())
-        with lock:
-            if run_dir not in self._models:
-                try:
-                    self._models[run_dir] = self._build(run_dir)
-                except Exception as e:  # noqa: BLE001 - reported to the page as "unavailable"
-                    self._models[run_dir] = e
-            found = self._models[run_dir]
-        if isinstance(found, Exception):
-            raise found
-        return found
+        """The rebuilt model; raises Preparing (having queued the rebuild) while it is not ready."""
+        job = self.prepare(run_dir)
+        if not job.done.is_set():
+            raise Preparing(f"preparing the feedback model of run {run_dir.name!r} for explanations; "
+                            f"ask again in {RETRY_AFTER_SECONDS} s")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def wait(self, run_dir: Path, timeout: float | None = None) -> bool:
+        """Queue the rebuild and block until it is done (outside requests: warm-up, tests)."""
+        return self.prepare(run_dir).done.wait(timeout)
 
     @staticmethod
     def _build(run_dir: Path) -> Rebuilt:
@@ -71,6 +115,8 @@ class Explainer:
         agent = run.agent(agent_id)
         try:
             rebuilt = self.model(run.path)
+        except Preparing:
+            raise
         except Exception as e:  # noqa: BLE001
             return {"available": False, "reason": f"could not rebuild the feedback model: {e}", "explanations": {}}
         ds = rebuilt.dataset

@@ -5,62 +5,78 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
 
 from ..errors import UserError
+from .access import TOKEN_ENV, is_loopback, token_for
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
-def _server(runs_dir: Path, host: str, port: int):
+def _server(runs_dir: Path, host: str, port: int, token: str | None):
     import uvicorn
 
     from .app import LOOPBACK_HOSTS, create_app  # here, not at import: the CLI starts without FastAPI
 
-    allowed = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else None
-    app = create_app(runs_dir, allowed_hosts=allowed, warm=3)
+    allowed = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
+    app = create_app(runs_dir, allowed_hosts=allowed, warm=3, token=token)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
 
-def check_bind(host: str, port: int, console: Console) -> None:
+def check_bind(host: str, port: int, token: str | None, console: Console) -> str | None:
+    """Check the address and settle the access token (see access.py); returns the token to require."""
     if not 0 < port < 65536:
         raise UserError(f"--port must be between 1 and 65535, found {port}")
-    from .app import LOOPBACK_HOSTS
+    token, generated = token_for(host, token)
+    if token is not None and not is_loopback(host):
+        console.print(f"serving beyond loopback on {host}: every request needs the access token"
+                      + (" (generated for this session)" if generated else "")
+                      + ". Plain HTTP: on an untrusted network put TLS in front (see docs/web.md).", highlight=False)
+    return token
 
-    if host not in LOOPBACK_HOSTS:
-        console.print(f"[bold yellow]warning:[/] serving on {host}: anyone who can reach this machine can read "
-                      "these runs and write interviews into them. There is no authentication.", highlight=False)
 
-
-def url(host: str, port: int, run: str | None = None) -> str:
+def url(host: str, port: int, run: str | None = None, token: str | None = None) -> str:
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{shown}:{port}/" + (f"#run={run}" if run else "")
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "") + (f"#run={run}" if run else "")
 
 
-def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, console: Console | None = None) -> None:
+def page_url(host: str, port: int, token: str | None, given: bool, run: str | None = None) -> str:
+    """The address to open: with a generated token spelled out (the only place it is ever shown);
+    a token the user gave is theirs to paste, not to echo into logs."""
+    if token is None:
+        return url(host, port, run)
+    if given:
+        return url(host, port, run, "<your token>") + f"  (token from --token or ${TOKEN_ENV})"
+    return url(host, port, run, token)
+
+
+def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, console: Console | None = None,
+          token: str | None = None) -> None:
     """Serve the run folders under `runs_dir` until interrupted."""
     console = console or Console()
     if not runs_dir.is_dir():
         raise UserError("runs folder not found", runs_dir)
-    check_bind(host, port, console)
-    server = _server(runs_dir, host, port)
-    console.print(f"serving runs in [bold]{runs_dir}[/] at {url(host, port)}  (Ctrl-C to stop)")
+    required = check_bind(host, port, token, console)
+    server = _server(runs_dir, host, port, required)
+    console.print(f"serving runs in [bold]{runs_dir}[/] at {page_url(host, port, required, bool(token))}  "
+                  "(Ctrl-C to stop)", highlight=False, soft_wrap=True)
     server.run()
 
 
 def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: int | None, quiet: bool,
-                  host: str, port: int, console: Console, keep_serving: bool = True):
+                  host: str, port: int, console: Console, keep_serving: bool = True, token: str | None = None):
     """Run a scenario while serving its parent folder, so the page shows it live; then keep serving."""
     from ..scenario import load_scenario
     from ..simulation.runner import run_scenario
 
     spec = load_scenario(scenario)
     parent = out.parent if out is not None else (spec.outputs.dir or Path("runs"))
+    required = check_bind(host, port, token, console)
     parent.mkdir(parents=True, exist_ok=True)
-    check_bind(host, port, console)
-    server = _server(parent, host, port)
+    server = _server(parent, host, port, required)
     thread = threading.Thread(target=server.run, name="recagent-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -68,11 +84,13 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
         time.sleep(0.05)
     if not server.started:
         raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
-    console.print(f"live page: {url(host, port)}  (the newest run is shown first)")
+    console.print(f"live page: {page_url(host, port, required, bool(token))}  (the newest run is shown first)",
+                  highlight=False, soft_wrap=True)
     try:
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
         console.print(f"run folder: [bold]{result.run_dir}[/]")
-        console.print(f"page: {url(host, port, result.run_dir.name)}")
+        console.print(f"page: {page_url(host, port, required, bool(token), result.run_dir.name)}",
+                      highlight=False, soft_wrap=True)
         if keep_serving:
             console.print("still serving; Ctrl-C to stop")
             while thread.is_alive():
@@ -87,13 +105,16 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
 
 def serve_command(
     runs_dir: Path = typer.Argument(Path("runs"), help="Folder of run folders (or one run folder)"),
-    host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to bind; anything but loopback prints a warning"),
+    host: str = typer.Option(DEFAULT_HOST, "--host", help="Address to bind; beyond loopback an access token is required"),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="Port"),
+    token: Optional[str] = typer.Option(None, "--token", envvar=TOKEN_ENV, show_envvar=True,
+                                        help="Access token to require (16+ URL-safe characters); generated and "
+                                             "printed when binding beyond loopback without one"),
 ) -> None:
     """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
     from ..cli import console, fail
 
     try:
-        serve(runs_dir, host, port, console)
+        serve(runs_dir, host, port, console, token)
     except UserError as e:
         fail(e)

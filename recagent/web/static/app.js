@@ -43,7 +43,12 @@ async function api(path, options) {
   const r = await fetch(path, options);
   let body = null;
   try { body = await r.json(); } catch { body = null; }
-  if (!r.ok) throw new Error((body && body.error) || `${r.status} ${r.statusText}`);
+  if (!r.ok) {
+    const error = new Error((body && body.error) || `${r.status} ${r.statusText}`);
+    error.status = r.status;
+    error.retryAfter = Number(r.headers.get("Retry-After")) || 0;
+    throw error;
+  }
   return body;
 }
 
@@ -435,8 +440,20 @@ async function renderAgent() {
 
 async function loadExplanations(run, id, step) {
   let data;
-  try { data = await api(`/api/runs/${enc(run)}/agents/${id}/explanations?step=${step}`); } catch (e) { showError(e); return; }
-  if (!state.panel || state.panel.id !== id || state.run !== run) return;
+  const current = () => state.panel && state.panel.id === id && state.run === run;
+  try { data = await api(`/api/runs/${enc(run)}/agents/${id}/explanations?step=${step}`); } catch (e) {
+    if (e.status === 503 && e.retryAfter) { // the server is still rebuilding the run's feedback model
+      if (!current()) return;
+      for (const cell of document.querySelectorAll("#agent-panel td.why")) {
+        if (!cell.querySelector(".preparing")) cell.append(el("div", { class: "muted preparing" }, "preparing the explanation…"));
+      }
+      setTimeout(() => { if (current()) loadExplanations(run, id, step); }, e.retryAfter * 1000);
+      return;
+    }
+    showError(e); return;
+  }
+  if (!current()) return;
+  for (const note of document.querySelectorAll("#agent-panel td.why .preparing")) note.remove();
   for (const cell of document.querySelectorAll("#agent-panel td.why")) {
     const ex = data.explanations[cell.dataset.event];
     if (!data.available) { cell.replaceChildren(el("span", { class: "muted" }, data.reason)); continue; }
