@@ -27,29 +27,17 @@ def fail(error: UserError) -> None:
 
 
 @app.command()
-def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
-             check_llm: bool = typer.Option(False, "--check-llm", help="Also ask each LLM endpoint for its models "
-                                            "(GET {base_url}/models), as a run does before its first step")) -> None:
-    """Check a scenario as a dry run: dataset, components, interventions, output folder, memory."""
-    from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
+def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file")) -> None:
+    """Check a scenario file without running it."""
     from .scenario import load_scenario
 
     try:
         spec = load_scenario(scenario)
-        if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError
-            from .llm.preflight import check_endpoints
-
-            endpoints = check_endpoints(spec.llm)  # first: one request each, cheaper than the dry run
-        result = dry_run(spec, scenario)
     except UserError as e:
         fail(e)
-    for line in report_lines(result, scenario):
-        console.print(line, highlight=False)
-    if check_llm:
-        for endpoint in endpoints:
-            console.print(f"[green]ok[/] LLM endpoint {endpoint.describe(spec.llm.model)}", highlight=False)
-        if not endpoints:
-            console.print(f"[green]ok[/] no LLM endpoint to check (provider {spec.llm.provider})", highlight=False)
+    console.print(f"[green]ok[/] {scenario}: scenario {spec.name!r}, {spec.simulation.steps} steps, "
+                  f"dataset {spec.dataset.kind}, recommender {spec.recommender.name}, "
+                  f"feedback {spec.feedback.model}, language backend {spec.llm.provider}")
 
 
 @app.command()
@@ -62,11 +50,8 @@ def run(
     serve: bool = typer.Option(False, "--serve", help="Serve the web page while it runs (live), then keep serving"),
     host: str = typer.Option("127.0.0.1", "--host", help="With --serve: address to bind (warns unless loopback)"),
     port: int = typer.Option(8000, "--port", help="With --serve: port"),
-    allow_degraded: bool = typer.Option(False, "--allow-degraded", help="Exit 0 even when more LLM acts fell back to "
-                                        "offline text than llm.max_fallback_share allows (otherwise exit 3)"),
-    report: bool = typer.Option(False, "--report", help="Also write the run's per-step plots and report.md"),
 ) -> None:
-    """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run)."""
+    """Run a scenario and write its run folder."""
     from .simulation.runner import run_scenario
 
     try:
@@ -79,14 +64,6 @@ def run(
     except UserError as e:
         fail(e)
     console.print(f"run folder: [bold]{result.run_dir}[/]")
-    if report:  # recagent/sweep/run_report.py (issue 15)
-        from .sweep.run_report import write_run_report
-
-        console.print(f"report: [bold]{write_run_report(result.run_dir)}[/]")
-    if result.info.get("status") == "degraded" and not allow_degraded:  # recagent/llm/health.py
-        err_console.print(f"[bold yellow]degraded:[/] {result.info['warning']} (exit 3; --allow-degraded accepts it)",
-                          highlight=False, soft_wrap=True)
-        raise typer.Exit(3)
 
 
 # Commands contributed by other packages of recagent are mounted below.
@@ -115,11 +92,6 @@ app.command("prepare")(_prepare)
 from .calibrate import calibrate_app as _calibrate_app  # noqa: E402 - recagent calibrate behaviour (issue 12)
 
 app.add_typer(_calibrate_app, name="calibrate")
-
-from .sweep.cli import report as _report, sweep as _sweep  # noqa: E402 - recagent sweep, report (issue 15)
-
-app.command("sweep")(_sweep)
-app.command("report")(_report)
 
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
