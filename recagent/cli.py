@@ -48,8 +48,10 @@ def run(
     steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
     serve: bool = typer.Option(False, "--serve", help="Serve the web page while it runs (live), then keep serving"),
-    host: str = typer.Option("127.0.0.1", "--host", help="With --serve: address to bind (warns unless loopback)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --serve: address to bind (beyond loopback a token is required)"),
     port: int = typer.Option(8000, "--port", help="With --serve: port"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="RECAGENT_WEB_TOKEN", show_envvar=True,
+                                        help="With --serve: access token to require (generated beyond loopback)"),
 ) -> None:
     """Run a scenario and write its run folder."""
     from .simulation.runner import run_scenario
@@ -58,7 +60,8 @@ def run(
         if serve:  # recagent/web (issue 6)
             from .web.serve import run_and_serve
 
-            run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console)
+            run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console,
+                          token=token)
             return
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
     except UserError as e:
