@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from recagent.cli import app
 from recagent.compare import parse_strategy
-from recagent.compare.report import t_interval
 from recagent.errors import UserError
+from recagent.sweep.measures import BY_COLUMN
 
 
 def test_parse_strategy():
@@ -23,29 +23,28 @@ def test_parse_strategy():
         parse_strategy("mf++mmr")
 
 
-def test_t_interval():
-    mean, lo, hi = t_interval(np.array([1.0, 2.0, 3.0]))
-    assert mean == 2.0 and hi - mean == pytest.approx(4.302653 * 1.0 / np.sqrt(3), rel=1e-5)
-    assert np.isnan(t_interval(np.array([1.0]))[1])
-
-
 def test_compare_report_on_a_tiny_scenario(scenario_file, tmp_path):
     path = scenario_file({"dataset": {"users": 25, "items": 80}, "simulation": {"steps": 4}})
     out = tmp_path / "cmp"
     result = CliRunner().invoke(app, ["compare", str(path), "-r", "random", "-r", "popular+mmr(lambda=0.3)",
                                       "--seeds", "2", "--jobs", "2", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    for name in ("report.md", "report.html", "comparison.csv", "runs.csv", "plots/mean_genre_entropy.png"):
+    for name in ("report.md", "report.html", "comparison.csv", "sweep.csv", "plots/mean_genre_entropy.png"):
         assert (out / name).is_file(), name
-    runs = pd.read_csv(out / "runs.csv")
+    runs = pd.read_csv(out / "sweep.csv")
     assert sorted(runs.seed.unique()) == [3, 4] and len(runs) == 4  # paired seeds: scenario seed, +1
     table = pd.read_csv(out / "comparison.csv")
     row = table[(table.metric == "coverage_exposure") & (table.strategy == "popular+mmr(lambda=0.3)")].iloc[0]
-    a = runs[runs.label == "random"].set_index("seed").coverage_exposure
-    b = runs[runs.label == "popular+mmr(lambda=0.3)"].set_index("seed").coverage_exposure
+    a = runs[runs.strategy == "random"].set_index("seed").coverage_exposure
+    b = runs[runs.strategy == "popular+mmr(lambda=0.3)"].set_index("seed").coverage_exposure
     assert row.diff_mean == pytest.approx((b - a).mean())
     assert row["mean"] == pytest.approx(b.mean())
     assert row.diff_ci_low <= row.diff_mean <= row.diff_ci_high
+    # 2 seeds: every interval inside its measure's range, and the report says the sample is too small
+    for _, r in table.dropna(subset=["ci_low"]).iterrows():
+        m = BY_COLUMN[r.metric]
+        assert m.low <= r.ci_low <= r["mean"] <= r.ci_high <= m.high, (r.metric, r.strategy)
+    assert "only 2 seeds per group" in result.output
     base = table[(table.strategy == "random")]
     assert (base.diff_mean == 0).all()
     # each run's own folder, with the per-agent table
@@ -53,6 +52,7 @@ def test_compare_report_on_a_tiny_scenario(scenario_file, tmp_path):
     assert len(agent) == 25 and {"genre_entropy", "top_influencer", "taste_drift"} <= set(agent.columns)
     report = (out / "report.md").read_text()
     assert "Paired differences against `random`" in report and "plots/ild_genre.png" in report
+    assert "**Warning:** only 2 seeds per group" in report and "Catalog coverage of consumption | cumulative" in report
     assert "<img src='plots/coverage_exposure.png'" in (out / "report.html").read_text()
 
 

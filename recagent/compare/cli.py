@@ -1,4 +1,4 @@
-"""The `recagent compare` command (mounted by recagent/cli.py)."""
+"""The `recagent compare` command (mounted by recagent/cli.py): a sweep over strategies only."""
 
 from __future__ import annotations
 
@@ -13,24 +13,31 @@ def compare(
     recommender: List[str] = typer.Option(..., "--recommender", "-r",
                                           help="Strategy, e.g. random, mf, mf+mmr(lambda=0.7); repeat for each"),
     seeds: int = typer.Option(3, "--seeds", help="Paired seeds per strategy (scenario seed, +1, ...)"),
-    out: Path = typer.Option(..., "--out", help="Output folder (new or empty)"),
-    jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel processes (default: CPU count)"),
+    out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or an unfinished comparison to resume)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel runs (default: CPU count)"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Strategy differences are taken against "
                                                                     "(default: the first --recommender)"),
+    executor: str = typer.Option("pool", "--executor", help="pool (local processes) or ray"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster; default: start a "
+                                                                          "local Ray instance"),
+    interval: str = typer.Option("bootstrap", "--interval", help="bootstrap (default) or t (only with 5+ seeds)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Run a scenario under several recommendation strategies with paired seeds; write a report."""
     from ..cli import console, fail
     from ..errors import UserError
-    from .runner import parse_strategy, run_comparison
+    from ..sweep.cli import _run
+    from ..sweep.strategy import parse_strategy
+    from .runner import comparison_plan
 
     try:
-        strategies = [parse_strategy(r) for r in recommender]
-        folder = run_comparison(scenario, strategies, seeds, out, jobs=jobs, steps=steps, baseline=baseline,
-                                progress=not quiet)
+        plan = comparison_plan(scenario, [parse_strategy(r) for r in recommender], seeds, steps=steps,
+                               baseline=baseline)
+        result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=1.0,
+                      interval=interval, quiet=quiet)
     except UserError as e:
         fail(e)
-    summary = (folder / "report.md").read_text(encoding="utf-8").split("## Paired differences")[0]
+    summary = (result.out / "report.md").read_text(encoding="utf-8").split("## Paired differences")[0]
     console.print(summary.split("## Summary", 1)[-1].strip(), highlight=False, soft_wrap=True)
-    console.print(f"report: [bold]{folder / 'report.md'}[/] and {folder / 'report.html'}")
+    console.print(f"report: [bold]{result.out / 'report.md'}[/] and {result.out / 'report.html'}")
