@@ -52,6 +52,7 @@ def run(
     port: int = typer.Option(8000, "--port", help="With --serve: port"),
     token: Optional[str] = typer.Option(None, "--token", envvar="RECAGENT_WEB_TOKEN", show_envvar=True,
                                         help="With --serve: access token to require (generated beyond loopback)"),
+    report: bool = typer.Option(False, "--report", help="Also write the run's per-step plots and report.md"),
 ) -> None:
     """Run a scenario and write its run folder."""
     from .simulation.runner import run_scenario
@@ -67,6 +68,10 @@ def run(
     except UserError as e:
         fail(e)
     console.print(f"run folder: [bold]{result.run_dir}[/]")
+    if report:  # recagent/sweep/run_report.py (issue 15)
+        from .sweep.run_report import write_run_report
+
+        console.print(f"report: [bold]{write_run_report(result.run_dir)}[/]")
 
 
 # Commands contributed by other packages of recagent are mounted below.
@@ -95,6 +100,11 @@ app.command("prepare")(_prepare)
 from .calibrate import calibrate_app as _calibrate_app  # noqa: E402 - recagent calibrate behaviour (issue 12)
 
 app.add_typer(_calibrate_app, name="calibrate")
+
+from .sweep.cli import report as _report, sweep as _sweep  # noqa: E402 - recagent sweep, report (issue 15)
+
+app.command("sweep")(_sweep)
+app.command("report")(_report)
 
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
