@@ -188,3 +188,25 @@ def test_live_run_counter_advances(page, world):
     finally:
         log.close()
     assert page.errors == []
+
+
+def test_the_printed_link_opens_a_token_protected_server(world):
+    """With a token, the page opens from the link `recagent serve` prints; its fetches and its event
+    stream carry the cookie the link set, and the token leaves the address bar."""
+    token = "browser-token-0123456789"
+    with ServerThread(world["runs"]["root"], token=token) as server:
+        context = world["browser"].new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        refused = page.goto(server.url + "#run=plain")
+        assert refused.status == 401 and "needs its access token" in page.inner_text("body")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 503" not in m.text else None)
+        page.goto(server.url + f"?token={token}#run=plain")
+        wait_for(page, "window.recagent && window.recagent.ready")
+        assert page.url == server.url + "#run=plain"
+        assert page.locator("#steps-done").get_attribute("data-steps") == "6"
+        assert page.locator('#runs-table tr[data-run="hostile"]').count() == 1
+        assert context.cookies()[0]["httpOnly"] and token not in page.evaluate("() => document.cookie")
+        assert errors == []
+        context.close()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,23 @@ HOSTILE_TITLE = "<b>Bold</b> & <i>Co</i>"
 
 
 def make_runs(root: Path) -> dict[str, Path]:
-    """root/runs/{plain, hostile}: a finished run and a copy with an agent name and a title that are HTML."""
+    """root/runs/{plain, hostile}: a finished run and a copy with an agent name and a title that are HTML.
+
+    The runs are simulated once per pytest session (in the session's base temp folder, next to
+    `root`) and copied for each caller, so every test module gets folders of its own to write
+    interviews into without paying for the simulation again.
+    """
+    template = root.parent / "web-runs-template"
+    if not template.is_dir():
+        building = Path(tempfile.mkdtemp(prefix="web-runs-", dir=root.parent))
+        _simulate(building)
+        building.rename(template)  # whole or not at all: a failed build leaves no half template
+    shutil.copytree(template, root, dirs_exist_ok=True)
+    runs = root / "runs"
+    return {"root": runs, "plain": runs / "plain", "hostile": runs / "hostile"}
+
+
+def _simulate(root: Path) -> None:
     from recagent.simulation.runner import run_scenario
 
     root.mkdir(parents=True, exist_ok=True)
@@ -37,7 +54,6 @@ def make_runs(root: Path) -> dict[str, Path]:
     info = json.loads((hostile / "run.json").read_text())
     info["scenario"] = "hostile <script>x</script>"
     (hostile / "run.json").write_text(json.dumps(info))
-    return {"root": runs, "plain": plain, "hostile": hostile}
 
 
 def folder_digest(path: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
@@ -52,6 +53,21 @@ class InterviewRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
     question: str = Field(min_length=1, max_length=MAX_QUESTION * 4)  # the stripped text is checked below
     step: int | None = Field(default=None, description="the page's step; default the last completed one")
+
+
+class ApiError(BaseModel):
+    """Every 4xx and 5xx answer of the API: one message saying what was wrong."""
+
+    error: str
+
+
+class PreparingError(ApiError):
+    preparing: bool
+    retry_after: int
+
+
+def _errors(*codes: int, model: type[BaseModel] = ApiError) -> dict:
+    return {code: {"model": model, "description": HTTPStatus(code).phrase} for code in codes}
 
 
 def warm_up(store: RunStore, count: int, explainer: Explainer | None = None) -> None:
@@ -88,7 +104,8 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         threading.Thread(target=warm_up, args=(store, warm, explainer), name="recagent-warm", daemon=True).start()
     if token is not None:
         access.check_token(token, "token")
-    app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None)
+    # the schema (app.openapi(), not served) documents every answer, which the fuzz test holds it to
+    app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None, responses=_errors(400, 401, 404))
     app.state.store = store
     app.state.explainer = explainer
     page = web_dir()
@@ -162,10 +179,15 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
 
     # --- the page --------------------------------------------------------------------------------
 
-    @app.get("/", include_in_schema=False)
-    def index():
+    @app.get("/", response_class=FileResponse, responses={
+        200: {"content": {"text/html": {}}, "description": "the page"},
+        303: {"description": "the token was accepted: a session cookie is set, go to /"},
+        401: {"content": {"text/html": {}}, "description": "no token"}, **_errors(404)})
+    def index(token: str | None = Query(None, description="the access token, once: the server sets the page's "
+                                                          "session cookie and redirects to / (see access.py)")):
+        # the token itself was checked by `guard`, before this runs
         if not (page / "index.html").is_file():
-            raise NotFound(f"the page is missing: {page / 'index.html'} (set RECAGENT_WEB_DIR)")
+            raise NotFound(f"the page is missing from the installed package: {page / 'index.html'}")
         return FileResponse(page / "index.html", media_type="text/html")
 
     if page.is_dir():
@@ -226,7 +248,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         panel["memory_store"] = stored_memories(data, agent_id)
         return panel
 
-    @app.get("/api/runs/{run}/agents/{agent_id}/explanations")
+    @app.get("/api/runs/{run}/agents/{agent_id}/explanations", responses=_errors(503, model=PreparingError))
     def explanations(run: str, agent_id: int, step: int | None = None, limit: int = Query(30, ge=1, le=200)):
         data = run_data(run)
         data.agent(agent_id)
@@ -234,7 +256,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
 
     # The body is read by hand (not a FastAPI body parameter) to answer 415 to anything but JSON,
     # which is what keeps cross-site forms out; the schema still documents it for clients and fuzzers.
-    @app.post("/api/runs/{run}/agents/{agent_id}/interview", openapi_extra={"requestBody": {
+    @app.post("/api/runs/{run}/agents/{agent_id}/interview", responses=_errors(415), openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": InterviewRequest.model_json_schema()}}}})
     async def interview(run: str, agent_id: int, request: Request):
         if "application/json" not in request.headers.get("content-type", ""):
@@ -270,7 +292,8 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     def item(run: str, item_id: int, step: int | None = None):
         return run_data(run).item_panel(item_id, step)
 
-    @app.get("/api/runs/{run}/live")
+    @app.get("/api/runs/{run}/live", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}, "description": "status events until the run ends"}})
     async def live(run: str, request: Request):
         data = await run_in_threadpool(run_data, run)
 
