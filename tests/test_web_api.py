@@ -82,6 +82,14 @@ def test_metrics_match_the_log_and_the_models_own_reporter(client, runs):
     assert round(sum(s * w for s, w in zip(m["friend_share"], m["watches"]))) == via_friend
 
 
+def test_the_page_measures_are_the_metrics_packages():
+    from recagent.metrics import gini
+    from recagent.web.runs import gini_rows
+
+    rows = np.random.default_rng(0).poisson(2.0, size=(7, 30)) * (np.arange(7)[:, None] > 0)  # row 0 empty
+    assert gini_rows(rows) == pytest.approx([gini(r) for r in rows], abs=1e-12)
+
+
 def test_graph(client, runs):
     g = client.get("/api/runs/plain/graph").json()
     assert len(g["agents"]) == 40

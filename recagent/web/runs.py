@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics.measures import entropy_bits  # the model's own definition, so the page and metrics.csv agree
 from ..simulation.events import EVENT_KINDS
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -536,18 +537,9 @@ class RunData:
         return [self.item_ref(i) for i, t in enumerate(self.item_titles) if q in t.lower()][:limit]
 
 
-def entropy_bits(counts: np.ndarray) -> np.ndarray:
-    """Shannon entropy (bits) of each row; 0 for empty rows (same definition as the model's metric)."""
-    if counts.size == 0:
-        return np.zeros(counts.shape[0])
-    total = counts.sum(1, keepdims=True)
-    p = np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
-    logs = np.log2(p, out=np.zeros(counts.shape), where=p > 0)
-    return -(p * logs).sum(1)
-
-
 def gini_rows(x: np.ndarray) -> list[float]:
-    """Gini coefficient of each row of a non-negative matrix (0 for empty rows)."""
+    """recagent.metrics.measures.gini of each row of a non-negative matrix (0 for empty rows), all rows
+    in one vectorised pass: the page needs it for every step of a run."""
     if x.size == 0:
         return [0.0] * x.shape[0]
     s = np.sort(x, axis=1)
@@ -555,13 +547,3 @@ def gini_rows(x: np.ndarray) -> list[float]:
     total = s.sum(1)
     weighted = ((2 * np.arange(1, n + 1) - n - 1) * s).sum(1)
     return np.where(total > 0, weighted / (n * np.where(total > 0, total, 1)), 0.0).tolist()
-
-
-def gini_index(x: np.ndarray) -> float:
-    """Gini coefficient of a non-negative vector (0 = equal exposure, 1 = all on one item)."""
-    total = float(x.sum())
-    if total <= 0 or len(x) == 0:
-        return 0.0
-    s = np.sort(x)
-    n = len(s)
-    return float(((2 * np.arange(1, n + 1) - n - 1) * s).sum() / (n * total))
