@@ -28,16 +28,16 @@ def fail(error: UserError) -> None:
 
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file")) -> None:
-    """Check a scenario file without running it."""
+    """Check a scenario as a dry run: dataset, components, interventions, output folder, memory."""
+    from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
     from .scenario import load_scenario
 
     try:
-        spec = load_scenario(scenario)
+        result = dry_run(load_scenario(scenario), scenario)
     except UserError as e:
         fail(e)
-    console.print(f"[green]ok[/] {scenario}: scenario {spec.name!r}, {spec.simulation.steps} steps, "
-                  f"dataset {spec.dataset.kind}, recommender {spec.recommender.name}, "
-                  f"feedback {spec.feedback.model}, language backend {spec.llm.provider}")
+    for line in report_lines(result, scenario):
+        console.print(line, highlight=False)
 
 
 @app.command()

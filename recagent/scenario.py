@@ -18,12 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .params import cut
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
+    """Unknown keys are errors: a typo must not silently fall back to a default. YAML's .nan and
+    .inf are never a sensible setting and would pass range checks (inf > 0), so they are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # --- dataset -------------------------------------------------------------------------------------
@@ -31,8 +33,8 @@ class Strict(BaseModel):
 
 class SyntheticData(Strict):
     kind: Literal["synthetic"]
-    users: int = Field(100, ge=2, description="number of users")
-    items: int = Field(300, ge=10, description="number of items")
+    users: int = Field(100, ge=2, le=100_000_000, description="number of users (memory is checked before the run)")
+    items: int = Field(300, ge=10, le=100_000_000, description="number of items (memory is checked before the run)")
     history_length: int = Field(20, ge=1, description="mean starting ratings per user")
     seed: int | None = Field(None, description="data seed (default: the scenario seed)")
 
@@ -57,6 +59,16 @@ class CsvData(Strict):
     ratings: Path
     items: Path | None = None
     columns: dict[Literal["user", "item", "rating", "timestamp"], str] = Field(default_factory=dict)
+    implicit: bool = Field(False, description="every row is an interaction, a positive signal (no rating column needed)")
+    scale: tuple[float, float] | None = Field(
+        None, description="[lowest, highest] rating of the file (default: inferred among common scales and reported)")
+
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, v):
+        if v is not None and not v[0] < v[1]:
+            raise ValueError("expected [lowest, highest] with lowest < highest")
+        return v
 
 
 DatasetSpec = Annotated[Union[SyntheticData, MovieLensData, RecAgentData, CsvData], Field(discriminator="kind")]
@@ -187,12 +199,12 @@ class BehaviourSpec(Strict):
 
 
 class SimulationSpec(Strict):
-    steps: int = Field(20, ge=1)
+    steps: int = Field(20, ge=1, le=1_000_000)
     start_time: datetime = datetime(2024, 1, 1, 8, 0)
-    step_hours: float = Field(1.0, gt=0, description="simulated hours per step")
+    step_hours: float = Field(1.0, gt=0, le=24 * 366, description="simulated hours per step")
     activation: ActivationSpec = Field(default_factory=ActivationSpec)
-    page_size: int = Field(4, ge=1)
-    max_pages: int = Field(3, ge=1)
+    page_size: int = Field(4, ge=1, description="items per page (at most the catalog size)")
+    max_pages: int = Field(3, ge=1, le=10_000)
     busy_hours: BusySpec = Field(default_factory=BusySpec)
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
 
@@ -258,7 +270,7 @@ InterventionSpec = Annotated[Union[SwitchRecommender, InjectPost, Rewire, SetTra
 class MetricsSpec(Strict):
     window: int = Field(5, ge=1, description="steps in the sliding window of genre entropy")
     embedding_diversity: bool = Field(False, description="also intra-list diversity of MiniLM item embeddings")
-    jaccard_pairs: int = Field(500, ge=1, description="agent pairs sampled for homogenisation")
+    jaccard_pairs: int = Field(500, ge=1, le=10_000_000, description="agent pairs sampled for homogenisation")
 
 
 class OutputsSpec(Strict):
@@ -266,9 +278,9 @@ class OutputsSpec(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200, description="names the run folder <name>-<time>, so it must fit a file name")
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)
     dataset: DatasetSpec
     agents: AgentsSpec = Field(default_factory=AgentsSpec)
     social: SocialSpec = Field(default_factory=SocialSpec)
@@ -297,8 +309,71 @@ class Scenario(Strict):
 # --- loading -------------------------------------------------------------------------------------
 
 
-class _NoPythonTagsLoader(yaml.SafeLoader):
-    """SafeLoader already refuses `!!python/...` tags; this only lets us name the problem."""
+MAX_SCENARIO_BYTES = 1_000_000  # a scenario is a few KB; anything this big is not one
+MAX_YAML_DEPTH = 64  # the schema nests 4 levels; deeper is an accident or an attack (RecursionError)
+MAX_YAML_NODES = 100_000  # after alias expansion: "billion laughs" stays a few KB of YAML
+
+
+class _YAMLLimit(Exception):
+    def __init__(self, message: str, mark):
+        self.message, self.mark = message, mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader (no `!!python/...` tags) that bounds nesting depth while composing the node graph.
+
+    Aliases are not expanded by PyYAML (they share one node), but everything after it (pydantic,
+    error messages, dumping the resolved scenario) walks the expanded document, so
+    `expanded_size` bounds that before any Python object is built.
+    """
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _YAMLLimit(f"YAML nested more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes in the document with every alias expanded, counted without expanding (memoised per
+    node); stops counting past `limit`."""
+    sizes: dict[int, int] = {}
+    order, stack = [], [root]
+    while stack:  # post-order without recursion: children are sized before their parents
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = -1
+        order.append(node)
+        stack.extend(_children(node))
+    for node in reversed(order):
+        sizes[id(node)] = min(limit + 1, 1 + sum(sizes.get(id(c), 1) for c in _children(node)))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _read_yaml(text: str, file: Path) -> Any:
+    loader = _BoundedLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None and expanded_size(root, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise UserError(f"the YAML expands to more than {MAX_YAML_NODES:,} values through aliases (&anchor / *alias); "
+                            "a scenario needs a few hundred", file)
+        return None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 _ENV = re.compile(r"\$\{([^}]+)\}")
@@ -340,7 +415,7 @@ def _describe(err: dict) -> str:
     if kind == "union_tag_not_found":
         return f"field '{field}' needs a 'kind'"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"field '{field}': {msg}, found {found!r}"
+    return f"field '{field}': {msg}, found {cut(found)}"
 
 
 def parse_scenario(data: Any, file: Path) -> Scenario:
@@ -415,20 +490,31 @@ def load_scenario(path: str | Path) -> Scenario:
     if not file.is_file():
         raise UserError("scenario file not found", file)
     try:
+        if file.stat().st_size > MAX_SCENARIO_BYTES:
+            raise UserError(f"{file.stat().st_size:,} bytes is not a scenario (at most {MAX_SCENARIO_BYTES:,})", file)
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise UserError("not a UTF-8 text file", file)
+        raise UserError("not a UTF-8 text file", file) from None
+    except OSError as e:
+        raise UserError(f"cannot read the file ({e.strerror or 'unreadable'})", file) from None
     try:
-        data = yaml.load(text, Loader=_NoPythonTagsLoader)
+        data = _read_yaml(text, file)
+    except _YAMLLimit as e:
+        raise UserError(e.message, f"{file}:{e.mark.line + 1}:{e.mark.column + 1}") from None
     except yaml.constructor.ConstructorError as e:
         mark = e.problem_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        raise UserError(f"YAML tag not allowed ({e.problem}); scenarios are plain YAML", where) from None
+        problem = (e.problem or "unreadable YAML")[:120]
+        if "tag" in (e.problem or ""):
+            raise UserError(f"YAML tag not allowed ({problem}); scenarios are plain YAML", where) from None
+        raise UserError(f"YAML error: {problem}", where) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        problem = getattr(e, "problem", None) or str(e)
-        raise UserError(f"YAML syntax error: {problem}", where) from None
+        problem = getattr(e, "problem", None) or "unreadable YAML"
+        raise UserError(f"YAML syntax error: {problem[:120]}", where) from None
+    except RecursionError:  # flow collections nest in the parser too; the depth limit may not be reached first
+        raise UserError(f"YAML nested too deeply (at most {MAX_YAML_DEPTH} levels)", file) from None
     return parse_scenario(data, file)
 
 

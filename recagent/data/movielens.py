@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..params import cut
 from .core import Catalog, Dataset, Interactions, Users
 
 ML100K_GENRES = [
@@ -51,8 +52,16 @@ def read_items(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
                 ids.append(int(parts[0]))
                 flags.append([int(x) for x in parts[5:]])
             except ValueError:
-                raise DataError("expected an integer item id and 0/1 genre flags", f"{path}:{lineno}")
+                raise DataError("expected an integer item id and 0/1 genre flags", f"{path}:{lineno}") from None
+            if not set(flags[-1]) <= {0, 1}:
+                raise DataError("expected 0/1 genre flags", f"{path}:{lineno}")
             titles.append(parts[1])
+    if len(set(ids)) < len(ids):
+        seen: set[int] = set()
+        first = next(k for k, i in enumerate(ids) if i in seen or seen.add(i))
+        raise DataError(f"item {ids[first]} appears twice", path)
+    if not ids:
+        raise DataError("no items", path)
     return np.array(ids, dtype=np.int64), titles, np.array(flags, dtype=bool).reshape(-1, len(ML100K_GENRES))
 
 
@@ -97,13 +106,16 @@ def read_ratings(path: Path, catalog: Catalog, users: Users) -> Interactions:
             try:
                 uid, iid, rating, ts = int(parts[0]), int(parts[1]), float(parts[2]), int(parts[3])
             except ValueError:
-                raise DataError("expected integers for user, item, rating and time", f"{path}:{lineno}")
+                raise DataError("expected integers for user, item, rating and time", f"{path}:{lineno}") from None
+            if not -2**62 < ts < 2**62:
+                raise DataError(f"time {cut(parts[3])} is out of range", f"{path}:{lineno}")
             if not users.has(uid):
                 raise DataError(f"user {uid} is not in u.user", f"{path}:{lineno}")
             if not catalog.has(iid):
                 raise DataError(f"item {iid} is not in u.item", f"{path}:{lineno}")
             if not 1 <= rating <= 5:
-                raise DataError(f"rating must be between 1 and 5, found {parts[2]}", f"{path}:{lineno}")
+                raise DataError(f"rating must be between 1 and 5 (MovieLens' scale), found {cut(parts[2])}",
+                                f"{path}:{lineno}")
             u.append(users.index_of(uid))
             i.append(catalog.index_of(iid))
             r.append(rating)
@@ -121,9 +133,9 @@ def read_tmdb_texts(path: Path, raw_ids: np.ndarray) -> list[str]:
         for row in reader:
             try:
                 mid = int(float(row["movie_id"]))
-            except (TypeError, ValueError):
-                raise DataError(f"expected an integer movie_id, found {row['movie_id']!r}",
-                                f"{path}:{reader.line_num}")
+            except (TypeError, ValueError, OverflowError):
+                raise DataError(f"expected an integer movie_id, found {cut(row['movie_id'])}",
+                                f"{path}:{reader.line_num}") from None
             parts = [(row.get("tagline") or "").strip(), (row.get("overview") or "").strip()]
             texts[mid] = " ".join(p for p in parts if p and p.lower() != "nan")
     return [texts.get(int(r), "") for r in raw_ids]

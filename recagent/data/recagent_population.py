@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..params import cut
 from .core import Catalog, Dataset, Users
 from .synthetic import sample_ratings
 
@@ -24,18 +25,29 @@ def _rows(path: Path, required: list[str]):
         raise DataError("file not found (expected RecAgent's item.csv, user_*.csv and relationship_*.csv)", path)
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"missing columns {missing}; found {reader.fieldnames}", path)
-        for row in reader:
-            yield reader.line_num, row
+        try:
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                found = ", ".join(reader.fieldnames or [])
+                raise DataError(f"missing columns {missing}; found {found[:200]!r}", path)
+            width = len(reader.fieldnames)
+            for row in reader:
+                # a ragged row would shift or drop fields silently: name its line instead
+                if None in row or any(v is None for v in row.values()):
+                    given = width + len(row.get(None) or []) - sum(v is None for v in row.values())
+                    raise DataError(f"{given} fields, the header has {width}", f"{path}:{reader.line_num}")
+                yield reader.line_num, row
+        except csv.Error as e:
+            raise DataError(f"not readable as CSV ({str(e)[:80]})", f"{path}:{reader.line_num}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"not UTF-8 text (after line {reader.line_num})", path) from None
 
 
 def _int(value: str, where: str, what: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise DataError(f"expected an integer {what}, found {value!r}", where)
+        raise DataError(f"expected an integer {what}, found {cut(value)}", where) from None
 
 
 def load_recagent_population(folder: str | Path, users_file: str = "user_1000.csv",
@@ -49,6 +61,8 @@ def load_recagent_population(folder: str | Path, users_file: str = "user_1000.cs
     item_path = folder / "item.csv"
     for line, row in _rows(item_path, ["id", "title", "genre", "description"]):
         ids.append(_int(row["id"], f"{item_path}:{line}", "item id"))
+        if ids[-1] in ids[:-1] and len(set(ids)) < len(ids):
+            raise DataError(f"item {ids[-1]} appears twice", f"{item_path}:{line}")
         titles.append(row["title"].strip())
         genre_lists.append([g.strip() for g in row["genre"].split("|") if g.strip()])
         texts.append(row["description"].strip())
@@ -88,7 +102,9 @@ def load_recagent_population(folder: str | Path, users_file: str = "user_1000.cs
         try:
             closeness = float(row["closeness"])
         except ValueError:
-            raise DataError(f"expected a number for closeness, found {row['closeness']!r}", where)
+            raise DataError(f"expected a number for closeness, found {cut(row['closeness'])}", where) from None
+        if not 0 <= closeness < float("inf"):
+            raise DataError(f"expected a closeness >= 0, found {cut(row['closeness'])}", where)
         relations.append((users.index_of(a), users.index_of(b), row["relationship"].strip(), closeness))
 
     rng = np.random.default_rng(seed)

@@ -27,11 +27,12 @@ def load_dataset(scenario: Scenario) -> Dataset:
         if spec.kind == "recagent":
             return load_recagent_population(spec.path, spec.users_file, spec.relations_file,
                                             spec.history_length, seed=scenario.seed)
-        return load_ratings_csv(spec.ratings, spec.items, dict(spec.columns))
+        return load_ratings_csv(spec.ratings, spec.items, dict(spec.columns), spec.implicit, spec.scale)
     except DataError:
         raise
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"could not read the dataset: {e}")
+        raise DataError(f"could not read the dataset ({getattr(e, 'strerror', None) or 'not UTF-8 text'})",
+                        getattr(e, "filename", None))
 
 
 def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None) -> RecSimModel:

@@ -27,6 +27,7 @@ from rich.table import Table
 from .. import __version__
 from ..errors import UserError
 from ..scenario import Scenario, dump_scenario, load_scenario
+from ..preflight import check_run
 from .build import build_model, load_dataset
 from .events import EventLog
 from .model import RecSimModel
@@ -76,7 +77,7 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
         if steps < 1:
             raise UserError(f"--steps must be at least 1, found {steps}")
         scenario.simulation.steps = steps
-    dataset = load_dataset(scenario)
+    dataset = check_run(scenario, Path(path), out).dataset  # recagent/preflight.py: params, sizes, output, data
     # Build before the run folder exists: every remaining user error (agent count, intervention
     # targets, feedback params) surfaces here, before anything is written.
     model = build_model(scenario, dataset)
