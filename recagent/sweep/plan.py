@@ -254,7 +254,8 @@ def load_sweep_file(path: Path) -> SweepBlock:
         return SweepFile.model_validate(data).sweep
     except ValidationError as e:
         err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        # union members (seeds: int | list[int]) show up in the location as type names; drop them
+        loc = ".".join(str(p) for p in err["loc"] if str(p) not in ("int", "float", "str", "bool") and "[" not in str(p))
         found = f", found {err['input']!r}" if err["type"] != "missing" else ""
         raise UserError(f"field '{loc}': {err['msg']}{found}", path) from None
 
