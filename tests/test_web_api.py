@@ -173,6 +173,17 @@ def test_the_feedback_model_is_rebuilt_outside_requests(runs, monkeypatch):
     assert builders == ["recagent-explain"]  # one build, on the worker thread, not a request thread
 
 
+def test_serve_prepares_the_newest_runs_explanations_at_start(runs):
+    app = create_app(runs["root"], warm=3)  # as `recagent serve` does
+    newest = app.state.store.path(app.state.store.summaries()[0]["id"])
+    deadline = time.monotonic() + 60
+    while not app.state.explainer.queued(newest) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert app.state.explainer.wait(newest, 120)  # nobody asked: the warm-up queued it
+    r = TestClient(app).get(f"/api/runs/{newest.name}/agents/1/explanations")
+    assert r.status_code == 200 and r.json()["available"]  # the first request finds it ready
+
+
 def test_item_panel_and_cascade(client, runs):
     item = sql(runs["plain"], "SELECT item_id FROM events WHERE kind = 'hear' GROUP BY item_id "
                               "ORDER BY COUNT(*) DESC LIMIT 1")[0][0]

@@ -71,15 +71,19 @@ def _errors(*codes: int, model: type[BaseModel] = ApiError) -> dict:
 
 
 def warm_up(store: RunStore, count: int, explainer: Explainer | None = None) -> None:
-    for n, summary in enumerate(store.summaries()[:count]):
+    """Read the newest runs' views, then queue the newest run's feedback model for explanations
+    (after the views: a first page load matters more than a first explanation)."""
+    newest = None
+    for summary in store.summaries()[:count]:
         try:
             data = store.get(summary["id"])
             data.cached_json("metrics", lambda: {**data.status(), "metrics": data.metrics()})
             data.cached_json("graph", data.graph)
-            if n == 0 and explainer is not None:  # the page opens the newest run first
-                explainer.prepare(data.path)
+            newest = newest or data.path
         except Exception:  # noqa: BLE001 - warming is best effort; requests report real errors
             pass
+    if newest is not None and explainer is not None:
+        explainer.prepare(newest)
 
 
 def web_dir() -> Path:

@@ -88,6 +88,11 @@ class Explainer:
             raise job.error
         return job.result
 
+    def queued(self, run_dir: Path) -> bool:
+        """Whether `run_dir`'s rebuild was ever asked for (it may be done)."""
+        with self._guard:
+            return run_dir in self._jobs
+
     def wait(self, run_dir: Path, timeout: float | None = None) -> bool:
         """Queue the rebuild and block until it is done (outside requests: warm-up, tests)."""
         return self.prepare(run_dir).done.wait(timeout)
