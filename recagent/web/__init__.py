@@ -1,4 +1,4 @@
-"""The web page's server: FastAPI views of run folders (the page itself lives in top-level `web/`)."""
+"""The web page's server: FastAPI views of run folders; the page itself is package data in `static/`."""
 
 from ..lazy import lazy_exports
 
