@@ -36,7 +36,11 @@ def _context():
 
 
 class PoolExecutor:
-    """Runs calls in `jobs` local worker processes."""
+    """Runs calls in `jobs` local worker processes.
+
+    A worker process that dies breaks the whole pool (concurrent.futures cannot tell which call it
+    was running), so every call not finished by then goes to a new pool once, reported as retried.
+    """
 
     def __init__(self, jobs: int):
         self.jobs = max(1, jobs)
