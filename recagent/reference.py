@@ -105,6 +105,12 @@ METRICS_COLUMNS: list[tuple[str, str, str, str]] = [
     ("genre_entropy_window", "bits", "window",
      "the same over the watches of the last `metrics.window` steps"),
     ("exposure_genre_entropy", "bits", "so far", "mean over agents of the genre entropy of everything shown to them"),
+    ("genre_entropy_rarefied", "bits", "so far", "`mean_genre_entropy` at a fixed volume: mean over agents with at least "
+     "`metrics.rarefaction` watches of the expected genre entropy of that many of them drawn without replacement "
+     "(comparable across strategies with different numbers of watches)"),
+    ("genre_entropy_window_rarefied", "bits", "window", "the same over the watches of the last `metrics.window` steps"),
+    ("exposure_genre_entropy_rarefied", "bits", "so far", "`exposure_genre_entropy` at `metrics.rarefaction` shown "
+     "items per agent"),
     ("ild_genre", "0-1", "step", "mean intra-list diversity (1 - cosine of genre vectors) of this step's pages; "
                                  "empty when no page had two items"),
     ("ild_embedding", "0-1", "step", "the same with MiniLM item embeddings; empty unless "
@@ -139,6 +145,9 @@ AGENT_METRICS_COLUMNS: list[tuple[str, str, str]] = [
     ("genre_entropy", "bits", "entropy of the genres it watched in the run"),
     ("genre_entropy_window", "bits", "the same over the last `metrics.window` steps"),
     ("exposure_genre_entropy", "bits", "entropy of the genres it was shown"),
+    ("genre_entropy_rarefied", "bits", "expected genre entropy of `metrics.rarefaction` of its watches (empty with fewer)"),
+    ("genre_entropy_window_rarefied", "bits", "the same over the last `metrics.window` steps"),
+    ("exposure_genre_entropy_rarefied", "bits", "the same of `metrics.rarefaction` items shown to it"),
     ("taste_drift", "0-1", "1 - cosine(genre profile of its dataset history, that profile plus the run's watches)"),
     ("influenced_watches", "events", "watches of items it had heard about from a friend first"),
     ("top_influencer", "id", "the agent it heard from first most often before watching (empty if none)"),

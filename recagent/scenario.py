@@ -270,6 +270,7 @@ InterventionSpec = Annotated[Union[SwitchRecommender, InjectPost, Rewire, SetTra
 class MetricsSpec(Strict):
     window: int = Field(5, ge=1, description="steps in the sliding window of genre entropy")
     embedding_diversity: bool = Field(False, description="also intra-list diversity of MiniLM item embeddings")
+    rarefaction: int = Field(5, ge=1, le=10_000, description="watches (shown items) per agent at which the *_rarefied genre entropies are measured; agents with fewer are left out")
     jaccard_pairs: int = Field(500, ge=1, le=10_000_000, description="agent pairs sampled for homogenisation")
 
 

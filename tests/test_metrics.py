@@ -11,7 +11,8 @@ import pytest
 from scipy import sparse
 
 from recagent.metrics import COLUMNS, Cascades, entropy_bits, gini, intra_list_diversity, jaccard_pairs
-from recagent.metrics.measures import cosine_distance_rows
+from recagent.metrics.measures import cosine_distance_rows, rarefied_entropy_bits
+from recagent.metrics.tracker import RAREFACTION_DRAWS
 from recagent.simulation import build_model, load_dataset, run_scenario
 from recagent.scenario import load_scenario
 
@@ -20,6 +21,44 @@ def test_entropy_bits():
     assert entropy_bits(np.array([[1, 1], [3, 0], [0, 0], [1, 1]])).tolist() == [1.0, 0.0, 0.0, 1.0]
     assert entropy_bits(np.array([[2, 2, 2, 2]]))[0] == pytest.approx(2.0)
     assert entropy_bits(np.array([[1, 3]]))[0] == pytest.approx(-(0.25 * np.log2(0.25) + 0.75 * np.log2(0.75)))
+
+
+def test_rarefied_entropy_is_the_mean_over_every_subset():
+    """Against brute force: the mean plug-in entropy over all m-subsets of each agent's watches."""
+    from itertools import combinations
+
+    rng = np.random.default_rng(0)
+    genres = (rng.random((30, 6)) < 0.3).astype(float)
+    genres[genres.sum(1) == 0, 0] = 1
+    groups = np.array([2] * 7 + [0] * 5 + [1] * 3)
+    items = rng.integers(0, 30, len(groups))
+    got = rarefied_entropy_bits(groups, items, genres, 4, 4, np.random.default_rng(1), draws=4000)
+    for g in (0, 2):
+        subsets = [genres[list(c)].sum(0) for c in combinations(items[groups == g], 4)]
+        assert got[g] == pytest.approx(entropy_bits(np.array(subsets)).mean(), abs=0.01)
+    assert np.isnan(got[1]) and np.isnan(got[3])  # 3 watches (< m) and none
+    exactly_m = rarefied_entropy_bits(groups, items, genres, 4, 5, np.random.default_rng(2), draws=3)
+    assert exactly_m[0] == pytest.approx(entropy_bits(genres[items[groups == 0]].sum(0))[0])  # one subset only
+
+
+def test_plug_in_entropy_changes_with_volume_and_the_rarefied_one_does_not():
+    """Watches drawn from one fixed distribution over multi-genre items, 5 or 40 per agent: the plug-in
+    genre entropy rises by more than half a bit, the entropy at 5 watches stays within 0.03 bits."""
+    rng = np.random.default_rng(7)
+    genres = (rng.random((400, 12)) < 0.15).astype(float)
+    genres[genres.sum(1) == 0, rng.integers(0, 12)] = 1
+    p = rng.dirichlet(np.full(400, 0.3))
+    plug_in, rarefied = [], []
+    for n in (5, 40):
+        agents = 2000
+        groups = np.repeat(np.arange(agents), n)
+        items = rng.choice(400, size=agents * n, p=p)
+        counts = np.zeros((agents, 12))
+        np.add.at(counts, groups, genres[items])
+        plug_in.append(entropy_bits(counts).mean())
+        rarefied.append(np.nanmean(rarefied_entropy_bits(groups, items, genres, agents, 5, rng, draws=16)))
+    assert plug_in[1] - plug_in[0] > 0.5
+    assert rarefied[1] == pytest.approx(rarefied[0], abs=0.03)
 
 
 def test_gini():
@@ -71,7 +110,8 @@ def events(run_dir):
 
 def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
     path = scenario_file({"simulation": {"steps": 8, "activation": {"kind": "random", "probability": 0.6}},
-                          "agents": {"count": 30}, "metrics": {"window": 3, "jaccard_pairs": 10000}})
+                          "agents": {"count": 30},
+                          "metrics": {"window": 3, "jaccard_pairs": 10000, "rarefaction": 2}})
     result = run_scenario(path, out=tmp_path / "run", progress=False)
     metrics = pd.read_csv(result.run_dir / "metrics.csv")
     assert set(COLUMNS) <= set(metrics.columns)
@@ -112,6 +152,21 @@ def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
         counts[a] += g[item_index[i]]
     active = counts.sum(1) > 0
     assert last.genre_entropy_window == pytest.approx(entropy_bits(counts[active]).mean())
+
+    # entropies at 2 watches (shown items) per agent: the tracker's own generator for the last step
+    rng = np.random.default_rng([model.scenario.seed, int(metrics.step.iloc[-1]), 11])
+    items = np.array([item_index[i] for i in watches["item"]])
+    every = rarefied_entropy_bits(watches.agent.to_numpy(), items, g, model.n_agents, 2, rng, RAREFACTION_DRAWS)
+    assert last.genre_entropy_rarefied == pytest.approx(np.nanmean(every))
+    assert np.isfinite(every).sum() >= 3
+    window = rarefied_entropy_bits(recent.agent.to_numpy(), [item_index[i] for i in recent["item"]], g,
+                                   model.n_agents, 2, rng, RAREFACTION_DRAWS)
+    assert last.genre_entropy_window_rarefied == pytest.approx(np.nanmean(window), nan_ok=True)
+    pages = ev[ev.kind == "page"]
+    shown_agents = np.concatenate([[a] * len(p["items"]) for a, p in zip(pages.agent, pages.payload)])
+    shown_items = [item_index[r] for p in pages.payload for r in p["items"]]
+    exposure = rarefied_entropy_bits(shown_agents, shown_items, g, model.n_agents, 2, rng, RAREFACTION_DRAWS)
+    assert last.exposure_genre_entropy_rarefied == pytest.approx(np.nanmean(exposure))
 
     # alignment: cosine of each watcher's dataset-history genre profile with its in-run watches
     start = np.zeros_like(counts)

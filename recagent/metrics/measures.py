@@ -20,6 +20,43 @@ def entropy_bits(counts: np.ndarray) -> np.ndarray:
         return np.where(p > 0, -p * np.log2(p), 0.0).sum(1)
 
 
+def rarefied_entropy_bits(groups: np.ndarray, items: np.ndarray, vectors: np.ndarray, n_groups: int, m: int,
+                          rng: np.random.Generator, draws: int = 32) -> np.ndarray:
+    """Genre entropy at a fixed volume (rarefaction): for each group (an agent), the expected entropy
+    (bits) of the summed `vectors` rows (genres) of `m` of its `items` drawn without replacement,
+    estimated from `draws` random subsets per group drawn with `rng`. NaN for groups with fewer
+    than m items; a group with exactly m items gets its plug-in entropy.
+
+    Why: the plug-in `entropy_bits` of n draws from one distribution rises with n (few watches look
+    narrow), so a strategy that gets fewer watches looks like a cocoon whatever it recommends. A
+    uniform m-subset of n independent draws is m independent draws, so this expectation is the
+    same whatever n >= m. Cost: O(rows log rows + groups x draws x m^2), not O(rows x draws).
+    """
+    groups, items = np.asarray(groups, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    out = np.full(n_groups, np.nan)
+    counts = np.bincount(groups, minlength=n_groups)
+    eligible = np.flatnonzero(counts >= max(m, 1))
+    if len(eligible) == 0:
+        return out
+    items = items[np.argsort(groups, kind="stable")]  # each group's rows contiguous, from starts[g]
+    starts = (np.cumsum(counts) - counts)[eligible][:, None, None]
+    n = counts[eligible][:, None]
+    vectors = np.asarray(vectors, dtype=np.float64)
+    total = np.zeros(len(eligible))
+    for done in range(0, draws, 4):
+        r = min(4, draws - done)
+        picks = np.empty((len(eligible), r, m), dtype=np.int64)
+        for j in range(m):  # the x-th of the rows not picked yet: x shifted past earlier picks, ascending
+            x = np.floor(rng.random((len(eligible), r)) * (n - j)).astype(np.int64)
+            for earlier in np.moveaxis(np.sort(picks[:, :, :j], axis=2), 2, 0):
+                x += x >= earlier
+            picks[:, :, j] = x
+        genres = vectors[items[starts + picks]].sum(2)  # (groups, r, genres)
+        total += entropy_bits(genres.reshape(-1, vectors.shape[1])).reshape(len(eligible), r).sum(1)
+    out[eligible] = total / draws
+    return out
+
+
 def gini(values: np.ndarray) -> float:
     """Gini coefficient of non-negative values: 0 = all equal, (n-1)/n = one holds everything."""
     x = np.sort(np.asarray(values, dtype=np.float64))

@@ -10,6 +10,11 @@ Columns added to metrics.csv (all over the simulated period, "so far" = since st
 - genre_entropy_window: mean over agents who watched something in the last `metrics.window`
   steps of the genre entropy (bits) of those watches (cumulative entropy is `mean_genre_entropy`);
 - exposure_genre_entropy: mean over agents of the genre entropy of everything shown to them so far;
+  these three are plug-in entropies, which rise with the number of watches (shown items) behind them;
+- genre_entropy_rarefied, genre_entropy_window_rarefied, exposure_genre_entropy_rarefied: the same
+  three at a fixed volume, `metrics.rarefaction` watches (shown items) per agent: the expected entropy
+  of that many drawn without replacement (measures.rarefied_entropy_bits), mean over agents with at
+  least that many; comparable between strategies that get different numbers of watches;
 - ild_genre / ild_embedding: mean intra-list diversity (1 - cosine) of the pages shown this step,
   by genre vectors / by MiniLM item embeddings (NaN unless metrics.embedding_diversity is on);
 - coverage_exposure / coverage_consumption: share of the catalog shown / watched at least once;
@@ -37,14 +42,49 @@ from collections import Counter, deque
 import numpy as np
 from scipy import sparse
 
-from .measures import Cascades, cosine_distance_rows, entropy_bits, gini, intra_list_diversity, jaccard_pairs
+from .measures import (Cascades, cosine_distance_rows, entropy_bits, gini, intra_list_diversity, jaccard_pairs,
+                       rarefied_entropy_bits)
+
+RAREFACTION_DRAWS = 16  # random subsets per agent: the mean over agents moves by ~0.005 bits between seeds
 
 COLUMNS = (
-    "genre_entropy_window", "exposure_genre_entropy", "ild_genre", "ild_embedding", "coverage_exposure",
+    "genre_entropy_window", "exposure_genre_entropy", "genre_entropy_rarefied", "genre_entropy_window_rarefied",
+    "exposure_genre_entropy_rarefied", "ild_genre", "ild_embedding", "coverage_exposure",
     "coverage_consumption", "gini_exposure", "gini_consumption", "homogenisation", "taste_drift", "taste_alignment",
     "influence_share", "influence_share_step", "cascades", "cascade_size_mean", "cascade_size_max",
     "cascade_depth_max", "cascade_breadth_max", "conformity", "conformity_n",
 )
+
+
+class Rows:
+    """A growing table of (agent, item, step) rows in numpy buffers (amortised O(1) append)."""
+
+    def __init__(self):
+        self.data = np.zeros((3, 1024), dtype=np.int64)
+        self.n = 0
+
+    def extend(self, agent: int, items, step: int) -> None:
+        k = len(items)
+        if self.n + k > self.data.shape[1]:
+            grown = np.zeros((3, max(2 * self.data.shape[1], self.n + k)), dtype=np.int64)
+            grown[:, :self.n] = self.data[:, :self.n]
+            self.data = grown
+        self.data[0, self.n:self.n + k] = agent
+        self.data[1, self.n:self.n + k] = items
+        self.data[2, self.n:self.n + k] = step
+        self.n += k
+
+    @property
+    def agents(self) -> np.ndarray:
+        return self.data[0, :self.n]
+
+    @property
+    def items(self) -> np.ndarray:
+        return self.data[1, :self.n]
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.data[2, :self.n]
 
 
 class StepMetrics:
@@ -53,6 +93,7 @@ class StepMetrics:
         spec = getattr(model.scenario, "metrics", None)
         self.window = getattr(spec, "window", 5)
         self.jaccard_n = getattr(spec, "jaccard_pairs", 500)
+        self.rarefaction = getattr(spec, "rarefaction", 5)
         self.seed = model.scenario.seed
         self.like_rating = model.scenario.feedback.like_rating
         catalog = model.catalog
@@ -74,6 +115,8 @@ class StepMetrics:
         self.consumption = np.zeros(self.n_items)
         self.watch_agents: list[int] = []
         self.watch_items: list[int] = []
+        self.watched_rows, self.shown_rows = Rows(), Rows()  # for the rarefied entropies
+        self.rarefied: dict[str, np.ndarray] = {}  # per agent, as of the last folded step
         # the genre profile each agent starts from (its dataset history)
         self.start_genres = np.zeros((n, g))
         self.rated: list[dict[int, float]] = []
@@ -101,6 +144,7 @@ class StepMetrics:
                 items = [self.item_of_raw[r] for r in e.payload["items"] if r in self.item_of_raw]
                 if items:
                     pages.append(items)
+                    self.shown_rows.extend(e.agent_id, items, e.step)
                     np.add.at(self.exposure, items, 1)
                     self.exposed_genres[e.agent_id] += self.genres[items].sum(0)
             elif e.kind == "watch":
@@ -110,6 +154,7 @@ class StepMetrics:
                 self.consumption[i] += 1
                 self.watch_agents.append(a)
                 self.watch_items.append(i)
+                self.watched_rows.extend(a, [i], e.step)
                 step_watches += 1
                 source = e.payload.get("heard_from")
                 if source is not None:
@@ -137,7 +182,21 @@ class StepMetrics:
 
     def compute(self, step: int, events) -> dict[str, float]:
         """Fold one step's `events` into the running state, then measure; call it once per step."""
-        return self.measures(step, self.observe(events))
+        tally = self.observe(events)
+        self.rarefy(step)
+        return self.measures(step, tally)
+
+    def rarefy(self, step: int) -> None:
+        """Per-agent genre entropies at `metrics.rarefaction` watches (shown items), from a generator of
+        their own (seeded from the scenario seed and the step), so they never touch the model's."""
+        rng = np.random.default_rng([self.seed, step, 11])
+        n, m = self.model.n_agents, self.rarefaction
+        w, s = self.watched_rows, self.shown_rows
+        recent = w.steps > step - self.window
+        for name, rows, keep in (("genre_entropy", w, None), ("genre_entropy_window", w, recent),
+                                 ("exposure_genre_entropy", s, None)):
+            agents, items = (rows.agents, rows.items) if keep is None else (rows.agents[keep], rows.items[keep])
+            self.rarefied[name] = rarefied_entropy_bits(agents, items, self.genres, n, m, rng, RAREFACTION_DRAWS)
 
     def measures(self, step: int, tally: dict) -> dict[str, float]:
         """Every column from the running state and one step's `tally` (see observe); folds nothing."""
@@ -146,6 +205,10 @@ class StepMetrics:
         v["genre_entropy_window"] = float(entropy_bits(self.window_genres[win]).mean()) if win.any() else 0.0
         shown = self.exposed_genres.sum(1) > 0
         v["exposure_genre_entropy"] = float(entropy_bits(self.exposed_genres[shown]).mean()) if shown.any() else 0.0
+        for name in ("genre_entropy", "genre_entropy_window", "exposure_genre_entropy"):
+            per_agent = self.rarefied.get(name)
+            measured = per_agent is not None and np.isfinite(per_agent).any()
+            v[f"{name}_rarefied"] = float(np.nanmean(per_agent)) if measured else np.nan
         pages = tally["pages"]
         if pages:
             width = max(len(p) for p in pages)
@@ -228,6 +291,8 @@ class StepMetrics:
             "genre_entropy": entropy_bits(self.consumed_genres),
             "genre_entropy_window": entropy_bits(self.window_genres),
             "exposure_genre_entropy": entropy_bits(self.exposed_genres),
+            **{f"{name}_rarefied": self.rarefied.get(name, np.full(m.n_agents, np.nan))
+               for name in ("genre_entropy", "genre_entropy_window", "exposure_genre_entropy")},
             "taste_drift": cosine_distance_rows(self.start_genres, current),
             "influenced_watches": [sum(c.values()) for c in self.influencers],
             "top_influencer": pd.array([t[0] for t in top], dtype="Int64"),
