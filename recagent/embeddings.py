@@ -2,6 +2,8 @@
 
 The model is loaded from site-packages with the Hugging Face hub switched off, so nothing is
 downloaded at run time. Embeddings are L2-normalised float32, so a dot product is a cosine.
+Third-party progress bars (transformers' "Loading weights", the hub's downloads) are switched off:
+recagent's own console output says what is being prepared.
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ def load_encoder():
     """The SentenceTransformer, loaded once per process from the bundled files."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # transformers reads the variable above only when first imported, which may have happened
+    # before (through another package), so switch its bars off explicitly too.
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
     return SentenceTransformer(model_path(), device="cpu")
 
 
