@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 import resource
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,17 @@ def _size(n: float) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:.1f}"
+
+
+@contextmanager
+def in_file(file: Path):
+    """Errors raised without a file (deep in model building) name the scenario file."""
+    try:
+        yield
+    except UserError as error:
+        if error.where is None:
+            error.where = str(file)
+        raise
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -120,24 +132,20 @@ def estimate_memory(scenario: Scenario, n_users: int, n_items: int, n_interactio
     return MemoryEstimate(parts, available_memory() if available is None else available)
 
 
-def check_memory(estimate: MemoryEstimate, file: Path, field_hint: str) -> None:
+# the scenario field that drives each part of the estimate, named in the error
+PART_FIELDS = {"score rows": "agents.count", "pages": "simulation.page_size", "ratings and history": "simulation.steps",
+               "social graph": "social.degree", "genre tables": "dataset.items", "mmr similarity": "simulation.page_size"}
+
+
+def check_memory(estimate: MemoryEstimate, file: Path, scenario: Scenario) -> None:
     if estimate.total > estimate.available:
+        part = max((p for p in estimate.parts if p != "runtime"), key=estimate.parts.get)
+        field_hint = PART_FIELDS[part]
+        if field_hint == "agents.count" and scenario.agents.count is None:
+            field_hint = "dataset.users" if scenario.dataset.kind == "synthetic" else "dataset"
         raise UserError(f"field '{field_hint}': the run needs about {_size(estimate.total)} of memory "
                         f"({estimate.describe()}), this machine has {_size(estimate.available)} available; "
                         "use fewer agents, items or pages", file)
-
-
-def _planned_sizes(scenario: Scenario) -> tuple[int, int, int] | None:
-    """(users, items, ratings) known before loading anything, or None for datasets read from files."""
-    ds = scenario.dataset
-    if ds.kind == "synthetic":
-        return ds.users, ds.items, ds.users * min(ds.history_length * 2, ds.items)
-    if ds.kind == "csv":
-        # Python lists of four numbers per row while reading: about 200 bytes a row; rows counted
-        # from the average length of the first lines, so a 10 GB file is refused before reading it.
-        rows = _estimated_rows(ds.ratings)
-        return rows, rows, rows * 4
-    return None
 
 
 def _estimated_rows(path: Path) -> int:
@@ -258,8 +266,10 @@ def check_ids(scenario: Scenario, dataset, file: Path) -> None:
                     raise UserError(f"field 'interventions[{i}].agents': user {user} is not in the dataset", file)
 
 
-def check_sizes(scenario: Scenario, dataset, file: Path) -> MemoryEstimate:
-    n_users, n_items = len(dataset.users), len(dataset.catalog)
+def check_sizes(scenario: Scenario, n_users: int, n_items: int, n_interactions: int, n_genres: int,
+                file: Path) -> MemoryEstimate:
+    """Sizes against the dataset and the machine: before loading (sizes a synthetic dataset will
+    have) and after."""
     sim = scenario.simulation
     if sim.page_size > n_items:
         raise UserError(f"field 'simulation.page_size': {sim.page_size} items per page, the catalog has {n_items}",
@@ -267,9 +277,8 @@ def check_sizes(scenario: Scenario, dataset, file: Path) -> MemoryEstimate:
     if scenario.agents.count is not None and scenario.agents.count > n_users:
         raise UserError(f"field 'agents.count': {scenario.agents.count} agents asked for, the dataset has "
                         f"{n_users} users", file)
-    estimate = estimate_memory(scenario, n_users, n_items, len(dataset.interactions),
-                               dataset.catalog.genres.shape[1])
-    check_memory(estimate, file, "agents.count" if scenario.dataset.kind != "synthetic" else "dataset.users")
+    estimate = estimate_memory(scenario, n_users, n_items, n_interactions, n_genres)
+    check_memory(estimate, file, scenario)
     return estimate
 
 
@@ -279,15 +288,20 @@ def check_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun
 
     file = Path(file)
     check_components(scenario, file)
-    planned = _planned_sizes(scenario)
-    if planned is not None:
-        estimate = estimate_memory(scenario, *planned)
-        field_hint = "dataset.users" if scenario.dataset.kind == "synthetic" else "dataset.ratings"
-        check_memory(estimate, file, field_hint)
+    ds = scenario.dataset
+    if ds.kind == "synthetic":
+        check_sizes(scenario, ds.users, ds.items, ds.users * min(ds.history_length * 2, ds.items), 20, file)
+    elif ds.kind == "csv":
+        rows = _estimated_rows(ds.ratings)  # a 10 GB file is refused before reading it
+        estimate = estimate_memory(scenario, 1, 1, rows * 4)
+        if estimate.total > estimate.available:
+            raise UserError(f"field 'dataset.ratings': about {rows:,} rows would need {_size(estimate.total)} of "
+                            f"memory to read, this machine has {_size(estimate.available)} available", file)
     check_output(scenario, out, file)
     dataset = load_dataset(scenario)
     check_ids(scenario, dataset, file)
-    estimate = check_sizes(scenario, dataset, file)
+    estimate = check_sizes(scenario, len(dataset.users), len(dataset.catalog), len(dataset.interactions),
+                           dataset.catalog.genres.shape[1], file)
     notes = [str(n) for n in dataset.meta.get("notes", [])]
     return DryRun(scenario, dataset, estimate, notes)
 
@@ -303,10 +317,12 @@ def dry_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun:
     result = check_run(scenario, file, out)
     # no request to an LLM endpoint here (that is `validate --check-llm`), where build_model makes one
     ask = {"preflight": False} if "preflight" in inspect.signature(build_model).parameters else {}
-    result.model = build_model(scenario, result.dataset, **ask)
+    with in_file(file):
+        result.model = build_model(scenario, result.dataset, **ask)
     context = RecommenderContext(rng=np.random.default_rng(scenario.seed), seed=scenario.seed, cache_dir=cache_dir())
     for where, name, params, chain in recommender_blocks(scenario, file)[1:]:
-        make_pipeline(name, params, [(r.name, r.params) for r in chain], context, field=where)
+        with in_file(file):
+            make_pipeline(name, params, [(r.name, r.params) for r in chain], context, field=where)
     return result
 
 

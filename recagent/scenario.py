@@ -392,12 +392,13 @@ def expand_path(value: str | Path, base: Path, field: str, file: Path) -> Path:
 
 def _field_path(loc: tuple) -> str:
     parts = []
-    for p in loc:
+    for k, p in enumerate(loc):
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif p in ("synthetic", "movielens-100k", "recagent", "csv", "switch_recommender", "inject_post",
-                   "rewire", "set_traits"):
-            continue  # discriminator tags pydantic adds to the location
+        elif k and (loc[k - 1] == "dataset" or isinstance(loc[k - 1], int)) and p in (
+                "synthetic", "movielens-100k", "recagent", "csv", "switch_recommender", "inject_post", "rewire",
+                "set_traits"):
+            continue  # a discriminator tag pydantic adds after the union's field (not a field named 'rewire')
         else:
             parts.append(("." if parts else "") + str(p))
     return "".join(parts) or "(top level)"
@@ -406,13 +407,15 @@ def _field_path(loc: tuple) -> str:
 def _describe(err: dict) -> str:
     kind, found = err["type"], err.get("input")
     field = _field_path(err["loc"])
+    if len(field) > 120:  # a key can be as long as the file: name its start only
+        field = field[:120] + f"... ({len(field):,} characters)"
     if kind == "extra_forbidden":
         return f"unknown key '{field}'"
     if kind == "missing":
         return f"field '{field}' is required"
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
-        return f"field '{field}.kind': unknown kind {err['ctx'].get('tag')!r}; expected one of {expected}"
+        return f"field '{field}.kind': unknown kind {cut(err['ctx'].get('tag'))}; expected one of {expected}"
     if kind == "union_tag_not_found":
         return f"field '{field}' needs a 'kind'"
     msg = err["msg"].removeprefix("Value error, ")
@@ -461,7 +464,7 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
               if isinstance(iv, SwitchRecommender) and iv.name is not None]
     for field, name in names:
         if name not in recommenders:
-            raise UserError(f"field '{field}': unknown recommender {name!r}; available: {', '.join(sorted(recommenders))}",
+            raise UserError(f"field '{field}': unknown recommender {cut(name)}; available: {', '.join(sorted(recommenders))}",
                             file)
     rerankers = available_rerankers()
     reranker_lists = [("recommender.rerankers", scenario.recommender.rerankers)]
@@ -470,10 +473,10 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
     for field, specs in reranker_lists:
         for j, spec in enumerate(specs):
             if spec.name not in rerankers:
-                raise UserError(f"field '{field}[{j}].name': unknown re-ranker {spec.name!r}; "
+                raise UserError(f"field '{field}[{j}].name': unknown re-ranker {cut(spec.name)}; "
                                 f"available: {', '.join(sorted(rerankers))}", file)
     if scenario.feedback.model not in FEEDBACK_MODELS:
-        raise UserError(f"field 'feedback.model': unknown feedback model {scenario.feedback.model!r}; "
+        raise UserError(f"field 'feedback.model': unknown feedback model {cut(scenario.feedback.model)}; "
                         f"available: {', '.join(sorted(FEEDBACK_MODELS))}", file)
     lo, hi = scenario.simulation.busy_hours.chat
     if lo > hi or lo < 0:

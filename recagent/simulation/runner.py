@@ -27,7 +27,7 @@ from rich.table import Table
 from .. import __version__
 from ..errors import UserError
 from ..scenario import Scenario, dump_scenario, load_scenario
-from ..preflight import check_run
+from ..preflight import check_run, in_file
 from .build import build_model, load_dataset
 from .events import EventLog
 from .model import RecSimModel
@@ -80,7 +80,8 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
     dataset = check_run(scenario, Path(path), out).dataset  # recagent/preflight.py: params, sizes, output, data
     # Build before the run folder exists: every remaining user error (agent count, intervention
     # targets, feedback params) surfaces here, before anything is written.
-    model = build_model(scenario, dataset)
+    with in_file(path):  # recagent/preflight.py: an error found while building names the scenario file
+        model = build_model(scenario, dataset)
 
     run_dir = new_run_dir(scenario, out)
     run_dir.mkdir(parents=True, exist_ok=True)
