@@ -40,7 +40,7 @@ from .runs import BadRequest, NotFound, RunStore
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+LOOPBACK_HOSTS = access.LOOPBACK_NAMES  # the Host headers a loopback-bound server answers
 NEEDS_TOKEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>recagent</title></head><body>
 <h1>recagent: this server needs its access token</h1>
 <p>Open the address that <code>recagent serve</code> printed when it started (it ends in
@@ -102,12 +102,12 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     explanations (the CLI does; tests and the benchmark measure cold).
     `token`, when given, is required on every request (see access.py).
     """
+    if token is not None:
+        access.check_token(token, "token")
     store = RunStore(runs_dir)
     explainer = Explainer()
     if warm:
         threading.Thread(target=warm_up, args=(store, warm, explainer), name="recagent-warm", daemon=True).start()
-    if token is not None:
-        access.check_token(token, "token")
     # the schema (app.openapi(), not served) documents every answer, which the fuzz test holds it to
     app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None, responses=_errors(400, 401, 404))
     app.state.store = store
@@ -137,7 +137,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         if offered is not None and access.presented(token, f"Bearer {offered}", {}):
             # the link `recagent serve` printed: remember the token in a cookie the page's own
             # requests (fetch, EventSource) carry, and show the page at its clean address
-            response = RedirectResponse("/", status_code=303)
+            response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
             response.set_cookie(access.cookie_name(token), token, httponly=True, samesite="lax", path="/")
             return response
         if request.url.path == "/" or request.url.path.startswith("/static/"):
