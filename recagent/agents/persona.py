@@ -6,6 +6,9 @@ ratings) and conformity (closeness of the user's ratings to item means; Agent4Re
 deviation, we store 1 - its percentile so that high means conforming). Roles are RecAgent's
 (Watcher, Explorer, Critic, Chatter, Poster): taken from the dataset when it has them, else
 derived from the traits, with Chatter and Poster drawn by chance (the data says nothing of them).
+
+A persona's favourite genres come from its starting ratings, and its description is built from
+those same genres (`describe`), so that what the persona lists and what its text says agree.
 """
 
 from __future__ import annotations
@@ -49,6 +52,25 @@ class Persona:
         likes = f"; enjoys {', '.join(self.favourite_genres)}" if self.favourite_genres else ""
         roles = f"; a {'/'.join(self.roles)}" if self.roles else ""
         return f"{who}{likes}{roles}"
+
+
+def favourite_genres(taste: np.ndarray, genre_names: list[str], k: int = 2) -> list[str]:
+    """The user's `k` strongest genres by taste share (genres with no share left out)."""
+    return [genre_names[g] for g in np.argsort(-taste)[:k] if taste[g] > 0]  # the order the model always used
+
+
+def describe(dataset_description: str, favourites: list[str]) -> str:
+    """The persona's description: what the dataset says of the user, then the favourite genres.
+
+    "likes drama and action movies" is written from the same list the persona shows as
+    `favourite_genres`; a dataset description is kept in front of it, never replaced.
+    """
+    genres = [g.lower() for g in favourites]
+    likes = ""
+    if genres:
+        joined = genres[0] if len(genres) == 1 else ", ".join(genres[:-1]) + " and " + genres[-1]
+        likes = f"likes {joined} movies"
+    return "; ".join(part for part in (dataset_description.strip(), likes) if part)
 
 
 def _percentile_rank(x: np.ndarray) -> np.ndarray:

@@ -29,9 +29,14 @@ ADJECTIVES = ["Silent", "Crimson", "Last", "Broken", "Golden", "Hidden", "Electr
               "Midnight", "Paper", "Iron", "Velvet", "Endless", "Falling"]
 NOUNS = ["River", "Signal", "Garden", "Empire", "Harbor", "Machine", "Promise", "Shadow", "Summer",
          "Frontier", "Letter", "Storm", "Mirror", "Kingdom", "Orbit"]
-FIRST_NAMES = ["Ava", "Ben", "Chloe", "Daniel", "Emma", "Farid", "Grace", "Hiro", "Isla", "Jonas",
-               "Kira", "Liam", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tara",
-               "Umar", "Vera", "Wen", "Yusuf", "Zoe"]
+# First names by gender, so that a persona's name matches its gender. Both lists hold 25 names:
+# one draw of 0-24 per user keeps the seeded stream (and so every later draw) as it was.
+FEMALE_FIRST_NAMES = ["Ava", "Beatriz", "Chloe", "Dana", "Emma", "Fatima", "Grace", "Hana", "Isla", "Julia",
+                      "Kira", "Lena", "Maya", "Nadia", "Olga", "Priya", "Qiu", "Rosa", "Sara", "Tara",
+                      "Ulla", "Vera", "Wen", "Yara", "Zoe"]
+MALE_FIRST_NAMES = ["Adam", "Ben", "Carlos", "Daniel", "Elias", "Farid", "George", "Hiro", "Ivan", "Jonas",
+                    "Kofi", "Liam", "Mateo", "Noah", "Omar", "Pavel", "Quentin", "Rahul", "Sam", "Tomas",
+                    "Umar", "Victor", "Wei", "Yusuf", "Zane"]
 LAST_NAMES = ["Smith", "Garcia", "Chen", "Okafor", "Novak", "Rossi", "Tanaka", "Haddad", "Larsen",
               "Silva", "Kowalski", "Nguyen", "Fischer", "Moreau", "Patel"]
 ROLES = ["Watcher", "Explorer", "Critic", "Chatter", "Poster"]
@@ -89,15 +94,19 @@ def make_synthetic(n_users: int = 100, n_items: int = 300, history_length: int =
     quality = rng.normal(0, 0.12, n_items)
     popularity = rng.pareto(1.5, n_items) + 0.1
     interactions = sample_ratings(catalog, tastes, quality, popularity, history_length, rng)
-    names = [f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]} {LAST_NAMES[rng.integers(len(LAST_NAMES))]}"
-             for _ in range(n_users)]
+    name_draws = [(int(rng.integers(len(FEMALE_FIRST_NAMES))), int(rng.integers(len(LAST_NAMES))))
+                  for _ in range(n_users)]
     roles = [sorted(set(rng.choice(ROLES, size=rng.integers(1, 3), replace=True).tolist())) for _ in range(n_users)]
     favourite = [", ".join(GENRES[g].lower() for g in np.argsort(-t)[:2]) + " movies" for t in tastes]
+    ages = rng.integers(16, 70, n_users)
+    genders = rng.choice(["female", "male"], n_users).tolist()
+    names = [f"{(FEMALE_FIRST_NAMES if gender == 'female' else MALE_FIRST_NAMES)[first]} {LAST_NAMES[last]}"
+             for gender, (first, last) in zip(genders, name_draws)]
     users = Users(
         raw_ids=np.arange(1, n_users + 1),
         names=names,
-        ages=rng.integers(16, 70, n_users),
-        genders=rng.choice(["female", "male"], n_users).tolist(),
+        ages=ages,
+        genders=genders,
         occupations=rng.choice(["student", "engineer", "teacher", "nurse", "artist", "writer", "retired"],
                                n_users).tolist(),
         descriptions=[f"likes {f}" for f in favourite],
