@@ -27,17 +27,29 @@ def fail(error: UserError) -> None:
 
 
 @app.command()
-def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file")) -> None:
+def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+             check_llm: bool = typer.Option(False, "--check-llm", help="Also ask each LLM endpoint for its models "
+                                            "(GET {base_url}/models), as a run does before its first step")) -> None:
     """Check a scenario as a dry run: dataset, components, interventions, output folder, memory."""
     from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
     from .scenario import load_scenario
 
     try:
-        result = dry_run(load_scenario(scenario), scenario)
+        spec = load_scenario(scenario)
+        if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError
+            from .llm.preflight import check_endpoints
+
+            endpoints = check_endpoints(spec.llm)  # first: one request each, cheaper than the dry run
+        result = dry_run(spec, scenario)
     except UserError as e:
         fail(e)
     for line in report_lines(result, scenario):
         console.print(line, highlight=False)
+    if check_llm:
+        for endpoint in endpoints:
+            console.print(f"[green]ok[/] LLM endpoint {endpoint.describe(spec.llm.model)}", highlight=False)
+        if not endpoints:
+            console.print(f"[green]ok[/] no LLM endpoint to check (provider {spec.llm.provider})", highlight=False)
 
 
 @app.command()
@@ -52,9 +64,11 @@ def run(
     port: int = typer.Option(8000, "--port", help="With --serve: port"),
     token: Optional[str] = typer.Option(None, "--token", envvar="RECAGENT_WEB_TOKEN", show_envvar=True,
                                         help="With --serve: access token to require (generated beyond loopback)"),
+    allow_degraded: bool = typer.Option(False, "--allow-degraded", help="Exit 0 even when more LLM acts fell back to "
+                                        "offline text than llm.max_fallback_share allows (otherwise exit 3)"),
     report: bool = typer.Option(False, "--report", help="Also write the run's per-step plots and report.md"),
 ) -> None:
-    """Run a scenario and write its run folder."""
+    """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run)."""
     from .simulation.runner import run_scenario
 
     try:
@@ -72,6 +86,10 @@ def run(
         from .sweep.run_report import write_run_report
 
         console.print(f"report: [bold]{write_run_report(result.run_dir)}[/]")
+    if result.info.get("status") == "degraded" and not allow_degraded:  # recagent/llm/health.py
+        err_console.print(f"[bold yellow]degraded:[/] {result.info['warning']} (exit 3; --allow-degraded accepts it)",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(3)
 
 
 # Commands contributed by other packages of recagent are mounted below.

@@ -123,6 +123,13 @@ class BudgetSpec(Strict):
     max_tokens: int | None = Field(None, ge=0, description="stop the run cleanly after this many tokens")
 
 
+class RateLimitSpec(Strict):
+    """Client-side limits, applied to each endpoint of `llm.base_url` on its own."""
+
+    requests_per_minute: float | None = Field(None, gt=0, description="requests sent per minute, per endpoint")
+    tokens_per_minute: float | None = Field(None, gt=0, description="prompt + completion tokens per minute, per endpoint (a request counts its prompt estimate + max_tokens until its usage is known)")
+
+
 class MemorySpec(Strict):
     """RecAgent memory (see recagent/memory): sensory -> short-term -> long-term on chromadb."""
 
@@ -153,6 +160,9 @@ class LLMSpec(Strict):
     feeling_share: float = Field(0.05, ge=0, le=1, description="share of watches followed by a feeling act")
     profiles: bool = Field(False, description="build Lusifer taste profiles with the LLM and use them as personas")
     memory: MemorySpec = Field(default_factory=MemorySpec)
+    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    max_fallback_share: float = Field(0.05, ge=0, le=1, description="a run whose LLM acts fell back to offline text more often than this ends 'degraded' (exit code 3)")
+    preflight: bool = Field(True, description="GET {base_url}/models before the run: a dead, unauthorised or wrong endpoint, or an unserved model, stops it")
 
     @field_validator("base_url")
     @classmethod

@@ -1,17 +1,22 @@
 """A stand-in OpenAI-compatible LLM server for tests and benchmarks (stdlib only).
 
-`LLMServer` serves POST /v1/chat/completions on 127.0.0.1 at a random port from a thread. By
-default it answers each prompt with `recagent.llm.fake.canned_reply` (valid JSON of the shape the
-prompt asks for). Faults are injected two ways:
+`LLMServer` serves POST /v1/chat/completions and GET /v1/models on 127.0.0.1 at a random port
+from a thread; any other path answers 404, as a real server does. By default it answers each prompt
+with `recagent.llm.fake.canned_reply` (valid JSON of the shape the prompt asks for) and lists the
+models in `models` (`SERVED_MODELS` by default). With `api_key` set, a request without
+`Authorization: Bearer <api_key>` gets 401 on every path. Faults are injected two ways:
 
 - `script`: a list consumed one request at a time; each entry is a fault name or
   {"content": "..."} for a fixed reply;
 - `fault_every=N` with `faults=[...]`: every Nth request (by arrival) gets the next fault in turn.
 
-Fault names: "429", "500", "503", "401", "slow" (answers after `slow_seconds`, past the client's
-timeout), "malformed" (a body that is not JSON), "truncated" (the reply cut mid-JSON, finish_reason
-"length"), "wrong_format" (valid JSON of the wrong shape), "ok".
-Every request is recorded (headers and body) so tests can check keys, counts and prompts.
+Fault names: "429", "500", "503", "401", "403", "404", "slow" (answers after `slow_seconds`, past the
+client's timeout), "malformed" (a body that is not JSON), "truncated" (the reply cut mid-JSON,
+finish_reason "length"), "wrong_format" (valid JSON of the wrong shape), "ok". A 429 or 503 carries
+`Retry-After: <retry_after>` when `retry_after` is set.
+`models_status` makes GET /v1/models answer that status instead of the list.
+Every chat request is recorded (headers and body) so tests can check keys, counts and prompts; the
+model-list requests are recorded apart, in `model_requests`, so they never shift a script.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from recagent.llm.fake import canned_reply
 
+SERVED_MODELS = ("gpt-4o-mini", "stand-in", "test-model")  # the names the test suite uses
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -33,13 +40,18 @@ class _Server(ThreadingHTTPServer):
 
 class LLMServer:
     def __init__(self, script: list | None = None, *, delay: float = 0.0, fault_every: int = 0,
-                 faults: list[str] | None = None, slow_seconds: float = 2.0, responder=None):
+                 faults: list[str] | None = None, slow_seconds: float = 2.0, responder=None,
+                 models=SERVED_MODELS, api_key: str | None = None, retry_after: float | None = None,
+                 models_status: int | None = None):
         self.script = list(script or [])
         self.delay, self.slow_seconds = delay, slow_seconds
         self.fault_every = fault_every
         self._faults = itertools.cycle(faults or ["429", "500", "slow", "malformed", "truncated", "wrong_format"])
         self.responder = responder or canned_reply
+        self.models, self.api_key, self.retry_after, self.models_status = list(models), api_key, retry_after, models_status
         self.requests: list[dict] = []
+        self.model_requests: list[dict] = []  # GET /v1/models: headers
+        self.arrivals: list[float] = []  # time.monotonic() of each chat request, for rate tests
         self.outcomes: list[str] = []
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), self._handler())
@@ -62,6 +74,7 @@ class LLMServer:
     def _next(self, body: dict) -> str:
         with self._lock:
             self.requests.append(body)
+            self.arrivals.append(time.monotonic())
             n = len(self.requests)
             if self.script:
                 step = self.script.pop(0)
@@ -87,9 +100,12 @@ class LLMServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                      headers: dict | None = None) -> None:
                 try:
                     self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -97,9 +113,36 @@ class LLMServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+                err = {"error": {"message": message, "type": "test", "code": str(status)}}
+                self._send(status, json.dumps(err).encode(), headers=headers)
+
+            def _authorised(self) -> bool:
+                if server.api_key is None or self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._error(401, "Incorrect API key provided")
+                return False
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                with server._lock:
+                    server.model_requests.append({k.lower(): v for k, v in self.headers.items()})
+                if self.path.rstrip("/") != "/v1/models":
+                    return self._error(404, f"no route {self.path}")
+                if not self._authorised():
+                    return
+                if server.models_status is not None:
+                    return self._error(server.models_status, f"injected {server.models_status}")
+                listing = {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"}
+                                                      for m in server.models]}
+                self._send(200, json.dumps(listing).encode())
+
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/v1/chat/completions":
+                    return self._error(404, f"no route {self.path}")
+                if not self._authorised():
+                    return
                 body["_headers"] = {k.lower(): v for k, v in self.headers.items()}
                 step = server._next(body)
                 if server.delay:
@@ -107,9 +150,9 @@ class LLMServer:
                 prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
                 if isinstance(step, dict):
                     return self._reply(body, step["content"])
-                if step in ("429", "500", "503", "401"):
-                    err = {"error": {"message": f"injected {step}", "type": "test", "code": step}}
-                    return self._send(int(step), json.dumps(err).encode())
+                if step in ("429", "500", "503", "401", "403", "404"):
+                    wait = {"Retry-After": f"{server.retry_after:g}"} if server.retry_after is not None else None
+                    return self._error(int(step), f"injected {step}", wait if step in ("429", "503") else None)
                 if step == "slow":
                     time.sleep(server.slow_seconds)
                     return self._reply(body, server.responder(prompt))

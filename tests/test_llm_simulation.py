@@ -7,7 +7,9 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 
+from recagent.errors import UserError
 from recagent.simulation import run_scenario
 
 from .llm_server import LLMServer
@@ -45,6 +47,10 @@ def test_run_survives_20_percent_faults_and_replays_from_cache(scenario_file, tm
         first = run_scenario(path, out=tmp_path / "run1", progress=False)
         calls_after_first = server.count
         run_scenario(path, out=tmp_path / "run2", progress=False)
+    # the server is gone: a re-run that the cache could answer whole still stops before its first step
+    with pytest.raises(UserError, match=f"GET {server.url}/models failed: cannot connect"):
+        run_scenario(path, out=tmp_path / "run3", progress=False)
+    assert not (tmp_path / "run3").exists()
 
     info = json.loads((tmp_path / "run1" / "run.json").read_text())
     assert info["status"] == "completed" and info["steps_completed"] == 6
@@ -54,6 +60,8 @@ def test_run_survives_20_percent_faults_and_replays_from_cache(scenario_file, tm
     faults = [o for o in server.outcomes[:calls_after_first] if o != "ok"]
     assert len(faults) == calls_after_first // 5 and len(set(faults)) >= 4  # assorted faults, every 5th request
     assert llm["failures"] == len(faults) and llm["retries"] == len(faults) and llm["fallbacks"] == 0
+    # every act ended one way: answered (a call that did not fail), fallen back, cached or budget-skipped
+    assert llm["acts"] == llm["calls"] - llm["failures"] + llm["fallbacks"] + llm["cache_hits"] + llm["budget_skipped"]
     assert set(llm["calls_by_kind"]) <= {"chat", "post", "feeling", "reflection"}
     # nothing lost: every social act is in the log, one hear per chat, per-step usage events sum to run.json
     rows = events(tmp_path / "run1", exclude=())
@@ -118,10 +126,11 @@ def test_all_calls_failing_never_crashes_a_run(scenario_file, tmp_path, monkeypa
                                                memory={"enabled": False})})
         run_scenario(path, out=tmp_path / "run", progress=False, steps=3)
     info = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert info["status"] == "completed"
+    assert info["status"] == "degraded"  # it ran to the end, and says its text is not the LLM's
     rows = [json.loads(r[5]) for r in events(tmp_path / "run") if r[2] in ("chat", "post", "feeling")]
     assert rows and all(r["source"] == "fallback" and r["text"] for r in rows)
-    assert info["llm"]["fallbacks"] == len(rows) and info["llm"]["failures"] == 2 * len(rows)
+    assert info["llm"]["fallbacks"] == info["llm"]["acts"] == len(rows) and info["llm"]["failures"] == 2 * len(rows)
+    assert info["warning"].startswith(f"{len(rows)} of {len(rows)} LLM acts fell back to offline text (100%")
 
 
 def test_offline_run_with_memory_keeps_the_same_events(scenario_file, tmp_path):

@@ -124,7 +124,7 @@ def test_prepare_llm_route_dead_endpoint_exits_2_with_one_line_and_writes_nothin
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "no usable T_obj reply" in lines[0] and "Connection" in lines[0]
+    assert "/models failed: cannot connect" in lines[0] and "Connection refused" in lines[0]  # the LLM preflight
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not cache.exists() or cache_entries(cache) == []
 

@@ -6,13 +6,20 @@ calls in flight. Around every call:
 
 - a SQLite prompt cache (`cache.py`): a re-run with the same prompts replays without calls;
 - retries with exponential backoff (`backoff * 2**n` seconds) on 429, 5xx, timeouts, connection
-  errors and replies that do not parse; with several endpoints, a retry goes to the next one;
+  errors and replies that do not parse; with several endpoints, a retry goes to the next one.
+  401/403/404 (a refused key, a wrong path or model) are never retried: the next try would get the
+  same answer. A 429/503 with Retry-After pauses that endpoint for as long as it asks (up to
+  `ratelimit.RETRY_AFTER_CAP_S`; a longer one is a quota and the call is not retried);
+- client-side rate limits per endpoint (`ratelimit.py`: `llm.rate_limit`), waited out before a
+  call and outside its timeout;
 - a budget (max calls / max tokens): once spent, no further call is made, the act gets its
   offline reply and `exhausted` is set so the runner can stop the run cleanly;
 - accounting (`Usage`): calls, tokens, cache hits, failed attempts, retries, fallbacks.
 
 A failing call never kills a run: after the last retry the act falls back to the offline reply
-and the failure is counted. Error texts are scrubbed of the API key before they are stored.
+and the failure is counted; `health.py` turns too many fallbacks into a degraded run. A dead,
+unauthorised or wrong endpoint is found before the run by `preflight.py`, which `make_backend`
+calls. Error texts are scrubbed of the API key before they are stored.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from .cache import PromptCache, prompt_key
 from .fake import ScriptedChatModel
 from .offline import OfflineChatModel, speak
 from .prompts import render
+from .ratelimit import RETRY_AFTER_CAP_S, EndpointGate, estimate_tokens, retry_after_seconds
 from .requests import SpeechRequest
 from .structured import SCHEMAS, ReplyFormatError, parse_reply
 
@@ -48,16 +56,24 @@ class Usage:
     fallbacks: int = 0  # acts that ended with the offline reply after the last retry
     budget_skipped: int = 0  # acts answered offline because the budget was spent
     offline_replies: int = 0  # replies written by the offline backend (not LLM calls)
+    acts: int = 0  # acts that asked an LLM backend for a reply (cached, answered, fallen back or budget-skipped)
+    retry_after_waits: int = 0  # 429/503 replies whose Retry-After paused their endpoint
+    rate_limit_wait_s: float = 0.0  # seconds calls waited for llm.rate_limit or a Retry-After
     calls_by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def last_error(self) -> str | None:
+        return self.errors[-1] if self.errors else None
+
     def as_dict(self) -> dict:
-        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
+        return {"acts": self.acts, "calls": self.calls, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "cache_hits": self.cache_hits,
                 "failures": self.failures, "parse_failures": self.parse_failures, "retries": self.retries,
                 "fallbacks": self.fallbacks, "budget_skipped": self.budget_skipped,
-                "offline_replies": self.offline_replies, "calls_by_kind": dict(sorted(self.calls_by_kind.items())),
-                "recent_errors": self.errors[-5:]}
+                "offline_replies": self.offline_replies, "retry_after_waits": self.retry_after_waits,
+                "rate_limit_wait_s": round(self.rate_limit_wait_s, 3),
+                "calls_by_kind": dict(sorted(self.calls_by_kind.items())), "recent_errors": self.errors[-5:]}
 
 
 @dataclass
@@ -82,11 +98,17 @@ class Reply:
     error: str | None = None
 
 
-def _retryable(error: BaseException) -> bool:
+def _status(error: BaseException) -> int | None:
     import openai
 
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
+    return error.status_code if isinstance(error, openai.APIStatusError) else None
+
+
+def _retryable(error: BaseException) -> bool:
+    """Worth another try: overload and server errors. 401/403/404 and other 4xx would get the same
+    answer again (a refused key, a wrong path, an unknown model, a bad request)."""
+    status = _status(error)
+    if status is not None:
         return status >= 500 or status in (408, 409, 429)
     return True  # timeouts, connection errors, malformed bodies, unparsable replies
 
@@ -97,8 +119,11 @@ class LanguageBackend:
     def __init__(self, model: BaseChatModel | list[BaseChatModel], label: str, max_concurrency: int = 8, *,
                  cache: PromptCache | None = None, max_retries: int = 0, backoff: float = 1.0,
                  timeout: float | None = None, max_calls: int | None = None, max_tokens: int | None = None,
-                 params: dict | None = None, secrets: tuple[str, ...] = ()):
+                 params: dict | None = None, secrets: tuple[str, ...] = (),
+                 requests_per_minute: float | None = None, tokens_per_minute: float | None = None):
         self.models = list(model) if isinstance(model, (list, tuple)) else [model]
+        # one gate per endpoint: rate limits and Retry-After pauses apply to each URL on its own
+        self.gates = [EndpointGate(requests_per_minute, tokens_per_minute) for _ in self.models]
         self.model = self.models[0]
         self.label = label
         self.max_concurrency = max_concurrency
@@ -106,6 +131,7 @@ class LanguageBackend:
         self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
         self.max_calls, self.max_tokens = max_calls, max_tokens
         self.params = dict(params or {}, label=label)
+        self._completion_cap = int(self.params.get("max_tokens") or 0)  # reserved per call by a token limit
         self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
         self.usage = Usage()
         self.exhausted = False
@@ -195,7 +221,14 @@ class LanguageBackend:
         semaphore = asyncio.Semaphore(self.max_concurrency)
         return list(await asyncio.gather(*(self._one(n, t, semaphore) for n, t in enumerate(tasks))))
 
+    def _budget_reply(self, task: Task) -> Reply:
+        self.exhausted = True
+        self.usage.budget_skipped += 1
+        self.usage.offline_replies += 1
+        return Reply(*task.fallback(), "budget", error="budget spent")
+
     async def _one(self, index: int, task: Task, semaphore: asyncio.Semaphore) -> Reply:
+        self.usage.acts += 1
         key = prompt_key(task.messages, self.params, task.kind) if self.cache is not None else None
         if key is not None and (hit := self.cache.get(key)) is not None:
             try:
@@ -209,13 +242,18 @@ class LanguageBackend:
             if attempt:
                 self.usage.retries += 1
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            model = self.models[(index + attempt) % len(self.models)]
+            endpoint = (index + attempt) % len(self.models)
+            model, gate = self.models[endpoint], self.gates[endpoint]
             async with semaphore:
                 if self.over_budget():  # checked after waiting: calls in flight may have spent it
-                    self.exhausted = True
-                    self.usage.budget_skipped += 1
-                    self.usage.offline_replies += 1
-                    return Reply(*task.fallback(), "budget", error="budget spent")
+                    return self._budget_reply(task)
+                reserved = estimate_tokens(task.messages, self._completion_cap) if gate.counts_tokens else 0
+                waited = await gate.acquire(reserved)  # before the timeout starts: pacing is not slowness
+                if waited:
+                    self.usage.rate_limit_wait_s += waited
+                    if self.over_budget():
+                        gate.settle(reserved, 0)
+                        return self._budget_reply(task)
                 self.usage.calls += 1
                 self.usage.calls_by_kind[task.kind] = self.usage.calls_by_kind.get(task.kind, 0) + 1
                 try:
@@ -223,13 +261,25 @@ class LanguageBackend:
                     message = await (asyncio.wait_for(call, self.timeout + 1.0) if self.timeout else call)
                 except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
                     self.usage.failures += 1
+                    if _status(e) is not None:
+                        gate.settle(reserved, 0)  # the server refused the call: it spent no tokens
                     last_error = self._record_error(e if not isinstance(e, asyncio.TimeoutError)
                                                     else f"timeout after {self.timeout} s")
+                    wait = retry_after_seconds(e)
+                    if wait is not None and wait > RETRY_AFTER_CAP_S:
+                        last_error = self._record_error(f"Retry-After {wait:g} s is over {RETRY_AFTER_CAP_S:g} s "
+                                                        f"(a quota, not a burst): not retried")
+                        break
+                    if wait is not None and _retryable(e):
+                        gate.pause(wait)
+                        self.usage.retry_after_waits += 1
                     if not _retryable(e):
                         break
                     continue
             meta = getattr(message, "usage_metadata", None) or {}
             prompt_tokens, completion_tokens = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
+            if meta:
+                gate.settle(reserved, prompt_tokens + completion_tokens)
             self.usage.prompt_tokens += prompt_tokens
             self.usage.completion_tokens += completion_tokens
             text = str(message.content)
@@ -253,10 +303,13 @@ class LanguageBackend:
 
 
 def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: Path | None = None,
-                 model: BaseChatModel | None = None) -> LanguageBackend:
+                 model: BaseChatModel | None = None, preflight: bool = True) -> LanguageBackend:
     """A backend from the scenario's `llm` block (an LLMSpec) or a provider name.
 
-    `model` replaces the chat model (tests pass a ScriptedChatModel with a script).
+    `model` replaces the chat model (tests pass a ScriptedChatModel with a script). For the openai
+    provider every endpoint is checked first (`preflight.check_endpoints`, unless `llm.preflight`
+    or `preflight` is false): a dead, unauthorised or wrong endpoint raises UserError before the
+    prompt cache is opened, so a cache full of replies cannot hide it.
     """
     from ..scenario import LLMSpec
 
@@ -271,6 +324,10 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
         from .openai_provider import api_key
 
         key = api_key(spec)
+        if preflight and spec.preflight:
+            from .preflight import check_endpoints
+
+            check_endpoints(spec, key)
     cache = None
     if spec.cache is True:
         cache = PromptCache((cache_dir or default_cache_dir()) / "llm_cache.sqlite")
@@ -278,7 +335,8 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
         cache = PromptCache(spec.cache)
     common = dict(max_concurrency=spec.max_concurrency, cache=cache, max_retries=spec.max_retries,
                   backoff=spec.backoff, timeout=spec.timeout, max_calls=spec.budget.max_calls,
-                  max_tokens=spec.budget.max_tokens,
+                  max_tokens=spec.budget.max_tokens, requests_per_minute=spec.rate_limit.requests_per_minute,
+                  tokens_per_minute=spec.rate_limit.tokens_per_minute,
                   params={"model": spec.model, "temperature": spec.temperature, "max_tokens": spec.max_tokens})
     if model is not None or spec.provider == "fake":
         return LanguageBackend(model or ScriptedChatModel(), label="fake", **common)

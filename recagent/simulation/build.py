@@ -35,13 +35,15 @@ def load_dataset(scenario: Scenario) -> Dataset:
                         getattr(e, "filename", None))
 
 
-def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None) -> RecSimModel:
+def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None, *,
+                preflight: bool = True) -> RecSimModel:
+    """`preflight=False` skips the LLM endpoint check (recagent/llm/preflight.py): a dry run makes no request."""
     spec = scenario.feedback
     try:
         feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
     except TypeError as e:
         raise UserError(f"field 'feedback.params': {e}")
-    backend = make_backend(scenario.llm, cache_dir=cache_dir())
+    backend = make_backend(scenario.llm, cache_dir=cache_dir(), preflight=preflight)
     if hasattr(feedback, "attach_backend"):  # feedback models that call the LLM (llm_rating)
         feedback.attach_backend(backend)
     feedback.fit(dataset.catalog, dataset.interactions)

@@ -20,19 +20,20 @@ from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from .. import __version__
 from ..errors import UserError
+from ..llm.health import mark_degraded
 from ..scenario import Scenario, dump_scenario, load_scenario
 from ..preflight import check_run, in_file
 from .build import build_model, load_dataset
-from .events import EventLog
+from .events import EVENT_KINDS, EventLog
 from .model import RecSimModel
-
-SUMMARY_KINDS = ("watch", "like", "dislike", "search", "chat", "post", "hear", "leave")
 
 
 @dataclass
@@ -69,6 +70,7 @@ def versions() -> dict:
 
 def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None = None, steps: int | None = None,
                  progress: bool = True, console: Console | None = None) -> RunResult:
+    begun = time.perf_counter()  # the summary's total: loading and preparing count, not just the steps
     console = console or Console()
     scenario = load_scenario(path)
     if seed is not None:
@@ -129,8 +131,10 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
         raise
     finally:
         info["wall_time_s"] = round(time.perf_counter() - started, 3)
+        info["total_wall_time_s"] = round(time.perf_counter() - begun, 3)
         info["counts"] = log.counts()
         info["llm"] = {"backend": model.backend.label, **model.backend.usage.as_dict()}
+        mark_degraded(info, model.backend.usage, scenario.llm.max_fallback_share)  # too many fallbacks: exit 3
         if model.memory is not None:
             model.memory.persist_short_term()
             info["memory"] = {"path": "memory", **vars(model.memory.totals)}
@@ -150,14 +154,40 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def summary_table(info: dict) -> Table:
-    table = Table(title=f"{info['scenario']}: {info['steps_completed']} steps, {info['agents']} agents, "
-                        f"{info['wall_time_s']:.1f} s ({info['status']})")
-    table.add_column("events")
-    table.add_column("count", justify="right")
-    for kind in SUMMARY_KINDS:
-        table.add_row(kind, f"{info['counts'].get(kind, 0):,}")
+def summary_table(info: dict) -> Group:
+    """The end-of-run summary: a heading that never wraps, the status and wall time, every event kind,
+    and the language backend's accounting (for LLM runs calls, cache hits, fallbacks and tokens, even 0)."""
+    heading = Text(f"run {info['scenario']}", style="bold", no_wrap=True, overflow="ellipsis")
+    table = Table(show_header=False, box=box.SIMPLE, pad_edge=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("status", info["status"])
+    table.add_row("steps", f"{info['steps_completed']:,} of {info['steps_planned']:,}")
+    table.add_row("agents", f"{info['agents']:,}")
+    total = info.get("total_wall_time_s", info["wall_time_s"])
+    table.add_row("wall time", f"{total:,.1f} s")
+    table.add_row("  of which steps", f"{info['wall_time_s']:,.1f} s")
+    table.add_section()
+    counts = info.get("counts", {})
+    kinds = [k for k in EVENT_KINDS if k != "llm"] + sorted(set(counts) - set(EVENT_KINDS))
+    for kind in kinds:  # every kind, 0 included: a missing row reads as "not counted"
+        table.add_row(f"{kind} events", f"{counts.get(kind, 0):,}")
+    table.add_section()
     llm = info["llm"]
-    table.add_row(f"text by {llm['backend']} backend",
-                  f"{llm['offline_replies']:,}" if llm["backend"] == "offline" else f"{llm['calls']:,} calls")
-    return table
+    if llm["backend"] == "offline":
+        table.add_row("text by offline backend", f"{llm['offline_replies']:,}")
+    else:
+        table.add_row(f"LLM acts ({llm['backend']})", f"{llm.get('acts', 0):,}")
+        table.add_row("  calls", f"{llm['calls']:,}")
+        table.add_row("  cache hits", f"{llm['cache_hits']:,}")
+        table.add_row("  fallbacks to offline text", f"{llm['fallbacks']:,}")
+        if llm.get("budget_skipped"):
+            table.add_row("  offline after the budget", f"{llm['budget_skipped']:,}")
+        table.add_row("  failed attempts / retries", f"{llm['failures']:,} / {llm['retries']:,}")
+        table.add_row("  tokens (prompt + completion)", f"{llm['prompt_tokens']:,} + {llm['completion_tokens']:,}")
+        if llm.get("rate_limit_wait_s"):
+            table.add_row("  waited for rate limits", f"{llm['rate_limit_wait_s']:,.1f} s")
+    parts = [heading, table]
+    if info.get("warning"):
+        parts.append(Text(f"warning: {info['warning']}", style="bold yellow"))
+    return Group(*parts)
