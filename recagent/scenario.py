@@ -160,7 +160,7 @@ class LLMSpec(Strict):
     feeling_share: float = Field(0.05, ge=0, le=1, description="share of watches followed by a feeling act")
     profiles: bool = Field(False, description="build Lusifer taste profiles with the LLM and use them as personas")
     memory: MemorySpec = Field(default_factory=MemorySpec)
-    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec, description="client-side limits, per endpoint (none by default)")
     max_fallback_share: float = Field(0.05, ge=0, le=1, description="a run whose LLM acts fell back to offline text more often than this ends 'degraded' (exit code 3)")
     preflight: bool = Field(True, description="GET {base_url}/models before the run: a dead, unauthorised or wrong endpoint, or an unserved model, stops it")
 
