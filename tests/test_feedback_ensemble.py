@@ -211,10 +211,14 @@ def test_predict_both_equals_the_two_calls(world, fitted, mode):
         history = History.from_interactions(data.interactions, 61)
         rng = np.random.default_rng(5)
         users, items = rng.integers(0, 61, 300), rng.integers(0, 120, 300)
-        proba, rating = predict_both(model, users, items, history)
+        proba, rating = predict_both(model, users, items, history, exposure="chosen")
         assert np.array_equal(proba, model.predict_proba(users, items, history))
         assert np.array_equal(rating, model.predict_rating(users, items, history))
         assert set(np.unique(proba)) <= {0.0, 1.0} if mode == "vote" else 0 < proba.min() < proba.max() < 1
+        shown, shown_rating = predict_both(model, users, items, history, exposure="shown")
+        assert np.array_equal((shown, shown_rating), model.predict_shown(users, items, history))
+        if mode == "vote":  # a shown item is liked only where the chosen majority also liked it
+            assert set(np.unique(shown)) <= {0.0, 1.0} and np.all(shown <= proba)
     finally:
         model.mode = "soft"
 

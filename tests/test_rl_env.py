@@ -37,6 +37,9 @@ class ParityFeedback:
     def predict_rating(self, user_ids, item_ids, history):
         return np.where(np.asarray(item_ids) % 2 == 0, 4.0, 2.0)
 
+    def predict_shown(self, user_ids, item_ids, history):  # no self-selection here: shown = chosen
+        return self.predict_proba(user_ids, item_ids, history), self.predict_rating(user_ids, item_ids, history)
+
     def explain(self, user_id, item_id, history):
         return {}
 
@@ -87,7 +90,7 @@ def test_frozen_users_are_judged_against_their_starting_history():
     start.add([2, 2], [10, 11], [2.0, 5.0])
     for item in (3, 1, 4):
         _, r, *_ = env.step(item)
-        assert r == pytest.approx(float(world.feedback.predict_proba(np.array([2]), np.array([item]), start)[0]))
+        assert r == pytest.approx(float(world.feedback.predict_shown(np.array([2]), np.array([item]), start)[0][0]))
     assert env.batch.history.items[2] == [10, 11] and not env.action_masks()[[1, 3, 4]].any()
 
 
@@ -127,8 +130,7 @@ def test_vote_reward_matches_the_feedback_model_on_a_hand_built_history():
             hand.add([0, 0, 0], [0, 10, 11], [5.0, 4.0, 1.0])
             for item in ([1, 2, 3, 4] if episode == 0 else [5, 3, 2]):
                 u, i = np.array([0]), np.array([item])
-                p = float(fb.predict_proba(u, i, hand)[0])
-                rating = float(fb.predict_rating(u, i, hand)[0])
+                p, rating = (float(x[0]) for x in fb.predict_shown(u, i, hand))  # the policy showed the item
                 _, r, _, _, info = env.step(item)
                 if reward_mode == "vote":
                     assert r == float(p >= 0.5)

@@ -28,6 +28,10 @@ class CountingFeedback:
         self.calls += 1
         return self.inner.predict_rating(users, items, history)
 
+    def predict_shown(self, users, items, history):
+        self.calls += 1
+        return self.inner.predict_shown(users, items, history)
+
 
 @pytest.mark.parametrize("kwargs", [{"reward": "vote"}, {"reward": "sample", "quit_prob": 0.05},
                                     {"reward": "proba", "slate_size": 3}])

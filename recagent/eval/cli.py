@@ -252,3 +252,69 @@ def prepare(
     folder = model.loaded_from or model.cache_folder(model.fingerprint_)
     state = "already prepared, loaded" if model.loaded_from else "prepared"
     console.print(f"{state}: [bold]{folder}[/] ({len(model.vocabulary)} keywords, {wall:.1f} s)")
+
+
+def print_exposure_report(report: dict) -> None:
+    from .exposure import MODES
+
+    table = Table(title=f"Random exposures of {report['dataset']}: {report['n_random']} ratings, real share of "
+                        f"ratings >= 3 {report['random_share']:.3f} (self-chosen: {report['chosen_share']:.3f})")
+    for col in ("model", "question", "AUC ≥3", "AUC ≥4", "RMSE", "mean P(like)", "gap", "ECE"):
+        table.add_column(col, justify="left" if col in ("model", "question") else "right")
+    for name in report["model_names"]:
+        for mode in MODES:
+            m = report["models"][name]["modes"][mode]
+            table.add_row(name, mode, _fmt(m["auc"]), _fmt(m["auc4"]), _fmt(m["rmse"]), _fmt(m["mean_p_like"]),
+                          f"{m['gap']:+.3f}", _fmt(m["ece"]))
+    console.print(table)
+    console.print("chosen: the model's answer for an item the person picked; shown: for an item put in front of "
+                  "them (the exposure correction, from the training data alone); shown+calibration: "
+                  + report["models"][report["model_names"][0]]["modes"]["shown+calibration"]["how"], highlight=False)
+
+
+@eval_app.command("exposure")
+def eval_exposure(
+    dataset: str = typer.Option(..., "--dataset", help="coat, yahoo (Yahoo! R3: user.txt + random.txt) or csv "
+                                "(user,item,rating,exposure with exposure chosen or random)"),
+    path: Path = typer.Option(..., "--path", help="the Coat or Yahoo! R3 folder, or the CSV file"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="ratings of randomly shown items to "
+                                               "calibrate on (CSV user,item,rating or triplets, the dataset's ids); "
+                                               "their pairs are not scored. Default: cross-fit on the dataset's own "
+                                               "random ratings"),
+    models: Optional[str] = typer.Option(None, "--models", help="comma-separated subset of ensemble,bias,mf"),
+    folds: int = typer.Option(2, "--folds", min=2, max=20, help="user folds of the cross-fitted calibration"),
+    seed: int = typer.Option(0, "--seed"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="cache folder for the ensemble (default $RECAGENT_CACHE)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the report here (default eval-exposure-DATASET.json)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="reliability plot PNG (default: the JSON path with .png)"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Fit every feedback model on the self-chosen ratings, score the randomly shown ones, with and without calibration."""
+    try:
+        from ..data.exposure import load_calibration, load_exposure_data
+        from .exposure import MODELS, evaluate_exposure, reliability_plot
+
+        model_list = [m.strip() for m in models.split(",") if m.strip()] if models else list(MODELS)
+        bad = [m for m in model_list if m not in MODELS]
+        if bad or not model_list:
+            raise UserError(f"unknown model(s) {bad}; expected some of {list(MODELS)}", "--models")
+        if dataset not in ("coat", "yahoo", "csv"):
+            raise UserError(f"unknown dataset {dataset!r}; expected coat, yahoo or csv", "--dataset")
+        data = load_exposure_data(dataset, path)
+        calibration_data = load_calibration(calibration, data.dataset) if calibration is not None else None
+        json_out = json_out or Path(f"eval-exposure-{data.name}.json")
+        plot = plot or json_out.with_suffix(".png")
+        start = time.perf_counter()
+        with _progress_bar(quiet) as bar:
+            task = bar.add_task("evaluating", total=1.0)
+            report = evaluate_exposure(data, model_list, calibration_data, folds, seed, cache or default_cache_dir(),
+                                       progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+            bar.update(task, completed=1.0, description="done")
+        report["wall_s"] = round(time.perf_counter() - start, 1)
+    except UserError as e:
+        _fail(e)
+    print_exposure_report(report)
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(report, indent=2))
+    reliability_plot(report, plot)
+    console.print(f"wrote {json_out} and {plot}")

@@ -3,6 +3,8 @@
 rating ~ mu + b_u + b_i with regularised means (alternating a few times). P(like) is a logistic
 calibration of the predicted rating fitted on the training ratings. At simulation time b_u is
 recomputed from the user's live history, so users who rate new items move their bias.
+Items the user is *shown* rather than chose: `predict_shown`, the exposure correction of
+`recagent/feedback/exposure.py` on top of these answers.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import numpy as np
 from ..data import Catalog, History, Interactions
 from .base import LIKE_THRESHOLD
+from .exposure import AnswersShown, fit_correction
 
 
-class BiasFeedback:
+class BiasFeedback(AnswersShown):
     name = "bias"
 
     def __init__(self, reg_user: float = 5.0, reg_item: float = 10.0, like_threshold: float = LIKE_THRESHOLD,
-                 iterations: int = 5):
+                 iterations: int = 5, shown_correction: bool = True):
         self.reg_user, self.reg_item, self.iterations = reg_user, reg_item, iterations
         self.like_threshold = like_threshold
+        self.shown_correction = shown_correction  # False: a component of a model that corrects itself
+        self.shown = None
 
     def fit(self, catalog: Catalog, interactions: Interactions) -> "BiasFeedback":
         n_users = int(interactions.users.max()) + 1 if len(interactions) else 0
@@ -40,6 +45,10 @@ class BiasFeedback:
             self.slope, self.intercept = float(clf.coef_[0, 0]), float(clf.intercept_[0])
         else:
             self.slope, self.intercept = 2.0, -2.0 * (self.like_threshold - 0.5)
+        if self.shown_correction and len(r):
+            self.shown = fit_correction(lambda: BiasFeedback(self.reg_user, self.reg_item, self.like_threshold,
+                                                             self.iterations, shown_correction=False),
+                                        catalog, interactions, self.like_threshold)
         return self
 
     def user_bias(self, user_ids: np.ndarray, history: History) -> np.ndarray:
@@ -68,4 +77,5 @@ class BiasFeedback:
             "item_bias": round(float(self.b_item[item_id]), 3),
             "predicted_rating": round(rating, 3),
             "p_like": round(float(1 / (1 + np.exp(-(self.slope * rating + self.intercept)))), 3),
+            **self.explain_shown(user_id, item_id, history),
         }

@@ -9,6 +9,9 @@
   20% (random, or each user's latest 20% with `holdout="temporal"`), the stacker learns from those
   scores, and then the base models are refitted on all training ratings.
 - `predict_rating` is the stacked regressor on the same features, clipped to 1-5.
+- `predict_shown` answers for items the person is *shown* (a recommender page), not chose: the
+  exposure correction of `recagent/feedback/exposure.py` on top of the stacked answers, its head
+  fitted (inverse-propensity weighted) on the same held-out 20% the stacker learns from.
 
 Every feature of a pair comes from a small per-user state (IncrementalUserStates) that is advanced
 by the items a user's history gained, plus, for f_sim, the pair's own history: a batch of pairs
@@ -40,6 +43,7 @@ from ..keywords.base import ItemKeywords
 from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .base import LIKE_THRESHOLD
 from .bias import BiasFeedback
+from .exposure import ExposureModel, ShownCorrection
 from .matching import KeywordMatching
 from .mf import MatrixFactorization
 from .sasrec import SASRec
@@ -49,7 +53,7 @@ from .state import IncrementalUserStates, coin
 FEATURES = ["bias_rating", "user_bias", "item_bias", "mf_rating", "log_user_count", "log_item_count",
             "user_rating_std", "genre_affinity", "sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
 BASE_FEATURES = ["sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
-FORMAT_VERSION = 2  # 2: incremental user state (float32 f_sim features)
+FORMAT_VERSION = 3  # 2: incremental user state (float32 f_sim features); 3: the shown correction (exposure.npz)
 Progress = Callable[[str, float], None]
 
 
@@ -174,6 +178,7 @@ class EnsembleFeedback:
     def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
         key = asdict(self.params)
+        key["format"] = FORMAT_VERSION  # what is fitted changed: a new entry, not the old folder's name
         if self.keywords is None and self.params.route == "offline":
             key["offline_keywords_version"] = OFFLINE_KEYWORDS_VERSION
         if self.keywords is not None:  # keywords handed in (e.g. the LLM route) are part of the key
@@ -223,6 +228,13 @@ class EnsembleFeedback:
         X = self.features(holdout.users, holdout.items, history)
         self._timed("stacker", self._fit_stackers, X, holdout.ratings)
         self.stack_rows = len(holdout)
+        self.progress("fitting the exposure model (the shown correction)", 0.68)
+        exposure = self._timed("exposure model", ExposureModel(seed=p.seed).fit, interactions, n_users, len(catalog))
+        Xs = self._stack_inputs(X)
+        self.shown = ShownCorrection.fit_ips(exposure, holdout.users, holdout.items,
+                                             self.stack_like.predict_proba(Xs)[:, 1],
+                                             np.clip(self.stack_rating.predict(Xs), 1, 5), holdout.ratings,
+                                             p.like_threshold)
         self.progress("refitting base models on all training ratings", 0.7)
         self.components = self._timed("base models (all)", self._fit_components, catalog, interactions, 0.7, 0.98)
         self.progress("ready", 1.0)
@@ -279,9 +291,9 @@ class EnsembleFeedback:
 
     def _fit_components(self, catalog: Catalog, interactions: Interactions, lo: float, hi: float) -> Components:
         p = self.params
-        bias = BiasFeedback(like_threshold=p.like_threshold).fit(catalog, interactions)
-        mf = MatrixFactorization(factors=p.mf_factors, reg=p.mf_reg, seed=p.seed,
-                                 like_threshold=p.like_threshold).fit(catalog, interactions)
+        bias = BiasFeedback(like_threshold=p.like_threshold, shown_correction=False).fit(catalog, interactions)
+        mf = MatrixFactorization(factors=p.mf_factors, reg=p.mf_reg, seed=p.seed, like_threshold=p.like_threshold,
+                                 shown_correction=False).fit(catalog, interactions)
         self.progress("training SASRec", lo + 0.1 * (hi - lo))
         sasrec = SASRec(len(catalog), dim=p.sasrec_dim, max_len=p.sasrec_max_len, epochs=p.sasrec_epochs,
                         dropout=p.sasrec_dropout, seed=p.seed, like_threshold=p.like_threshold)
@@ -503,12 +515,16 @@ class EnsembleFeedback:
         out[:, 2] = X[:, 8] > 0
         return out
 
-    def vote(self, user_ids, item_ids, history: History) -> np.ndarray:
+    def vote(self, user_ids, item_ids, history: History, exposure: str = "chosen") -> np.ndarray:
         """The paper's Eq. 9 verdict (True = like): the majority of f_mat, f_sim and f_sta.
 
         f_sta (the costly one) runs only for the pairs where f_mat and f_sim disagree; where they
-        agree it cannot change the majority.
+        agree it cannot change the majority. For a *shown* item (exposure="shown") the majority
+        must also survive the exposure correction: see `_shown_vote`.
         """
+        if exposure == "shown":
+            X = self.features(user_ids, item_ids, history)
+            return self._shown_vote(X, user_ids, item_ids)
         X, slots = self._features(user_ids, item_ids, history, ratings=False)
         votes = self.votes_from(X, user_ids, item_ids)
         split = votes[:, 0] != votes[:, 1]
@@ -539,6 +555,34 @@ class EnsembleFeedback:
         X = self._stack_inputs(self.features(user_ids, item_ids, history))
         return np.clip(self.stack_rating.predict(X), 1.0, 5.0)
 
+    def _shown_vote(self, X: np.ndarray, user_ids, item_ids) -> np.ndarray:
+        """The vote for a shown item: the base models' majority, vetoed where the exposure-corrected
+        soft model says P(like | shown) < 0.5 (the votes themselves only know chosen ratings)."""
+        p_shown, _ = self._shown_from(X, user_ids, item_ids)
+        return (self.votes_from(X, user_ids, item_ids).sum(1) >= 2) & (p_shown >= 0.5)
+
+    def _shown_from(self, X: np.ndarray, user_ids, item_ids) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "shown", None) is None:
+            raise RuntimeError("ensemble: fit() before asking the 'shown' question")
+        Xs = self._stack_inputs(X)
+        return self.shown.apply(np.asarray(user_ids, dtype=np.int64), np.asarray(item_ids, dtype=np.int64),
+                                self.stack_like.predict_proba(Xs)[:, 1], np.clip(self.stack_rating.predict(Xs), 1, 5))
+
+    def predict_shown(self, user_ids, item_ids, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """(P(like | shown), rating | shown) from one feature pass (a recommender page asks this)."""
+        X = self.features(user_ids, item_ids, history)
+        p, rating = self._shown_from(X, user_ids, item_ids)
+        if self.mode == "vote":
+            p = self._shown_vote(X, user_ids, item_ids).astype(np.float64)
+        return p, rating
+
+    def calibrate_shown(self, shown: Interactions, history: History) -> "EnsembleFeedback":
+        """Refit the shown head on ratings of randomly shown items (see ShownCorrection.calibrated)."""
+        Xs = self._stack_inputs(self.features(shown.users, shown.items, history))
+        self.shown = self.shown.calibrated(shown.users, shown.items, self.stack_like.predict_proba(Xs)[:, 1],
+                                           np.clip(self.stack_rating.predict(Xs), 1, 5), shown.ratings)
+        return self
+
     def predict_both(self, user_ids, item_ids, history: History) -> tuple[np.ndarray, np.ndarray]:
         """predict_proba and predict_rating from one feature pass (what the simulation asks for)."""
         X = self.features(user_ids, item_ids, history)
@@ -566,6 +610,9 @@ class EnsembleFeedback:
             "f_sta": {"p_like": round(float(1 / (1 + np.exp(-X[0, 8]))), 3)},
             "p_like": round(float(self.stack_like.predict_proba(self._stack_inputs(X))[0, 1]), 3),
             "predicted_rating": round(float(np.clip(self.stack_rating.predict(self._stack_inputs(X))[0], 1, 5)), 3),
+            "shown": {"p_like": round(float(self._shown_from(X, u, i)[0][0]), 3),
+                      "predicted_rating": round(float(self._shown_from(X, u, i)[1][0]), 3),
+                      **self.shown.describe(user_id, item_id)},
         }
 
     # ===== persistence =====================================================================================
@@ -582,6 +629,8 @@ class EnsembleFeedback:
         torch.save({"sasrec": c.sasrec.state()}, folder / "sasrec.pt")
         with open(folder / "stacker.pkl", "wb") as f:
             pickle.dump({"like": self.stack_like, "rating": self.stack_rating}, f)
+        with open(folder / "shown.pkl", "wb") as f:
+            pickle.dump(self.shown.state(), f)
         mf_state = c.mf.state()
         manifest = {
             "format": FORMAT_VERSION, "model": self.name, "route": self.keywords.route,
@@ -591,7 +640,9 @@ class EnsembleFeedback:
             "mf": {k: v for k, v in mf_state.items() if k not in ("item_side",)},
             "sasrec": c.extra, "stacker_rows": getattr(self, "stack_rows", None),
             "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings_s": self.timings,
-            "files": ["keywords.json", "keyword_vectors.npz", "components.npz", "sasrec.pt", "stacker.pkl"],
+            "files": ["keywords.json", "keyword_vectors.npz", "components.npz", "sasrec.pt", "stacker.pkl", "shown.pkl"],
+            "shown": {"exposure_reg": self.shown.exposure.reg, "head_like": self.shown.like.tolist(),
+                      "head_rating": self.shown.rating.tolist()},
         }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
         return folder
@@ -615,6 +666,8 @@ class EnsembleFeedback:
         with open(folder / "stacker.pkl", "rb") as f:
             stackers = pickle.load(f)
         self.stack_like, self.stack_rating = stackers["like"], stackers["rating"]
+        with open(folder / "shown.pkl", "rb") as f:
+            self.shown = ShownCorrection.from_state(pickle.load(f))
         self.fingerprint_ = manifest.get("fingerprint")
         self.timings = manifest.get("timings_s", {})
         self.loaded_from = folder

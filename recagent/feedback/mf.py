@@ -8,6 +8,9 @@ P(like) is a logistic calibration of the predicted rating fitted on the training
 
 Cold start: a user with no history gets p_u = 0, b_u = 0, i.e. mu + b_i (the item's popularity
 with everyone); an item never rated in training keeps q_i = 0, b_i = 0.
+
+Items the user is *shown* rather than chose: `predict_shown`, the exposure correction of
+`recagent/feedback/exposure.py` on top of these answers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..data import Catalog, History, Interactions
 from .base import LIKE_THRESHOLD
+from .exposure import AnswersShown, ShownCorrection, fit_correction
 from .state import UserStateCache
 
 
@@ -31,13 +35,15 @@ def _ridge_rows(groups: list[np.ndarray], design: np.ndarray, targets: list[np.n
     return out
 
 
-class MatrixFactorization:
+class MatrixFactorization(AnswersShown):
     name = "mf"
 
     def __init__(self, factors: int = 24, reg: float = 12.0, reg_bias: float = 5.0, iterations: int = 12,
-                 seed: int = 0, like_threshold: float = LIKE_THRESHOLD):
+                 seed: int = 0, like_threshold: float = LIKE_THRESHOLD, shown_correction: bool = True):
         self.factors, self.reg, self.reg_bias, self.iterations = factors, reg, reg_bias, iterations
         self.seed, self.like_threshold = seed, like_threshold
+        self.shown_correction = shown_correction  # False: a component of a model that corrects itself
+        self.shown = None
         self._cache = UserStateCache(self._user_states)
 
     # --- fitting -----------------------------------------------------------------------------------
@@ -75,6 +81,11 @@ class MatrixFactorization:
         else:
             self.slope, self.intercept = 2.0, -2.0 * (self.like_threshold - 0.5)
         self._cache.clear()
+        if self.shown_correction and len(r):
+            self.shown = fit_correction(lambda: MatrixFactorization(self.factors, self.reg, self.reg_bias,
+                                                                    self.iterations, self.seed, self.like_threshold,
+                                                                    shown_correction=False),
+                                        catalog, interactions, self.like_threshold, self.seed)
         return self
 
     # --- user side from the live history -------------------------------------------------------------
@@ -126,17 +137,22 @@ class MatrixFactorization:
     def explain(self, user_id: int, item_id: int, history: History) -> dict:
         rating = float(self.predict_rating(np.array([user_id]), np.array([item_id]), history)[0])
         return {"model": self.name, "predicted_rating": round(rating, 3),
-                "p_like": round(float(1 / (1 + np.exp(-(self.slope * rating + self.intercept)))), 3)}
+                "p_like": round(float(1 / (1 + np.exp(-(self.slope * rating + self.intercept)))), 3),
+                **self.explain_shown(user_id, item_id, history)}
 
     # --- persistence --------------------------------------------------------------------------------
     def state(self) -> dict:
         return {"params": dict(factors=self.factors, reg=self.reg, reg_bias=self.reg_bias, iterations=self.iterations,
-                               seed=self.seed, like_threshold=self.like_threshold),
-                "mu": self.mu, "item_side": self.item_side, "slope": self.slope, "intercept": self.intercept}
+                               seed=self.seed, like_threshold=self.like_threshold,
+                               shown_correction=self.shown_correction),
+                "mu": self.mu, "item_side": self.item_side, "slope": self.slope, "intercept": self.intercept,
+                "shown": self.shown.state() if self.shown is not None else None}
 
     @classmethod
     def from_state(cls, state: dict) -> "MatrixFactorization":
         model = cls(**state["params"])
         model.mu, model.item_side = float(state["mu"]), np.asarray(state["item_side"])
         model.slope, model.intercept = float(state["slope"]), float(state["intercept"])
+        if state.get("shown") is not None:
+            model.shown = ShownCorrection.from_state(state["shown"])
         return model

@@ -2,7 +2,8 @@
 
 `RecBatch` holds the state of `n` episode slots (one simulated user each) as numpy arrays and
 steps any subset of them together: the slates of all stepping slots go to the feedback model in
-ONE batched `predict_proba` (or `predict_rating`) call. The single environment is a batch of one,
+ONE batched call asking the "shown" question (`predict_shown`: the policy put the items in front of
+the user, they did not choose them; see recagent/feedback/exposure.py). The single environment is a batch of one,
 the vectorised environment a batch of many, and the evaluation steps a batch of all evaluation
 users, so the three cannot disagree about the rules.
 
@@ -21,7 +22,9 @@ Rules of an episode (`EnvConfig`):
                     P(like) >= like_threshold; reward 1 / 0
     reward "proba"  like = P(like) >= like_threshold; reward = P(like) (the soft vote)
     reward "sample" like ~ Bernoulli(P(like)) from the slot's generator; reward 1 / 0
-    reward "rating" rating = predict_rating; like = rating >= 3; reward = the 1-5 rating
+    reward "rating" rating = the shown rating; like = rating >= 3; reward = the 1-5 rating
+  (P(like) and the rating are the model's answers for a *shown* item; the ensemble's vote for a
+  shown item is the majority vetoed where the corrected P(like | shown) < 0.5.)
   The responses are appended to the user's history (rating `like_rating` / `dislike_rating` for
   the like-based modes, the predicted rating in "rating" mode) so later verdicts see them. The
   slot's reward is the mean over the slate. With `update_history=False` users are frozen: every
@@ -49,7 +52,7 @@ import numpy as np
 from ..data import History
 from ..data.core import spans
 from ..errors import UserError
-from ..feedback import LIKE_THRESHOLD
+from ..feedback import LIKE_THRESHOLD, predict_both
 from .world import RLWorld
 
 REWARD_MODES = ("vote", "proba", "sample", "rating")
@@ -292,13 +295,14 @@ class RecBatch:
         if len(users) == 0:
             z = np.zeros(0)
             return z.astype(bool), z, z
+        # the policy put these items in front of the user: the feedback model's "shown" question
         if cfg.reward == "rating":
-            rating = np.asarray(fb.predict_rating(users, items, self.history), dtype=np.float64)
+            rating = np.asarray(predict_both(fb, users, items, self.history, exposure="shown")[1], dtype=np.float64)
             return rating >= LIKE_THRESHOLD, rating, rating
         if cfg.reward == "vote" and hasattr(fb, "vote"):  # the ensemble's own verdict: Eq. 9 majority vote
-            liked = np.asarray(fb.vote(users, items, self.history), dtype=bool)
+            liked = np.asarray(fb.vote(users, items, self.history, exposure="shown"), dtype=bool)
             return liked, liked.astype(np.float64), np.where(liked, cfg.like_rating, cfg.dislike_rating)
-        p = np.asarray(fb.predict_proba(users, items, self.history), dtype=np.float64)
+        p = np.asarray(predict_both(fb, users, items, self.history, exposure="shown")[0], dtype=np.float64)
         liked = draws < p if cfg.reward == "sample" else p >= cfg.like_threshold
         reward = p if cfg.reward == "proba" else liked.astype(np.float64)
         return liked, reward, np.where(liked, cfg.like_rating, cfg.dislike_rating)

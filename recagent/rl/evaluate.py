@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..feedback import LIKE_THRESHOLD
+from ..feedback import LIKE_THRESHOLD, predict_both
 from .engine import EnvConfig, RecBatch
 from .world import RLWorld
 
@@ -35,10 +35,11 @@ def evaluation_users(world: RLWorld, n: int | None, seed: int = 0) -> np.ndarray
 
 
 def liked_verdict(batch: RecBatch, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    fb = batch.world.feedback
+    """Would the user like these recommended (shown, not chosen) items?"""
+    proba, rating = predict_both(batch.world.feedback, users, items, batch.history, exposure="shown")
     if batch.config.reward == "rating":
-        return np.asarray(fb.predict_rating(users, items, batch.history)) >= LIKE_THRESHOLD
-    return np.asarray(fb.predict_proba(users, items, batch.history)) >= batch.config.like_threshold
+        return np.asarray(rating) >= LIKE_THRESHOLD
+    return np.asarray(proba) >= batch.config.like_threshold
 
 
 def evaluate_seed(world: RLWorld, policy, config: EnvConfig, users: np.ndarray, seed: int) -> dict:
