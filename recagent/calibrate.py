@@ -71,11 +71,17 @@ def _write_whole(path: Path, text: str) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"folder {str(folder)[:200]!r} does not exist", "--out")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UserError(f"cannot write in folder {str(folder)[:200]!r}: {e.strerror}", "--out")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"could not write {str(path)[:200]!r}: {e.strerror}", "--out")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -104,6 +110,9 @@ def behaviour_command(
         if p_like is not None and not 0 < p_like <= 1:
             raise UserError(f"expected a probability in (0, 1], found {p_like}", "--p-like")
         impressions = read_impressions(log)
+        if not impressions["watched"].any():
+            raise UserError("column 'watched': no impression was watched, so nothing says how readily people "
+                            "watch; expected at least one 1", log)
         given, source = None, None
         if scenario is not None:
             given, source = p_like_from_scenario(impressions, scenario, log), f"the feedback model of {scenario}"

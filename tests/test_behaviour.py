@@ -109,6 +109,7 @@ BROKEN_LOGS = {
     "page_gap": (HEADER + "1,1,0,0,5,1,0.5\n1,1,2,0,6,0,0.5\n", ":3:", ["column 'page'", "without page 1"]),
     "ragged_row": (HEADER + "1,1,0,0,5,1,0.5\n1,1,0,1,6,0,0.5,9\n", ":3:", ["expected 7 fields, found 8"]),
     "header_only": (HEADER, "", ["header but no rows"]),
+    "nothing_watched": (HEADER + "1,1,0,0,5,0,0.5\n1,1,0,1,6,false,0.5\n", "", ["column 'watched'", "no impression"]),
     "empty_file": ("", "", ["the file is empty"]),
 }
 

@@ -120,6 +120,8 @@ def fit_behaviour(log: pd.DataFrame, *, p_like: np.ndarray | float | None = None
     if max_pages is not None and deepest >= max_pages:
         raise UserError(f"the log has visits that reach page {deepest + 1} (counting from 1), more than "
                         f"--max-pages {max_pages}", "--max-pages")
+    if not log["watched"].any():
+        raise UserError("no impression in the log was watched: watch_scale cannot be fitted")
     a, k, y = like**2, log["position"].to_numpy(float), log["watched"].to_numpy(float)
     values = defaults.model_dump()
     fitted = dict.fromkeys(values, False)
