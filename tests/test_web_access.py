@@ -112,6 +112,16 @@ def test_token_rules():
         create_app("/nonexistent", token="short")
 
 
+def test_the_printed_address_is_one_a_browser_opens():
+    from recagent.web.serve import page_url, url
+
+    assert url("0.0.0.0", 9000, "r1", "t") == f"http://{socket.gethostname()}:9000/?token=t#run=r1"  # not the wildcard
+    assert url("::1", 8000) == "http://[::1]:8000/"
+    assert page_url("127.0.0.1", 8000, None, False) == "http://127.0.0.1:8000/"
+    assert page_url("10.0.0.5", 8000, TOKEN, True).startswith("http://10.0.0.5:8000/?token=<your token>")
+    assert page_url("10.0.0.5", 8000, TOKEN, False) == f"http://10.0.0.5:8000/?token={TOKEN}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -34,11 +35,16 @@ def check_bind(host: str, port: int, token: str | None, console: Console) -> str
     if token is not None and not is_loopback(host):
         console.print(f"serving beyond loopback on {host}: every request needs the access token"
                       + (" (generated for this session)" if generated else "")
-                      + ". Plain HTTP: on an untrusted network put TLS in front (see docs/web.md).", highlight=False)
+                      + ". Plain HTTP: on an untrusted network put TLS in front (see docs/web.md).",
+                      highlight=False, soft_wrap=True)
     return token
 
 
 def url(host: str, port: int, run: str | None = None, token: str | None = None) -> str:
+    """The address to open; for a wildcard bind (0.0.0.0, ::) this machine's name, which other
+    machines can reach, where a browser would refuse the wildcard itself."""
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = socket.gethostname() or host
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "") + (f"#run={run}" if run else "")
 
