@@ -2,7 +2,7 @@
 each column is a per-step count or a running ("so far") value.
 
 This mapping is the reports' own; it mirrors the column documentation in
-recagent/metrics/tracker.py (and docs/metrics.md). A per-step column is summarised over a run by
+recagent/metrics/tracker.py and docs/outputs-reference.md (estimators: docs/metrics.md). A per-step column is summarised over a run by
 its mean over steps, a cumulative or sliding-window column by its value at the final step.
 The range is what the measure can take at all; intervals are kept inside it.
 """
@@ -52,6 +52,10 @@ MEASURES: tuple[Measure, ...] = (
     Measure("mean_genre_entropy", "Genre entropy of consumption", "bits", "cumulative"),
     Measure("genre_entropy_window", "Genre entropy of recent consumption", "bits", "sliding window"),
     Measure("exposure_genre_entropy", "Genre entropy of exposure", "bits", "cumulative"),
+    # the same at a fixed volume (metrics.rarefaction): comparable between strategies with different watch counts
+    Measure("genre_entropy_rarefied", "Genre entropy of consumption, rarefied", "bits", "cumulative"),
+    Measure("genre_entropy_window_rarefied", "Genre entropy of recent consumption, rarefied", "bits", "sliding window"),
+    Measure("exposure_genre_entropy_rarefied", "Genre entropy of exposure, rarefied", "bits", "cumulative"),
     Measure("ild_genre", "Intra-list diversity of pages (genres)", "1 - cosine", "per step", 0, 1),
     Measure("ild_embedding", "Intra-list diversity of pages (MiniLM)", "1 - cosine", "per step", 0, 2),
     Measure("coverage_exposure", "Catalog coverage of exposure", "share of items", "cumulative", 0, 1),
@@ -75,8 +79,8 @@ MEASURES: tuple[Measure, ...] = (
 BY_COLUMN = {m.column: m for m in MEASURES}
 
 # shown in the summary tables; the rest appear under "All measures"
-KEY = ("mean_genre_entropy", "genre_entropy_window", "ild_genre", "coverage_consumption", "gini_consumption",
-       "homogenisation", "taste_alignment", "watches", "influence_share")
+KEY = ("mean_genre_entropy", "genre_entropy_rarefied", "genre_entropy_window", "ild_genre", "coverage_consumption",
+       "gini_consumption", "homogenisation", "taste_alignment", "watches", "influence_share")
 
 
 def present(columns, frame=None) -> list[Measure]:
