@@ -116,6 +116,9 @@ class FeedbackSpec(Strict):
     rating_noise: float = Field(0.8, ge=0, description="std of the noise added to the predicted rating")
     like_rating: float = Field(4, ge=1, le=5, description="a watch rated at least this is a like")
     dislike_rating: float = Field(2, ge=1, le=5, description="a watch rated at most this is a dislike")
+    calibration: Path | None = Field(None, description="ratings of randomly shown items (CSV user,item,rating or "
+                                     "user item rating triplets, the dataset's ids): the shown-question correction's "
+                                     "few parameters are refitted on them (docs/feedback.md)")
 
 
 class BudgetSpec(Strict):
@@ -462,6 +465,12 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
                 raise UserError(f"field 'dataset.{attr}': {path} does not exist{hint}", file)
     if scenario.outputs.dir is not None:
         scenario.outputs.dir = expand_path(scenario.outputs.dir, base, "outputs.dir", file)
+    if scenario.feedback.calibration is not None:
+        calibration = expand_path(scenario.feedback.calibration, base, "feedback.calibration", file)
+        if not calibration.is_file():
+            raise UserError(f"field 'feedback.calibration': {calibration} does not exist (expected ratings of "
+                            "randomly shown items)", file)
+        scenario.feedback.calibration = calibration
     llm = scenario.llm
     if isinstance(llm.cache, Path):
         llm.cache = expand_path(llm.cache, base, "llm.cache", file)

@@ -119,3 +119,27 @@ def test_eval_exposure_command_writes_json_and_plot(tmp_path):
                                       "--calibration", str(calib), "--json", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["models"]["bias"]["modes"]["shown+calibration"]["n"] == len(random) - 300
+
+
+def test_scenario_feedback_calibration_refits_the_shown_head(scenario_file, tmp_path):
+    """`feedback.calibration` (a path relative to the scenario) refits the head the simulation asks."""
+    from recagent.errors import UserError
+    from recagent.scenario import load_scenario
+    from recagent.simulation import build_model, load_dataset
+
+    probe = load_scenario(scenario_file({}))
+    dataset = load_dataset(probe)
+    rng = np.random.default_rng(0)
+    users = rng.choice(dataset.users.raw_ids, 200)
+    items = rng.choice(dataset.catalog.raw_ids, 200)
+    (tmp_path / "random.txt").write_text("".join(f"{u}\t{i}\t1\n" for u, i in zip(users, items)))  # all disliked
+    scenario = load_scenario(scenario_file({"feedback": {"model": "bias", "calibration": "random.txt"}}))
+    assert scenario.feedback.calibration == tmp_path / "random.txt"
+    model = build_model(scenario, dataset)
+    assert model.feedback.shown.fitted_on == "ips+calibration" and model.feedback.shown.calibration_rows == 200
+    history = History.from_interactions(dataset.interactions, len(dataset.users))
+    plain = BiasFeedback().fit(dataset.catalog, dataset.interactions)
+    u, i = np.arange(40), np.arange(40)
+    assert model.feedback.predict_shown(u, i, history)[0].mean() < plain.predict_shown(u, i, history)[0].mean() - 0.2
+    with pytest.raises(UserError, match="field 'feedback.calibration': .*missing.txt does not exist"):
+        load_scenario(scenario_file({"feedback": {"model": "bias", "calibration": "missing.txt"}}))

@@ -328,3 +328,13 @@ class AnswersShown:
         p, r = self.predict_shown(np.array([user_id]), np.array([item_id]), history)
         return {"shown": {"p_like": round(float(p[0]), 3), "predicted_rating": round(float(r[0]), 3),
                           **self.shown.describe(user_id, item_id)}}
+
+
+def calibrate_from_file(model, path, dataset) -> None:
+    """`feedback.calibration`: refit `model`'s shown correction on the ratings of randomly shown items
+    in `path` (the dataset's ids; see recagent.data.exposure.load_calibration)."""
+    from ..data import History
+    from ..data.exposure import load_calibration
+
+    shown = load_calibration(path, dataset)
+    model.calibrate_shown(shown, History.from_interactions(dataset.interactions, len(dataset.users)))

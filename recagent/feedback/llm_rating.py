@@ -11,6 +11,11 @@ call per (browser, shown item) and nothing twice.
 This model calls the LLM for every rating: it is for studying rating behaviour (and is what
 `recagent eval feedback` scores with Lusifer's RMSE and match rates), not for large runs. With the
 offline backend it falls back to the bias model throughout and says so in `explain`.
+
+Items the user is *shown* rather than chose (`predict_shown`): the LLM's answers go through the
+exposure correction fitted with the fallback bias model (recagent/feedback/exposure.py); fitting
+that head on the LLM's own held-out answers would cost an LLM call per training rating.
+`calibrate_shown` refits it on the LLM's answers for ratings of randomly shown items.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ..llm.backend import LanguageBackend, Task
 from ..llm.profiles import build_profiles
 from ..llm.prompts import render_rating
 from .bias import BiasFeedback
+from .exposure import AnswersShown
 
 
 def lusifer_scores(true: np.ndarray, predicted: np.ndarray) -> dict:
@@ -33,7 +39,7 @@ def lusifer_scores(true: np.ndarray, predicted: np.ndarray) -> dict:
             "off_by_one": float(np.mean(np.abs(rounded - true) <= 1)) if len(true) else 0.0}
 
 
-class LLMRatingFeedback:
+class LLMRatingFeedback(AnswersShown):
     name = "llm_rating"
 
     def __init__(self, context=None, batch: int = 20, history: int = 10, profile_ratings: int = 40,
@@ -52,6 +58,7 @@ class LLMRatingFeedback:
     def fit(self, catalog: Catalog, interactions: Interactions) -> "LLMRatingFeedback":
         self.catalog = catalog
         self.fallback = BiasFeedback().fit(catalog, interactions)
+        self.shown = self.fallback.shown
         return self
 
     def _ratings(self, history: History, user: int, start: int = 0, end: int | None = None) -> list:

@@ -47,6 +47,10 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
     if hasattr(feedback, "attach_backend"):  # feedback models that call the LLM (llm_rating)
         feedback.attach_backend(backend)
     feedback.fit(dataset.catalog, dataset.interactions)
+    if spec.calibration is not None:  # ratings of randomly shown items refit the shown correction (issue 12)
+        from ..feedback.exposure import calibrate_from_file
+
+        calibrate_from_file(feedback, spec.calibration, dataset)
 
     def recommender_factory(name: str, params: dict, rng: np.random.Generator, rerankers=()):
         """`rerankers`: (name, params) pairs or RerankerSpec objects, applied in order."""
