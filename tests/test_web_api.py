@@ -147,7 +147,9 @@ def test_explanations_rebuild_the_feedback_model(client, runs):
     first = min(int(i) for i in ex["explanations"])
     explained = ex["explanations"][str(first)]
     p_like, via = logged[first]
-    answer = explained.get("shown", explained) if via == "recommender" else explained
+    if "shown" in explained:  # the explanation says which answer the run used for that watch
+        assert explained["asked"] == {"recommender": "shown", "search": "chosen"}[via]
+    answer = explained["shown"] if explained.get("asked") == "shown" else explained
     assert answer["p_like"] == pytest.approx(p_like, abs=2e-3)
 
 

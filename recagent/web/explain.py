@@ -24,6 +24,7 @@ from ..errors import UserError
 from .runs import RunData
 
 RETRY_AFTER_SECONDS = 2
+ASKED = {"recommender": "shown", "search": "chosen"}  # a watch's `via` -> the question its P(like) answered
 
 
 class Preparing(Exception):
@@ -135,6 +136,10 @@ class Explainer:
         prior_items: list[int] = []
         prior_ratings: list[float] = []
         out = {}
+        # which question the run asked for each watch: "shown" on a recommender page, "chosen" in a search
+        asked = {event: ASKED.get(via) for event, via in run.query(
+            "SELECT id, json_extract(payload, '$.via') FROM events WHERE kind = 'watch' AND agent_id = ? AND step <= ?",
+            (agent_id, step))}
         for n, k in enumerate(mine):
             raw = int(run.item_ids[w["item"][k]]) if w["item"][k] >= 0 else None
             if raw is None or not ds.catalog.has(raw):
@@ -147,7 +152,10 @@ class Explainer:
                 history.items[user] = base_items + prior_items
                 history.ratings[user] = base_ratings + prior_ratings
                 try:
-                    out[str(int(w["id"][k]))] = jsonable(rebuilt.feedback.explain(user, item, history))
+                    why = jsonable(rebuilt.feedback.explain(user, item, history))
+                    if "shown" in why and asked.get(int(w["id"][k])):  # the model answers both questions
+                        why["asked"] = asked[int(w["id"][k])]
+                    out[str(int(w["id"][k]))] = why
                 except Exception as e:  # noqa: BLE001 - one broken explanation must not hide the others
                     out[str(int(w["id"][k]))] = {"error": f"{type(e).__name__}: {e}"}
             prior_items.append(item)
