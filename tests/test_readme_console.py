@@ -11,14 +11,6 @@ from rich.console import Console
 from recagent.preparation import PreparationProgress, estimated_seconds
 
 
-def test_embedding_model_loads_without_third_party_bars():
-    code = "import transformers\nfrom recagent.embeddings import embed\nprint(embed(['a quiet start']).shape)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 384)"
-    assert "Loading weights" not in done.stderr and "%|" not in done.stderr, done.stderr
-
-
 def _console() -> tuple[Console, io.StringIO]:
     out = io.StringIO()
     return Console(file=out, width=100, force_terminal=False), out
@@ -46,3 +38,36 @@ def test_a_cache_hit_prints_nothing():
 def test_estimate_grows_with_the_catalog():
     small, movielens = estimated_seconds(300, 2_000), estimated_seconds(1_682, 100_000)
     assert 5 <= small <= 30 and 60 <= movielens <= 150 and small % 5 == 0
+
+
+def test_first_run_on_a_new_catalog_says_it_prepares_and_a_second_run_does_not(tmp_path):
+    """A real `recagent run` from an empty cache: the preparation is announced with its estimate and
+    its duration, nothing third-party leaks, and the cached re-run prints neither line."""
+    import os
+    import shutil
+
+    import yaml
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(yaml.safe_dump({"name": "tiny", "seed": 1, "simulation": {"steps": 1},
+                                        "dataset": {"kind": "synthetic", "users": 30, "items": 40,
+                                                    "history_length": 8}}), encoding="utf-8")
+    env = dict(os.environ, RECAGENT_CACHE=str(tmp_path / "cache"), COLUMNS="120")
+    recagent = shutil.which("recagent", path=os.path.dirname(sys.executable)) or "recagent"
+
+    def run(out: str) -> str:
+        done = subprocess.run([recagent, "run", str(scenario), "--out", str(tmp_path / out)], capture_output=True,
+                              text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    first = run("first")
+    lines = first.splitlines()
+    announce = [i for i, line in enumerate(lines) if line.startswith("preparing the user simulator for this catalog")]
+    done = [i for i, line in enumerate(lines) if line.startswith("prepared the user simulator for this catalog in")]
+    assert len(announce) == 1 and len(done) == 1 and announce[0] < done[0], first
+    assert "(one time, ~" in lines[announce[0]] and str(tmp_path / "cache") in lines[announce[0]]
+    # transformers' "Loading weights" bar used to leak here while the embedding model loaded
+    assert "Loading weights" not in first and "it/s]" not in first, first
+    second = run("second")
+    assert "preparing" not in second and "prepared" not in second, second

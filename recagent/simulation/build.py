@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from typing import Callable
+
 import numpy as np
 
 from ..cache import cache_dir
@@ -36,8 +38,10 @@ def load_dataset(scenario: Scenario) -> Dataset:
 
 
 def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None, *,
-                preflight: bool = True) -> RecSimModel:
-    """`preflight=False` skips the LLM endpoint check (recagent/llm/preflight.py): a dry run makes no request."""
+                preflight: bool = True, prepare_progress: Callable[[str, float], None] | None = None) -> RecSimModel:
+    """`preflight=False` skips the LLM endpoint check (recagent/llm/preflight.py): a dry run makes no request.
+    `prepare_progress(stage, fraction)` hears about a feedback model's one-time preparation for a new
+    catalog (recagent/preparation.py prints it); a model loaded from the cache never calls it."""
     spec = scenario.feedback
     try:
         feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
@@ -46,6 +50,8 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
     backend = make_backend(scenario.llm, cache_dir=cache_dir(), preflight=preflight)
     if hasattr(feedback, "attach_backend"):  # feedback models that call the LLM (llm_rating)
         feedback.attach_backend(backend)
+    if prepare_progress is not None and hasattr(feedback, "progress"):  # models that prepare (the ensemble)
+        feedback.progress = prepare_progress
     feedback.fit(dataset.catalog, dataset.interactions)
     if spec.calibration is not None:  # ratings of randomly shown items refit the shown correction (issue 12)
         from ..feedback.exposure import calibrate_from_file

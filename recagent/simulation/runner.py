@@ -27,10 +27,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
+from ..cache import cache_dir
 from ..errors import UserError
 from ..llm.health import mark_degraded
 from ..scenario import Scenario, dump_scenario, load_scenario
 from ..preflight import check_run, in_file
+from ..preparation import PreparationProgress, estimated_seconds
 from .build import build_model, load_dataset
 from .events import EVENT_KINDS, EventLog
 from .model import RecSimModel
@@ -82,8 +84,13 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
     dataset = check_run(scenario, Path(path), out).dataset  # recagent/preflight.py: params, sizes, output, data
     # Build before the run folder exists: every remaining user error (agent count, intervention
     # targets, feedback params) surfaces here, before anything is written.
+    preparing = PreparationProgress(console, estimate_s=estimated_seconds(len(dataset.catalog), len(dataset.interactions)),
+                                    cache_dir=cache_dir(), bar=progress)  # says so when the user simulator is prepared
     with in_file(path):  # recagent/preflight.py: an error found while building names the scenario file
-        model = build_model(scenario, dataset)
+        try:
+            model = build_model(scenario, dataset, prepare_progress=preparing)
+        finally:
+            preparing.close()
 
     run_dir = new_run_dir(scenario, out)
     run_dir.mkdir(parents=True, exist_ok=True)
