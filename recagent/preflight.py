@@ -25,7 +25,7 @@ from pathlib import Path
 from .errors import UserError
 from .feedback import FEEDBACK_MODELS
 from .feedback.registry import feedback_params
-from .params import check_params
+from .params import check_params, cut
 from .recommenders import available_recommenders, available_rerankers
 from .recommenders.registry import recommender_params, reranker_params
 from .scenario import InjectPost, Scenario, SetTraits, SwitchRecommender
@@ -123,7 +123,7 @@ def estimate_memory(scenario: Scenario, n_users: int, n_items: int, n_interactio
         "score rows": agents * n_items * 8 * 4,
         "pages": agents * slots * pool * 8 * 12,
         "ratings and history": (n_interactions + agents * sim.steps * slots // 4) * 64,
-        "social graph": agents * scenario.social.degree * 250,
+        "social graph": agents * min(scenario.social.degree, max(agents - 1, 1)) * 250,  # graphs clamp the degree
         "genre tables": (n_users + n_items) * n_genres * 8 * 6,
     }
     if any(r.name == "mmr" for r in scenario.recommender.rerankers):
@@ -196,7 +196,14 @@ def check_components(scenario: Scenario, file: Path) -> None:
     if fb.dislike_rating >= fb.like_rating:
         raise UserError(f"field 'feedback.dislike_rating': expected below like_rating ({fb.like_rating:g}), "
                         f"found {fb.dislike_rating:g}", file)
+    # --seed and --steps override the file after it was validated: check them again here
+    if not 0 <= scenario.seed < 2**63:
+        raise UserError(f"field 'seed' (or --seed): expected 0 <= seed < 2**63, found {cut(scenario.seed)}", file)
     sim = scenario.simulation
+    for i, iv in enumerate(scenario.interventions):
+        if iv.at_step >= sim.steps:
+            raise UserError(f"field 'interventions[{i}].at_step': {iv.at_step} is not before the last step "
+                            f"({sim.steps} steps)", file)
     try:
         sim.start_time + timedelta(hours=sim.steps * sim.step_hours)
     except OverflowError:

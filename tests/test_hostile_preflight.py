@@ -143,3 +143,22 @@ def test_make_pipeline_checks_params_by_field(tmp_path):
     with pytest.raises(UserError, match=r"field 'interventions\[3\].rerankers\[0\].params.lamda'.*'lambda'"):
         make_pipeline("popular", {}, [("mmr", {"lamda": 0.5})], context, field="interventions[3]")
     assert make_pipeline("popular", {}, [("mmr", {"lambda": 0.2})], context).lam == 0.2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seed", "-1"], "field 'seed' (or --seed)"),
+    (["--steps", "2"], "field 'interventions[0].at_step': 4 is not before the last step (2 steps)"),
+    (["--steps", str(10**12)], "field 'simulation.steps'"),
+])
+def test_run_overrides_are_checked_like_the_file(scenario_file, tmp_path, args, message):
+    path = scenario_file({"interventions": [{"at_step": 4, "kind": "rewire"}]})
+    result = CliRunner().invoke(app, ["run", str(path), "--quiet", "--out", str(tmp_path / "run")] + args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_that_is_a_file_is_refused_before_anything(scenario_file, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    result = CliRunner().invoke(app, ["run", str(scenario_file()), "--quiet", "--out", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert (tmp_path / "taken").read_text() == "mine"
