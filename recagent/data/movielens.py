@@ -128,16 +128,21 @@ def read_tmdb_texts(path: Path, raw_ids: np.ndarray) -> list[str]:
     texts: dict[int, str] = {}
     with open(_require(path), encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames is None or "movie_id" not in reader.fieldnames:
-            raise DataError("expected a 'movie_id' column", path)
-        for row in reader:
-            try:
-                mid = int(float(row["movie_id"]))
-            except (TypeError, ValueError, OverflowError):
-                raise DataError(f"expected an integer movie_id, found {cut(row['movie_id'])}",
-                                f"{path}:{reader.line_num}") from None
-            parts = [(row.get("tagline") or "").strip(), (row.get("overview") or "").strip()]
-            texts[mid] = " ".join(p for p in parts if p and p.lower() != "nan")
+        try:
+            if reader.fieldnames is None or "movie_id" not in reader.fieldnames:
+                raise DataError("expected a 'movie_id' column", path)
+            for row in reader:
+                try:
+                    mid = int(float(row["movie_id"]))
+                except (TypeError, ValueError, OverflowError):
+                    raise DataError(f"expected an integer movie_id, found {cut(row['movie_id'])}",
+                                    f"{path}:{reader.line_num}") from None
+                parts = [(row.get("tagline") or "").strip(), (row.get("overview") or "").strip()]
+                texts[mid] = " ".join(p for p in parts if p and p.lower() != "nan")
+        except csv.Error as e:
+            raise DataError(f"not readable as CSV ({str(e)[:80]})", f"{path}:{reader.line_num}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"not UTF-8 text (after line {reader.line_num})", path) from None
     return [texts.get(int(r), "") for r in raw_ids]
 
 
