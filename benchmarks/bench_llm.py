@@ -4,13 +4,17 @@
    openai provider pointed at a local stand-in server (synthetic 200 users if MovieLens is absent).
 2. Wall time of one social wave of 100 chats against a server answering in 200 ms
    (target < 2 s; sequential would be 20 s).
+3. The client's cost per call as waves grow (issue 17): waves of 100, 1,000 and 10,000 chats with
+   `max_concurrency: 100` against a stand-in server answering in 200 ms in ANOTHER process, so the
+   CPU time measured (time.process_time) is the client's alone: wall time of the wave and client
+   CPU per call (target: <= 2 ms at every size; 1,000 calls < 3 s, 10,000 < 25 s).
 
-    python benchmarks/bench_llm.py [--no-memory]
-"""
-
+    python benchmarks/bench_llm.py [--no-memory] [--waves 100,1000,10000] [--only-waves]
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +72,41 @@ def chat_wave(n: int = 100, latency: float = 0.2) -> None:
           f"{wall:.2f} s wall (target < 2 s; sequential would be {n * latency:.0f} s)")
 
 
+def client_cost(sizes: list[int], latency: float = 0.2, concurrency: int = 100) -> None:
+    server = subprocess.Popen([sys.executable, "-m", "tests.llm_server", "--delay", str(latency)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        backend = make_backend(LLMSpec(provider="openai", base_url=url, model="stand-in", max_concurrency=concurrency,
+                                       timeout=60, cache=False))
+        warm = [SpeechRequest(kind="chat", speaker="W", persona="a viewer", item_title="Warm", listener="V", key=f"w{k}")
+                for k in range(concurrency)]
+        backend.respond_many(warm)  # open the connections once, as a run's first wave does
+        for n in sizes:
+            requests = [SpeechRequest(kind="chat", speaker=f"A{k}", persona="a viewer", item_title=f"Film {k}",
+                                      item_genres=["Drama"], sentiment="liked", listener=f"B{k}", key=f"{n}:{k}")
+                        for k in range(n)]
+            cpu, started = time.process_time(), time.perf_counter()
+            replies = backend.respond_many(requests)
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            ok = sum(r.source == "llm" for r in replies)
+            ideal = n / concurrency * latency
+            print(f"wave of {n:,} chats ({ok:,} answered), max_concurrency {concurrency}, server in another process "
+                  f"answering in {latency * 1000:.0f} ms: {wall:.2f} s wall (ideal {ideal:.1f} s), client CPU "
+                  f"{cpu / n * 1000:.2f} ms per call (target <= 2 ms)", flush=True)
+        backend.close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
 if __name__ == "__main__":
-    chat_wave()
-    calls_per_active_agent_step(memory="--no-memory" not in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-memory", action="store_true", help="scenario run without agent memory")
+    parser.add_argument("--waves", default="100,1000,10000", help="wave sizes for the client-cost figure")
+    parser.add_argument("--only-waves", action="store_true", help="only the client-cost figure")
+    args = parser.parse_args()
+    client_cost([int(n) for n in args.waves.split(",") if n])
+    if not args.only_waves:
+        chat_wave()
+        calls_per_active_agent_step(memory=not args.no_memory)

@@ -144,6 +144,7 @@ class LLMServer:
                 if not self._authorised():
                     return
                 body["_headers"] = {k.lower(): v for k, v in self.headers.items()}
+                body["_client_port"] = self.client_address[1]  # one port per connection: tests count reuse
                 step = server._next(body)
                 if server.delay:
                     time.sleep(server.delay)
@@ -176,3 +177,29 @@ class LLMServer:
                 self._send(200, json.dumps(payload).encode())
 
         return Handler
+
+
+def main() -> None:
+    """`python -m tests.llm_server --delay 0.2`: serve from this process (benchmarks run the server apart
+    from the client, so the client's CPU is measured alone); prints the URL, then serves until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each chat reply")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server = LLMServer(delay=args.delay)
+    if args.port:
+        server._httpd.server_close()
+        server._httpd = _Server(("127.0.0.1", args.port), server._handler())
+        server.url = f"http://127.0.0.1:{args.port}/v1"
+    with server:
+        print(server.url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

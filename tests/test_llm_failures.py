@@ -268,6 +268,16 @@ def test_token_limit_paces_real_calls(tmp_path):
     assert backend.usage.rate_limit_wait_s > 0.5
 
 
+def test_a_wave_reuses_one_connection_per_call_in_flight():
+    # issue 17: a wave of many calls must not reconnect (each new connection costs the client CPU)
+    with LLMServer(delay=0.02) as server:
+        backend = make_backend(spec(server.url, max_concurrency=10))
+        replies = backend.respond_many([chat(n) for n in range(200)])
+        backend.close()
+    assert {r.source for r in replies} == {"llm"} and server.count == 200
+    assert len({r["_client_port"] for r in server.requests}) <= 10
+
+
 # --- degraded runs --------------------------------------------------------------------------------------
 
 
