@@ -117,6 +117,11 @@ METRICS_COLUMNS: list[tuple[str, str, str, str]] = [
                                      "`metrics.embedding_diversity: true`"),
     ("coverage_exposure", "share", "so far", "share of the catalog shown at least once"),
     ("coverage_consumption", "share", "so far", "share of the catalog watched at least once"),
+    ("coverage_exposure_rarefied", "share", "so far", "`coverage_exposure` at a fixed volume: expected share of the "
+     "catalog among `metrics.coverage_rarefaction` of the run's showings drawn without replacement (exact); empty "
+     "until there are that many"),
+    ("coverage_consumption_rarefied", "share", "so far", "the same for watches: comparable across strategies with "
+     "different numbers of watches"),
     ("gini_exposure", "0-1", "so far", "Gini of per-item counts of showings (1 = all on one item)"),
     ("gini_consumption", "0-1", "so far", "Gini of per-item counts of watches"),
     ("homogenisation", "0-1", "so far", "mean Jaccard overlap of the watched sets of sampled pairs of agents "

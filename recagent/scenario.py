@@ -284,6 +284,7 @@ class MetricsSpec(Strict):
     window: int = Field(5, ge=1, description="steps in the sliding window of genre entropy")
     embedding_diversity: bool = Field(False, description="also intra-list diversity of MiniLM item embeddings")
     rarefaction: int = Field(5, ge=1, le=10_000, description="watches (shown items) per agent at which the *_rarefied genre entropies are measured; agents with fewer are left out")
+    coverage_rarefaction: int = Field(500, ge=1, le=100_000_000, description="watches (showings) of the run at which coverage_*_rarefied measure catalog coverage")
     jaccard_pairs: int = Field(500, ge=1, le=10_000_000, description="agent pairs sampled for homogenisation")
 
 

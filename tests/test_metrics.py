@@ -11,7 +11,7 @@ import pytest
 from scipy import sparse
 
 from recagent.metrics import COLUMNS, Cascades, entropy_bits, gini, intra_list_diversity, jaccard_pairs
-from recagent.metrics.measures import cosine_distance_rows, rarefied_entropy_bits
+from recagent.metrics.measures import cosine_distance_rows, rarefied_coverage, rarefied_entropy_bits
 from recagent.metrics.tracker import RAREFACTION_DRAWS
 from recagent.simulation import build_model, load_dataset, run_scenario
 from recagent.scenario import load_scenario
@@ -59,6 +59,23 @@ def test_plug_in_entropy_changes_with_volume_and_the_rarefied_one_does_not():
         rarefied.append(np.nanmean(rarefied_entropy_bits(groups, items, genres, agents, 5, rng, draws=16)))
     assert plug_in[1] - plug_in[0] > 0.5
     assert rarefied[1] == pytest.approx(rarefied[0], abs=0.03)
+
+
+def test_rarefied_coverage():
+    # draws a, a, b of items a, b, c; pairs {a,a} {a,b} {a,b} cover 1, 2, 2 of 3 items: 5/9 on average
+    assert rarefied_coverage(np.array([2, 1, 0]), 2) == pytest.approx(5 / 9)
+    assert rarefied_coverage(np.array([2, 1, 0]), 3) == pytest.approx(2 / 3)  # every draw: the plug-in share
+    assert np.isnan(rarefied_coverage(np.array([2, 1, 0]), 4))
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.full(1000, 0.2))
+    plug_in, rarefied = [], []
+    for n in (500, 5000):  # one distribution, two volumes
+        counts = np.bincount(rng.choice(1000, n, p=p), minlength=1000)
+        plug_in.append((counts > 0).mean())
+        rarefied.append(np.mean([rarefied_coverage(np.bincount(rng.choice(1000, n, p=p), minlength=1000), 500)
+                                 for _ in range(20)]))
+    assert plug_in[1] - plug_in[0] > 0.1
+    assert rarefied[1] == pytest.approx(rarefied[0], abs=0.01)
 
 
 def test_gini():
@@ -111,7 +128,8 @@ def events(run_dir):
 def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
     path = scenario_file({"simulation": {"steps": 8, "activation": {"kind": "random", "probability": 0.6}},
                           "agents": {"count": 30},
-                          "metrics": {"window": 3, "jaccard_pairs": 10000, "rarefaction": 2}})
+                          "metrics": {"window": 3, "jaccard_pairs": 10000, "rarefaction": 2,
+                                      "coverage_rarefaction": 20}})
     result = run_scenario(path, out=tmp_path / "run", progress=False)
     metrics = pd.read_csv(result.run_dir / "metrics.csv")
     assert set(COLUMNS) <= set(metrics.columns)
@@ -134,6 +152,9 @@ def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
         for r in p["items"]:
             shown[item_index[r]] += 1
     assert last.gini_exposure == pytest.approx(gini(shown))
+    assert last.coverage_consumption_rarefied == pytest.approx(rarefied_coverage(consumed, 20))
+    assert last.coverage_exposure_rarefied == pytest.approx(rarefied_coverage(shown, 20))
+    assert last.coverage_consumption_rarefied < last.coverage_consumption
 
     # homogenisation: few agents, so every pair is used -> exact mean Jaccard of watched sets
     sets = {}

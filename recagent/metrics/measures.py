@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 from scipy import sparse
+from scipy.special import gammaln
 
 
 def entropy_bits(counts: np.ndarray) -> np.ndarray:
@@ -64,6 +65,22 @@ def rarefied_entropy_bits(groups: np.ndarray, items: np.ndarray, vectors: np.nda
         total += entropy_bits(genres.reshape(-1, vectors.shape[1])).reshape(len(eligible), r).sum(1)
     out[eligible] = total / draws
     return out
+
+
+def rarefied_coverage(counts: np.ndarray, m: int) -> float:
+    """Catalog coverage at a fixed volume (Hurlbert's rarefaction): the expected share of items that
+    appear at least once among m of the N = counts.sum() draws, taken without replacement, where
+    counts[i] is how often item i was drawn. Exactly mean_i 1 - C(N - n_i, m) / C(N, m); NaN while
+    N < m. Like the rarefied entropy, its expectation for independent draws does not depend on N."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if m < 1 or total < m:
+        return float("nan")
+    rest = total - counts
+    with np.errstate(invalid="ignore"):
+        log_missed = gammaln(rest + 1) - gammaln(np.maximum(rest - m, 0) + 1) - gammaln(total + 1) + gammaln(total - m + 1)
+    missed = np.where(rest >= m, np.exp(log_missed), 0.0)
+    return float((1.0 - missed).mean())
 
 
 def gini(values: np.ndarray) -> float:

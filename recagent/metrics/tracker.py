@@ -18,6 +18,9 @@ Columns added to metrics.csv (all over the simulated period, "so far" = since st
 - ild_genre / ild_embedding: mean intra-list diversity (1 - cosine) of the pages shown this step,
   by genre vectors / by MiniLM item embeddings (NaN unless metrics.embedding_diversity is on);
 - coverage_exposure / coverage_consumption: share of the catalog shown / watched at least once;
+  coverage_exposure_rarefied / coverage_consumption_rarefied: the same at a fixed volume, the expected
+  share covered by `metrics.coverage_rarefaction` showings / watches of the run's (exact; empty until
+  there are that many);
 - gini_exposure / gini_consumption: Gini of per-item counts of showings / watches so far;
 - homogenisation: mean Jaccard of the watched sets of sampled pairs of agents who watched;
 - taste_drift: mean over agents of 1 - cosine(genre profile of the dataset history, genre profile
@@ -43,14 +46,15 @@ import numpy as np
 from scipy import sparse
 
 from .measures import (Cascades, cosine_distance_rows, entropy_bits, gini, intra_list_diversity, jaccard_pairs,
-                       rarefied_entropy_bits)
+                       rarefied_coverage, rarefied_entropy_bits)
 
 RAREFACTION_DRAWS = 16  # random subsets per agent: the mean over agents moves by ~0.005 bits between seeds
 
 COLUMNS = (
     "genre_entropy_window", "exposure_genre_entropy", "genre_entropy_rarefied", "genre_entropy_window_rarefied",
-    "exposure_genre_entropy_rarefied", "ild_genre", "ild_embedding", "coverage_exposure",
-    "coverage_consumption", "gini_exposure", "gini_consumption", "homogenisation", "taste_drift", "taste_alignment",
+    "exposure_genre_entropy_rarefied", "ild_genre", "ild_embedding", "coverage_exposure", "coverage_consumption",
+    "coverage_exposure_rarefied", "coverage_consumption_rarefied", "gini_exposure", "gini_consumption",
+    "homogenisation", "taste_drift", "taste_alignment",
     "influence_share", "influence_share_step", "cascades", "cascade_size_mean", "cascade_size_max",
     "cascade_depth_max", "cascade_breadth_max", "conformity", "conformity_n",
 )
@@ -94,6 +98,7 @@ class StepMetrics:
         self.window = getattr(spec, "window", 5)
         self.jaccard_n = getattr(spec, "jaccard_pairs", 500)
         self.rarefaction = getattr(spec, "rarefaction", 5)
+        self.coverage_rarefaction = getattr(spec, "coverage_rarefaction", 500)
         self.seed = model.scenario.seed
         self.like_rating = model.scenario.feedback.like_rating
         catalog = model.catalog
@@ -222,6 +227,8 @@ class StepMetrics:
             v["ild_genre"] = v["ild_embedding"] = np.nan
         v["coverage_exposure"] = float((self.exposure > 0).mean())
         v["coverage_consumption"] = float((self.consumption > 0).mean())
+        v["coverage_exposure_rarefied"] = rarefied_coverage(self.exposure, self.coverage_rarefaction)
+        v["coverage_consumption_rarefied"] = rarefied_coverage(self.consumption, self.coverage_rarefaction)
         v["gini_exposure"] = gini(self.exposure)
         v["gini_consumption"] = gini(self.consumption)
         v["homogenisation"] = self.homogenisation(step)
