@@ -10,6 +10,8 @@
    CPU per call (target: <= 2 ms at every size; 1,000 calls < 3 s, 10,000 < 25 s).
 
     python benchmarks/bench_llm.py [--no-memory] [--waves 100,1000,10000] [--only-waves]
+"""
+
 from __future__ import annotations
 
 import argparse
