@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UserError
-from .strategy import Strategy, check_strategies, parse_strategy
+from .strategy import Strategy, check_strategies
 
 
 class SweepBlock(BaseModel):

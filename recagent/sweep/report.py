@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .measures import BY_COLUMN, KEY, Measure, present
+from .measures import KEY, Measure, present
 from .plan import SweepPlan, format_value
 from .stats import SMALL_N, holm, mean_interval, paired_difference, smallest_sign_flip_p, step_bands
 
@@ -172,8 +172,7 @@ def _pyplot():
     return plt
 
 
-def plot_over_time(steps: pd.DataFrame, groups: list[tuple[str, pd.DataFrame]], m: Measure, path: Path, *,
-                   step_hours: float, title_note: str = "") -> None:
+def plot_over_time(groups: list[tuple[str, pd.DataFrame]], m: Measure, path: Path, *, step_hours: float) -> None:
     """Mean over seeds per step with a 95% bootstrap band, one line per group."""
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
@@ -198,7 +197,7 @@ def plot_over_time(steps: pd.DataFrame, groups: list[tuple[str, pd.DataFrame]], 
     ax.set_xlabel(f"step (1 step = {hours})")
     ax.set_ylabel(m.label)
     kind = "mean over steps in the tables" if m.kind == "per step" else "tables take the final step"
-    ax.set_title(f"{m.name}: {m.kind} ({kind}){title_note}", fontsize=9)
+    ax.set_title(f"{m.name}: {m.kind} ({kind})", fontsize=9)
     handles, _ = ax.get_legend_handles_labels()
     if n_seeds > 1:
         handles.append(Patch(color="grey", alpha=0.3, label=f"shaded: 95% bootstrap interval over {n_seeds} seeds"))
@@ -292,7 +291,7 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
     n = len(plan.seeds)
     warnings = [w for w in [sample_size_warning(n)] if w]
     note = multiple_comparison_note(table, n)
-    step_hours = _step_hours(out, plan)
+    step_hours = _step_hours(plan)
 
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
@@ -302,7 +301,7 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
             name = label + (f", {point.label}" if point.values else "")
             groups.append((name, steps[(steps.strategy == label) & (steps.point == point.label)]))
     for m in measures:
-        plot_over_time(steps, groups, m, plots / f"{m.column}.png", step_hours=step_hours)
+        plot_over_time(groups, m, plots / f"{m.column}.png", step_hours=step_hours)
     for param in plan.parameters:
         (plots / f"by-{param}").mkdir(exist_ok=True)
         for m in key:
@@ -363,7 +362,7 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
     return warnings
 
 
-def _step_hours(out: Path, plan: SweepPlan) -> float:
+def _step_hours(plan: SweepPlan) -> float:
     import yaml
 
     try:

@@ -127,6 +127,7 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
         shutil.rmtree(out / spec.folder, ignore_errors=True)
     calls = [(spec.scenario_text, None if remote else str(out / spec.folder)) for spec in todo]
     retried, failures = [], []
+    hosts: dict[str, int] = {}  # runs finished per machine (a cluster spreads them)
     started = time.perf_counter()
 
     def on_done(i: int, result, error: str | None, was_retried: bool) -> None:
@@ -137,8 +138,11 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
             error = result["error"]
         if error is not None:
             failures.append(f"{spec.name}: {error}")
-        elif result.get("archive") is not None:
-            unpack_run(result["archive"], out / spec.folder)
+        else:
+            host = result["info"].get("host", "?")
+            hosts[host] = hosts.get(host, 0) + 1
+            if result.get("archive") is not None:
+                unpack_run(result["archive"], out / spec.folder)
         bar.update(task, advance=1, last=spec.name)
 
     with Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
@@ -152,7 +156,8 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
             _write_json(out / "sweep.json", meta)
             raise
     wall = time.perf_counter() - started
-    meta.update(wall_time_s=round(wall, 2), ran=len(todo) - len(failures), retried=retried, failed=failures)
+    meta.update(wall_time_s=round(wall, 2), ran=len(todo) - len(failures), retried=retried, failed=failures,
+                runs_per_host=hosts)
     if retried:
         console.print(f"[yellow]{len(retried)} runs were retried after their worker died:[/] {'; '.join(retried)}")
     if failures:

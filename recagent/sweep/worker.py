@@ -13,7 +13,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import time
 import traceback
 from pathlib import Path
 
@@ -25,12 +24,17 @@ def execute_run(scenario_text: str, run_dir: str | None) -> dict:
     others (a UserError as its one line; anything else with its traceback).
     """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    # One thread per run: parallel runs already fill the CPUs. The variable alone is not enough in a
+    # forked pool worker, whose torch was imported (with a thread per core) before the fork.
+    threads = os.environ["OMP_NUM_THREADS"]
+    torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else 1)
     from rich.console import Console
 
     from ..errors import UserError
     from ..simulation.runner import run_scenario
 
-    started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="recagent-run-"))
     try:
         scenario_file = work / "scenario.yaml"
@@ -43,8 +47,7 @@ def execute_run(scenario_text: str, run_dir: str | None) -> dict:
         except Exception as e:  # noqa: BLE001 - reported with the run's name by the driver
             return {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
         info = dict(result.info)
-        info["process_wall_s"] = round(time.perf_counter() - started, 3)
-        info["host"] = os.uname().nodename
+        info["host"] = os.uname().nodename  # the driver counts runs per machine (sweep.json)
         archive = None
         if run_dir is None:
             buffer = io.BytesIO()
