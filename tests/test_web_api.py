@@ -153,32 +153,23 @@ def test_explanations_rebuild_the_feedback_model(client, runs):
     assert answer["p_like"] == pytest.approx(p_like, abs=2e-3)
 
 
-def test_the_feedback_model_is_rebuilt_outside_requests(runs, monkeypatch):
-    """While the model is rebuilt the request answers 503 at once; the fit runs on the background worker."""
-    import threading
-
-    from recagent.web.explain import Explainer
-
-    release, builders = threading.Event(), []
-    real_build = Explainer._build
-
-    def slow_build(run_dir):
-        builders.append(threading.current_thread().name)
-        release.wait(30)
-        return real_build(run_dir)
-
-    monkeypatch.setattr(Explainer, "_build", staticmethod(slow_build))
+def test_the_feedback_model_is_rebuilt_outside_requests(runs):
+    """The request answers 503 at once; the model is fitted in a child process, not in the server."""
     c = TestClient(create_app(runs["root"]))
     started = time.monotonic()
     r = c.get("/api/runs/plain/agents/3/explanations")
-    assert time.monotonic() - started < 5  # answered while the build is still blocked
+    assert time.monotonic() - started < 5  # answered while the child is still starting or fitting
     assert r.status_code == 503 and r.headers["retry-after"] == "2"
     assert r.json()["preparing"] is True and "preparing the feedback model" in r.json()["error"]
     assert c.get("/api/runs/plain/agents/3/explanations").status_code == 503  # queued once, still preparing
-    release.set()
     r = explanations(c, "/api/runs/plain/agents/3/explanations")
     assert r.status_code == 200 and r.json()["available"]
-    assert builders == ["recagent-explain"]  # one build, on the worker thread, not a request thread
+    explainer = c.app.state.explainer
+    assert len(explainer.builder_pids) == 1 and explainer.builder_pids[0] != os.getpid()  # one build, elsewhere
+    deadline = time.monotonic() + 20
+    while explainer._child is not None and time.monotonic() < deadline:  # nothing queued: the child exits
+        time.sleep(0.05)
+    assert explainer._child is None
 
 
 def test_serve_prepares_the_newest_runs_explanations_at_start(runs):

@@ -42,7 +42,9 @@ OPERATIONS = [f"{method.upper()} {path}" for path, operations in create_app("/no
 def web_api(tmp_path_factory):
     runs = make_runs(tmp_path_factory.mktemp("webfuzz"))
     app = create_app(runs["root"], token=TOKEN, poll_seconds=0.02)
-    for run in RUNS:  # so explanations answer from the model too, not only "preparing"
+    for run in RUNS:  # so explanations answer from the model too, not only "preparing" (one child for both)
+        app.state.explainer.prepare(runs[run])
+    for run in RUNS:
         assert app.state.explainer.wait(runs[run], 120)
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.app = app  # cases are sent to the ASGI app in-process

@@ -3,17 +3,28 @@
 The run folder does not store the feedback model, so the server rebuilds it from
 `scenario.resolved.yaml` (dataset + feedback model + fit, exactly as the runner did) once per run
 and keeps it in memory. Rebuilding can take seconds to minutes (loading a dataset, fitting an
-ensemble), so it never runs inside a request: one background worker rebuilds the runs asked for,
-one at a time (two fits at once would only share the same cores), and until a run's model is
-ready its explanation requests are answered with `Preparing` (503 with Retry-After).
+ensemble), so it never runs inside a request: a background thread queues the runs asked for and
+has them rebuilt one at a time (two fits at once would only share the same cores) in a child
+process, and until a run's model is back its explanation requests are answered with `Preparing`
+(503 with Retry-After).
+
+Why a process and not the thread itself: a fit holds the GIL in its Python parts, which would slow
+every page request meanwhile, and a server stopped during a torch fit in a daemon thread aborts
+("terminate called without an active exception", exit 134) as torch's threads are torn down under
+it; a daemon child process is simply terminated. The child lives while there is work queued and
+exits when the queue is empty, so an idle server holds no second copy of torch; the fitted model
+comes back pickled (a few MB for a bias model on 2,000 users).
 Explanations are asked with the agent's history as it was just before each watch: the dataset's
 ratings plus the agent's earlier watches in the run.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +59,56 @@ class Job:
     error: Exception | None = None
 
 
+def rebuild_serving(conn, parent_pid: int) -> None:
+    """The child process: rebuild each run folder it is sent and send the model back, until EOF."""
+    threading.Thread(target=exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+    while True:
+        try:
+            run_dir = conn.recv()
+        except EOFError:
+            return
+        try:
+            rebuilt = Explainer._build(run_dir)
+        except Exception as e:  # noqa: BLE001 - the parent reports it to the page
+            conn.send((False, e if is_picklable(e) else RuntimeError(f"{type(e).__name__}: {e}")))
+            continue
+        try:
+            conn.send((True, rebuilt))
+        except Exception as e:  # noqa: BLE001 - a model that cannot be pickled: say so
+            conn.send((False, RuntimeError(f"the rebuilt model could not be sent back: {type(e).__name__}: {e}")))
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """End this child as soon as the server is gone, even mid-fit. A server stopped by SIGTERM dies
+    without running its exit handlers (uvicorn re-raises the signal after shutting down), so nobody
+    would terminate the child, and it would hold the server's stdout open until its fit ended."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def is_picklable(value) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
 class Explainer:
-    """Rebuilds one feedback model per run folder in a background thread and keeps it."""
+    """Rebuilds one feedback model per run folder in a child process, fed by a background thread,
+    and keeps the models it gets back."""
 
     def __init__(self):
         self._jobs: dict[Path, Job] = {}
         self._queue: queue.Queue[Job] = queue.Queue()
         self._guard = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._child = None
+        self._conn = None
+        self.builder_pids: list[int] = []  # the child processes that rebuilt models (for tests and logs)
 
     def prepare(self, run_dir: Path) -> Job:
         """Queue the rebuild of `run_dir`'s model (once); returns its job."""
@@ -74,10 +127,41 @@ class Explainer:
         while True:
             job = self._queue.get()
             try:
-                job.result = self._build(job.run_dir)
+                job.result = self._rebuild_in_child(job.run_dir)
             except Exception as e:  # noqa: BLE001 - reported to the page as "unavailable"
                 job.error = e
             job.done.set()
+            if self._queue.empty():
+                self._stop_child()
+
+    def _rebuild_in_child(self, run_dir: Path) -> Rebuilt:
+        if self._child is None:
+            # spawn, not fork: the server has threads (and maybe torch's) that a fork would copy mid-flight
+            context = multiprocessing.get_context("spawn")
+            self._conn, child_end = context.Pipe()
+            self._child = context.Process(target=rebuild_serving, args=(child_end, os.getpid()),
+                                          name="recagent-explain", daemon=True)  # terminated, not awaited, at exit
+            self._child.start()
+            child_end.close()
+            self.builder_pids.append(self._child.pid)
+        self._conn.send(run_dir)
+        try:
+            ok, value = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._child.exitcode
+            self._stop_child()
+            raise RuntimeError(f"the process rebuilding the model ended (exit code {code}; out of memory?)") from None
+        if not ok:
+            raise value
+        return value
+
+    def _stop_child(self) -> None:
+        if self._child is not None:
+            self._conn.close()  # the child sees EOF and returns
+            self._child.join(10)
+            if self._child.is_alive():
+                self._child.terminate()
+            self._child = self._conn = None
 
     def model(self, run_dir: Path) -> Rebuilt:
         """The rebuilt model; raises Preparing (having queued the rebuild) while it is not ready."""
