@@ -42,6 +42,11 @@ def cut(value: Any, limit: int = REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """`text` itself (no quotes) when short, else its start and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 class ComponentParams(BaseModel):
     """Base of every component's params: unknown keys are errors, YAML names may be aliases."""
 

@@ -223,13 +223,13 @@ def check_output(scenario: Scenario, out: Path | None, file: Path) -> Path:
     """The run folder can be created: no file in the way, a writable parent, names that fit."""
     where = "--out" if out is not None else "outputs.dir"
     folder = run_folder(scenario, out).absolute()
-    if out is not None and out.exists():
+    if out is not None and _exists(out):
         if not out.is_dir():
             raise UserError(f"{out} is a file; expected a run folder to create", "--out")
         if any(out.iterdir()):
             raise UserError("run folder exists and is not empty; choose another --out", out)
     existing = folder
-    while not existing.exists():
+    while not _exists(existing):
         existing = existing.parent
     if not existing.is_dir():
         raise UserError(f"field '{where}': {existing} is a file; expected a folder for run folders", file)
@@ -246,6 +246,13 @@ def check_output(scenario: Scenario, out: Path | None, file: Path) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"field '{where}': cannot create the run folder, {existing} is not writable", file)
     return folder
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a component longer than the file system allows: it cannot exist (named below)
+        return False
 
 
 def _pathconf(path: Path, name: str, default: int) -> int:

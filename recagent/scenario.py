@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
-from .params import cut
+from .params import clip, cut
 
 
 class Strict(BaseModel):
@@ -398,7 +398,7 @@ def expand_path(value: str | Path, base: Path, field: str, file: Path) -> Path:
     text = str(value)
     for var in _ENV.findall(text):
         if var not in os.environ:
-            raise UserError(f"field '{field}': environment variable ${{{var}}} is not set", file)
+            raise UserError(f"field '{field}': environment variable ${{{clip(var, 80)}}} is not set", file)
     text = os.path.expanduser(_ENV.sub(lambda m: os.environ[m.group(1)], text))
     path = Path(text)
     return path if path.is_absolute() else (base / path).resolve()
@@ -458,12 +458,17 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
         if isinstance(value, (str, Path)):
             path = expand_path(value, base, f"dataset.{attr}", file)
             setattr(ds, attr, path)
-            if not path.exists():
+            try:
+                exists = path.exists()
+            except OSError as e:  # a name longer than the file system allows, say
+                raise UserError(f"field 'dataset.{attr}': {clip(str(path))} cannot be a path "
+                                f"({e.strerror or 'invalid'})", file) from None
+            if not exists:
                 hint = ""
                 if ds.kind == "movielens-100k":
                     hint = (". MovieLens-100K comes from GroupLens (https://grouplens.org/datasets/movielens/100k/): "
                             "unzip it and point dataset.path at the folder holding u.data")
-                raise UserError(f"field 'dataset.{attr}': {path} does not exist{hint}", file)
+                raise UserError(f"field 'dataset.{attr}': {clip(str(path))} does not exist{hint}", file)
     if scenario.outputs.dir is not None:
         scenario.outputs.dir = expand_path(scenario.outputs.dir, base, "outputs.dir", file)
     if scenario.feedback.calibration is not None:
@@ -476,7 +481,7 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
     if isinstance(llm.cache, Path):
         llm.cache = expand_path(llm.cache, base, "llm.cache", file)
     if llm.provider == "openai" and llm.api_key_env and llm.api_key_env not in os.environ:
-        raise UserError(f"field 'llm.api_key_env': environment variable {llm.api_key_env} is not set", file)
+        raise UserError(f"field 'llm.api_key_env': environment variable {clip(llm.api_key_env, 80)} is not set", file)
 
     recommenders = available_recommenders()
     names = [("recommender.name", scenario.recommender.name)]

@@ -278,6 +278,9 @@ CASES: list[Case] = [
     Case("outputs-dir-is-a-file", {}, ("field 'outputs.dir'", "is a file"), {"": _a_file_named_runs}),
     Case("outputs-dir-below-a-file", {"outputs": {"dir": "runs/inside"}}, ("field 'outputs.dir'", "is a file"),
          {"": _a_file_named_runs}),
+    Case("dataset-path-megabyte", {"dataset": {"_replace": True, "kind": "csv", "ratings": "r" * 600_000 + ".csv"}},
+         ("field 'dataset.ratings'", "characters) cannot be a path")),
+    Case("env-var-name-megabyte", {"outputs": {"dir": "${" + "V" * 600_000 + "}"}}, ("field 'outputs.dir'", "characters)")),
     Case("outputs-dir-env-unset", {"outputs": {"dir": "${RECAGENT_HOSTILE_NOT_SET}/runs"}},
          ("field 'outputs.dir'", "not set")),
     # --- CSV data ---------------------------------------------------------------------------------
