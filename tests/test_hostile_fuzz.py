@@ -124,3 +124,30 @@ def test_mutated_valid_scenarios_give_a_scenario_or_a_user_error(mutations):
     if scenario is not None:  # what was accepted is within the documented bounds
         assert scenario.simulation.steps >= 1 and math.isfinite(scenario.simulation.step_hours)
         assert 1 <= len(scenario.name) <= 200
+
+
+csv_cells = st.one_of(st.integers(-3, 12).map(str), st.sampled_from(["", "nan", "inf", "-inf", "1e999", "x", "3.5",
+                                                                      '"a,b"', "\x00", "0.5"]),
+                      st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=6))
+
+
+@FUZZ
+@given(header=st.lists(st.sampled_from(["user_id", "item_id", "rating", "timestamp", "title", "x"]), min_size=1,
+                       max_size=5),
+       rows=st.lists(st.lists(csv_cells, min_size=0, max_size=6), max_size=12),
+       implicit=st.booleans(), scale=st.sampled_from([None, (1.0, 5.0), (0.0, 10.0)]))
+def test_ratings_csv_gives_a_dataset_or_a_data_error(header, rows, implicit, scale):
+    """Any ratings CSV loads into ratings on 1-5 (finite) or stops with a DataError naming the file."""
+    from recagent.data import load_ratings_csv
+    from recagent.errors import DataError
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.csv"
+        path.write_text("\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n", encoding="utf-8")
+        try:
+            ds = load_ratings_csv(path, implicit=implicit, scale=scale)
+        except DataError as error:
+            assert str(path) in str(error) and len(str(error)) < 2000
+            return
+    ratings = ds.interactions.ratings
+    assert len(ratings) and all(math.isfinite(r) and 1 - 1e-6 <= r <= 5 + 1e-6 for r in ratings)
