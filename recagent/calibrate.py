@@ -34,9 +34,10 @@ def _fail(error: UserError) -> None:
     raise typer.Exit(2)
 
 
-def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> np.ndarray:
+def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> tuple[np.ndarray, "BehaviourSpec"]:
     """P(like | shown) of each logged (user, item), predicted by the scenario's feedback model fitted on
-    its dataset; the log's user and item ids must be the dataset's ids."""
+    its dataset (the log's user and item ids must be the dataset's ids), and the scenario's own
+    `simulation.behaviour` (kept for what the log does not identify)."""
     from .cache import cache_dir
     from .data import History
     from .feedback import FeedbackContext, make_feedback, predict_both
@@ -61,7 +62,7 @@ def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> np.ndarray
     model.fit(dataset.catalog, dataset.interactions)
     history = History.from_interactions(dataset.interactions, len(dataset.users))
     p_like, _ = predict_both(model, index["user"], index["item"], history, exposure="shown")
-    return np.asarray(p_like, dtype=np.float64)
+    return np.asarray(p_like, dtype=np.float64), scenario.simulation.behaviour
 
 
 def _write_whole(path: Path, text: str) -> None:
@@ -113,9 +114,10 @@ def behaviour_command(
         if not impressions["watched"].any():
             raise UserError("column 'watched': no impression was watched, so nothing says how readily people "
                             "watch; expected at least one 1", log)
-        given, source = None, None
+        given, source, defaults, kept_from = None, None, None, "the default"
         if scenario is not None:
-            given, source = p_like_from_scenario(impressions, scenario, log), f"the feedback model of {scenario}"
+            given, defaults = p_like_from_scenario(impressions, scenario, log)
+            source, kept_from = f"the feedback model of {scenario}", f"the value of {scenario}"
         elif p_like is None and "p_like" not in impressions:
             raise UserError("the log has no p_like column: give a constant P(like | shown) with --p-like, or a "
                             "scenario whose feedback model predicts it with --scenario", log)
@@ -123,7 +125,8 @@ def behaviour_command(
             if "p_like" in impressions:
                 raise UserError("the log has a p_like column; --p-like would replace it: leave one out", "--p-like")
             given, source = p_like, f"the constant --p-like {p_like:g}"
-        fit = fit_behaviour(impressions, p_like=given, p_like_source=source, max_pages=max_pages)
+        fit = fit_behaviour(impressions, p_like=given, p_like_source=source, max_pages=max_pages, defaults=defaults,
+                            kept_from=kept_from)
         block = fit.to_yaml(str(log))
         if out is not None:
             _write_whole(out, block)
@@ -134,7 +137,7 @@ def behaviour_command(
         table.add_column(column)
     for name, value in fit.behaviour.model_dump().items():
         done = fit.fitted[name]
-        table.add_row(name, f"{value:.4f}", f"{fit.stderr[name]:.4f}" if done else "", "fitted" if done else "default")
+        table.add_row(name, f"{value:.4f}", f"{fit.stderr[name]:.4f}" if done else "", "fitted" if done else "kept")
     err_console.print(table)
     err_console.print(f"{fit.visits} visits, {fit.impressions} impressions, {fit.watches} watches; decisions after "
                       f"pages without / with a watch: {fit.decisions['if_nothing']} / {fit.decisions['if_watched']}")

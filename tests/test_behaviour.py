@@ -3,6 +3,7 @@ with known values, and broken logs refused with one line naming file, line and c
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -188,7 +189,7 @@ def test_p_like_from_a_scenarios_feedback_model(tmp_path):
     items = rng.integers(1, 121, (visits, k * pages))
     cells = pd.DataFrame({"user": np.repeat(users, k * pages).astype(str), "item": items.ravel().astype(str),
                           "line": 0})
-    p_like = p_like_from_scenario(cells, scenario, tmp_path / "log.csv").reshape(visits, k * pages)
+    p_like = p_like_from_scenario(cells, scenario, tmp_path / "log.csv")[0].reshape(visits, k * pages)
     watch, seen = browse_pages(truth.watch_scale * p_like**2, truth, k, pages, rng)
     v, c = np.nonzero(np.repeat(seen, k, axis=1))
     log = pd.DataFrame({"user": users[v], "session": v, "page": c // k, "position": c % k, "item": items[v, c],
@@ -206,3 +207,50 @@ def test_p_like_from_a_scenarios_feedback_model(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == (f"error: {path}:9: column 'item': id '999' is not in the scenario's dataset "
                                      "(synthetic); with --scenario the log must use the dataset's ids")
+
+
+def test_calibrate_recovers_a_simulation_s_own_behaviour(tmp_path):
+    """End to end: the pages and watches a simulation writes to its event log, read as an impression log,
+    give back the scenario's behaviour block. Its P(like | shown) comes from the same feedback model
+    (--scenario), fitted on the dataset's history; the run's live history moves it a little, hence the
+    looser tolerance on watch_scale. Word of mouth is switched off (social_influence 0), as a log has none."""
+    import sqlite3
+
+    import pandas as pd
+
+    from recagent.simulation import run_scenario
+
+    truth = {"watch_scale": 0.3, "position_decay": 0.2, "min_position_factor": 0.1, "continue_if_nothing": 0.6,
+             "continue_if_watched": 0.4, "social_influence": 0.0}
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "name": "own", "seed": 5, "dataset": {"kind": "synthetic", "users": 300, "items": 400, "history_length": 15},
+        "social": {"graph": "none"}, "recommender": {"name": "random"}, "feedback": {"model": "bias"},
+        "simulation": {"steps": 30, "activation": {"kind": "random", "probability": 0.7}, "behaviour": truth,
+                       "busy_hours": {"watch": 0.0}}}))
+    run = run_scenario(scenario, out=tmp_path / "run", progress=False)
+    con = sqlite3.connect(run.run_dir / "events.sqlite")
+    rows = con.execute("SELECT step, agent_id, kind, item_id, payload FROM events "
+                       "WHERE kind IN ('page', 'watch') ORDER BY rowid").fetchall()
+    user_of = run.model.dataset.users.raw_ids[run.model.users]
+    shown, watched = [], set()
+    for step, agent, kind, item, payload in rows:
+        payload = json.loads(payload)
+        if kind == "page":
+            shown += [(int(user_of[agent]), step, payload["page"], k, i) for k, i in enumerate(payload["items"])]
+        elif payload.get("via") == "recommender":
+            watched.add((int(user_of[agent]), step, payload["page"], payload["position"]))
+    log = pd.DataFrame(shown, columns=["user", "session", "page", "position", "item"])
+    log["watched"] = [int(key[:4] in watched) for key in shown]
+    assert len(watched) == log.watched.sum() > 500 and log.session.nunique() > 20
+    path = _written(tmp_path, log)
+    result = calibrate("--log", str(path), "--scenario", str(scenario), "--max-pages", "3")
+    assert result.exit_code == 0, result.output
+    fitted = yaml.safe_load(result.stdout)["behaviour"]
+    assert fitted["watch_scale"] == pytest.approx(truth["watch_scale"], abs=0.05)
+    for name in ("position_decay", "continue_if_nothing", "continue_if_watched"):
+        assert fitted[name] == pytest.approx(truth[name], abs=TOLERANCE), name
+    # what a log cannot say is kept from the scenario, not reset to the defaults
+    assert fitted["social_influence"] == 0.0 and fitted["min_position_factor"] == 0.1
+    assert f"social_influence: 0.0  # not fitted (an impression log has no word of mouth or searches): the value " \
+           f"of {scenario} kept" in result.stdout

@@ -49,6 +49,7 @@ class BehaviourFit:
     p_like_source: str
     log_likelihood: float
     notes: list[str] = field(default_factory=list)
+    kept_from: str = "the default"  # where the values of parameters the log does not identify come from
 
     def to_yaml(self, source: str = "") -> str:
         """A `behaviour:` block to paste under `simulation:` in a scenario, with where each value came from."""
@@ -60,9 +61,9 @@ class BehaviourFit:
             if self.fitted.get(name):
                 why = f"fitted, standard error {self.stderr[name]:.4f}"
             elif name in WATCH_PARAMS + LEAVE_PARAMS:
-                why = "not identified by this log: default kept"
+                why = f"not identified by this log: {self.kept_from} kept"
             else:
-                why = "not fitted (an impression log has no word of mouth or searches): default kept"
+                why = f"not fitted (an impression log has no word of mouth or searches): {self.kept_from} kept"
             lines.append(f"  {name}: {round(float(value), 4)}  # {why}")
         lines += [f"# note: {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
@@ -99,13 +100,14 @@ def _fisher_stderr(theta, a, k, which: list[int]) -> np.ndarray:
 
 
 def fit_behaviour(log: pd.DataFrame, *, p_like: np.ndarray | float | None = None, p_like_source: str | None = None,
-                  max_pages: int | None = None, defaults: BehaviourSpec | None = None) -> BehaviourFit:
+                  max_pages: int | None = None, defaults: BehaviourSpec | None = None,
+                  kept_from: str = "the default") -> BehaviourFit:
     """Fit the browse model to `log` (as read_impressions returns it).
 
     P(like | shown) per row: `p_like` when given (an array aligned with the log's rows, or one constant),
     else the log's own p_like column. `max_pages`: the page cap of the system that wrote the log
     (default: the deepest page in the log); a visit that reached it did not choose to leave.
-    `defaults`: the values kept for parameters the log does not identify.
+    `defaults`: the values kept for parameters the log does not identify (`kept_from` says whose).
     """
     defaults = defaults or BehaviourSpec()
     if p_like is None:
@@ -194,4 +196,5 @@ def fit_behaviour(log: pd.DataFrame, *, p_like: np.ndarray | float | None = None
     return BehaviourFit(
         behaviour=BehaviourSpec(**values), fitted=fitted, stderr=stderr, visits=int(log["visit"].nunique()),
         impressions=len(log), watches=int(y.sum()), decisions=decisions,
-        p_like_source=p_like_source or "the given constant", log_likelihood=-float(best.fun), notes=notes)
+        p_like_source=p_like_source or "the given constant", log_likelihood=-float(best.fun), notes=notes,
+        kept_from=kept_from)
