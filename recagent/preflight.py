@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import inspect
 import os
-import resource
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import numpy as np
+
+try:
+    import resource  # POSIX: an address-space limit (ulimit -v) caps what the run may use
+except ImportError:  # pragma: no cover - Windows
+    resource = None
 
 from .errors import UserError
 from .feedback import FEEDBACK_MODELS
@@ -98,9 +104,10 @@ def available_memory() -> int:
             available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             available = 8 * GIB  # unknown platform: assume a laptop
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
-        available = min(available, soft)
+    if resource is not None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
+            available = min(available, soft)
     return available
 
 
@@ -108,27 +115,31 @@ def estimate_memory(scenario: Scenario, n_users: int, n_items: int, n_interactio
                     available: int | None = None) -> MemoryEstimate:
     """Peak memory of a run, from its sizes.
 
-    The dominant terms are the recommender's dense score rows (active agents x items, float64, with
-    the copies top-k and the seen-mask make), the per-step page grids, the dataset and the history
+    The dominant terms are the recommender's dense score rows (one row per agent active in a step,
+    float64, times the four arrays top-k holds: scores, their copy, the negation, argpartition's
+    indices), the per-step page grids, the dataset and the history
     (several index arrays per rating), the social graph (NetworkX dicts, ~250 bytes per edge) and
     MMR's candidate similarity cubes. It is an upper estimate for refusing impossible runs early,
     not a prediction.
     """
     sim = scenario.simulation
     agents = min(scenario.agents.count or n_users, n_users)
+    activation = sim.activation
+    share = 1.0 if activation.kind == "all" else min(1.0, 1.5 * activation.probability)  # 1.5: a busy step
+    active = max(1, min(agents, int(np.ceil(agents * share)), activation.max_active or agents))
     slots = sim.page_size * sim.max_pages
     pool = 3 if scenario.recommender.rerankers else 1
     parts = {
         "runtime": BASE_BYTES,
-        "score rows": agents * n_items * 8 * 4,
-        "pages": agents * slots * pool * 8 * 12,
+        "score rows": active * n_items * 8 * 4,
+        "pages": active * slots * pool * 8 * 12,
         "ratings and history": (n_interactions + agents * sim.steps * slots // 4) * 64,
         "social graph": agents * min(scenario.social.degree, max(agents - 1, 1)) * 250,  # graphs clamp the degree
         "genre tables": (n_users + n_items) * n_genres * 8 * 6,
     }
     if any(r.name == "mmr" for r in scenario.recommender.rerankers):
         width = slots * 3
-        parts["mmr similarity"] = agents * width * width * 8 * 2
+        parts["mmr similarity"] = active * width * width * 8 * 2
     return MemoryEstimate(parts, available_memory() if available is None else available)
 
 
@@ -322,8 +333,6 @@ def check_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun
 
 def dry_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun:
     """`recagent validate`: `check_run`, then every component built for real (no step, no folder)."""
-    import numpy as np
-
     from .cache import cache_dir
     from .recommenders import RecommenderContext, make_pipeline
     from .simulation.build import build_model

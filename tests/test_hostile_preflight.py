@@ -104,7 +104,8 @@ def test_memory_estimate_grows_with_sizes_and_refuses_beyond_available(scenario_
     small = estimate_memory(scenario, 100, 300, 2000, available=16 * 2**30)
     big = estimate_memory(scenario, 100_000, 300_000, 2000, available=16 * 2**30)
     assert small.total < 2**30 < big.total
-    assert big.parts["score rows"] == 100_000 * 300_000 * 8 * 4  # agents (every user) x items, float64, 4 copies
+    # every user is an agent; pareto activation with probability 0.5 -> 1.5 x 0.5 = 75% active in a busy step
+    assert big.parts["score rows"] == 75_000 * 300_000 * 8 * 4  # active agents x items, float64, 4 arrays
     check_memory(small, scenario_file(), scenario)
     scenario.agents.count = 100_000
     huge = estimate_memory(scenario, 100_000, 300_000, 2000, available=16 * 2**30)
