@@ -191,7 +191,8 @@ def fit_behaviour(log: pd.DataFrame, *, p_like: np.ndarray | float | None = None
             stderr[name] = float(np.sqrt(max(c * (1 - c), 1.0 / n) / n))
         else:
             notes.append(f"{name} is not identified: no visit left or moved on after a page "
-                         f"{'without' if 'nothing' in name else 'with'} a watch before the page cap ({cap} pages)")
+                         f"{'without' if 'nothing' in name else 'with'} a watch before the page cap ({cap} "
+                         f"page{'s' if cap > 1 else ''})")
 
     return BehaviourFit(
         behaviour=BehaviourSpec(**values), fitted=fitted, stderr=stderr, visits=int(log["visit"].nunique()),
