@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from ..cache import cache_dir as default_cache_dir
 from .cache import PromptCache, prompt_key
+from .completion import complete
 from .fake import ScriptedChatModel
 from .offline import OfflineChatModel, speak
 from .prompts import render
@@ -257,8 +258,8 @@ class LanguageBackend:
                 self.usage.calls += 1
                 self.usage.calls_by_kind[task.kind] = self.usage.calls_by_kind.get(task.kind, 0) + 1
                 try:
-                    call = model.ainvoke(task.messages)
-                    message = await (asyncio.wait_for(call, self.timeout + 1.0) if self.timeout else call)
+                    call = complete(model, task.messages)
+                    reply = await (asyncio.wait_for(call, self.timeout + 1.0) if self.timeout else call)
                 except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
                     self.usage.failures += 1
                     if _status(e) is not None:
@@ -276,15 +277,14 @@ class LanguageBackend:
                     if not _retryable(e):
                         break
                     continue
-            meta = getattr(message, "usage_metadata", None) or {}
-            prompt_tokens, completion_tokens = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
-            if meta:
+            prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
+            if reply.has_usage:
                 gate.settle(reserved, prompt_tokens + completion_tokens)
             self.usage.prompt_tokens += prompt_tokens
             self.usage.completion_tokens += completion_tokens
-            text = str(message.content)
+            text = reply.text
             try:
-                if (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length":
+                if reply.finish_reason == "length":
                     raise ReplyFormatError("truncated reply (finish_reason=length)")
                 data = parse_reply(text, task.schema) if task.schema else None
                 if data is None and not text.strip():
