@@ -183,6 +183,16 @@ def test_serve_prepares_the_newest_runs_explanations_at_start(runs):
     assert r.status_code == 200 and r.json()["available"]  # the first request finds it ready
 
 
+def test_run_with_serve_leaves_the_cores_to_the_run(runs):
+    app = create_app(runs["root"], warm=3, warm_explanations=False)  # as `recagent run --serve` does
+    store, deadline = app.state.store, time.monotonic() + 60
+    while time.monotonic() < deadline and not all(
+            "json:graph" in store.get(s["id"])._derived for s in store.summaries()):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert not any(app.state.explainer.queued(store.path(s["id"])) for s in store.summaries())
+
+
 def test_item_panel_and_cascade(client, runs):
     item = sql(runs["plain"], "SELECT item_id FROM events WHERE kind = 'hear' GROUP BY item_id "
                               "ORDER BY COUNT(*) DESC LIMIT 1")[0][0]

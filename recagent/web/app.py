@@ -92,14 +92,15 @@ def web_dir() -> Path:
 
 
 def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None,
-               warm: int = 0, token: str | None = None) -> FastAPI:
+               warm: int = 0, warm_explanations: bool = True, token: str | None = None) -> FastAPI:
     """The app serving the run folders under `runs_dir`.
 
     `allowed_hosts`, when given, rejects requests whose Host header is not one of them (the CLI
     passes the loopback names when bound to 127.0.0.1, which defeats DNS-rebinding pages).
     `warm` > 0 reads that many of the newest runs in a background thread at start, so the first
-    page load finds their views ready, and starts rebuilding the newest run's feedback model for
-    explanations (the CLI does; tests and the benchmark measure cold).
+    page load finds their views ready, and then (unless `warm_explanations` is False: `run --serve`,
+    whose run needs the cores) queues the newest run's feedback model for explanations (the CLI
+    does; tests and the benchmark measure cold).
     `token`, when given, is required on every request (see access.py).
     """
     if token is not None:
@@ -107,7 +108,8 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     store = RunStore(runs_dir)
     explainer = Explainer()
     if warm:
-        threading.Thread(target=warm_up, args=(store, warm, explainer), name="recagent-warm", daemon=True).start()
+        threading.Thread(target=warm_up, args=(store, warm, explainer if warm_explanations else None),
+                         name="recagent-warm", daemon=True).start()
     # the schema (app.openapi(), not served) documents every answer, which the fuzz test holds it to
     app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None, responses=_errors(400, 401, 404))
     app.state.store = store

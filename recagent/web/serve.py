@@ -17,13 +17,13 @@ from .access import TOKEN_ENV, is_loopback, token_for
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
-def _server(runs_dir: Path, host: str, port: int, token: str | None):
+def _server(runs_dir: Path, host: str, port: int, token: str | None, warm_explanations: bool = True):
     import uvicorn
 
     from .app import LOOPBACK_HOSTS, create_app  # here, not at import: the CLI starts without FastAPI
 
     allowed = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
-    app = create_app(runs_dir, allowed_hosts=allowed, warm=3, token=token)
+    app = create_app(runs_dir, allowed_hosts=allowed, warm=3, token=token, warm_explanations=warm_explanations)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
 
@@ -82,7 +82,7 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
     parent = out.parent if out is not None else (spec.outputs.dir or Path("runs"))
     required = check_bind(host, port, token, console)
     parent.mkdir(parents=True, exist_ok=True)
-    server = _server(parent, host, port, required)
+    server = _server(parent, host, port, required, warm_explanations=False)  # the run needs the cores
     thread = threading.Thread(target=server.run, name="recagent-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
