@@ -220,6 +220,8 @@ class SimulationSpec(Strict):
     max_pages: int = Field(3, ge=1, le=10_000)
     busy_hours: BusySpec = Field(default_factory=BusySpec)
     behaviour: BehaviourSpec = Field(default_factory=BehaviourSpec)
+    checkpoint_every: int | None = Field(None, ge=1, description="write a checkpoint every N steps (and after the "
+                                         "last) into the run folder, so `recagent run --resume` can continue")
 
 
 # --- interventions -------------------------------------------------------------------------------
@@ -293,6 +295,8 @@ class OutputsSpec(Strict):
 
 
 class Scenario(Strict):
+    """A whole scenario as the YAML file reads (validated; `load_scenario` also resolves its paths)."""
+
     name: str = Field(min_length=1, max_length=200, description="names the run folder <name>-<time>, so it must fit a file name")
     description: str = ""
     seed: int = Field(0, ge=0, le=2**63 - 1)

@@ -104,6 +104,15 @@ class EventLog:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
+    def last_id(self) -> int:
+        """The id of the last event written (0 for none): a checkpoint's position in the log."""
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
+    def truncate_after(self, event_id: int) -> int:
+        """Delete the events after `event_id` (a resumed run writes them again); returns how many."""
+        with self.conn:
+            return self.conn.execute("DELETE FROM events WHERE id > ?", (event_id,)).rowcount
+
     def counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind"))
 

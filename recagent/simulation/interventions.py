@@ -1,5 +1,8 @@
-"""Interventions beyond switching the recommender and injecting a post: `rewire` and `set_traits`.
+"""Interventions: scheduled changes to a running world, applied by hooks before a step's first phase.
 
+- `switch_recommender`: a new base recommender and/or re-rankers, fitted on the history so far
+  (the scenario's dataset plus every watch of the run);
+- `inject_post`: an agent posts about an item (the scenario's text, else the backend's);
 - `rewire` (RecAgent's social mitigation of cocoons): a random `share` of the edges is picked;
   each picked edge (u, v) is removed and u is linked instead to a contact drawn uniformly from the
   `dissimilar` share of non-contacts least similar to u in taste (cosine of genre tastes). The new
@@ -16,23 +19,49 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
-from ..scenario import Rewire, SetTraits
+from ..scenario import InjectPost, Rewire, SetTraits, SwitchRecommender
+from .phases.social import post
 
 
-def check_extra_interventions(model) -> None:
+def check_interventions(model) -> None:
+    """Every agent and item an intervention names is in the run (a UserError naming the field if not)."""
     users = model.dataset.users
     for i, iv in enumerate(model.scenario.interventions):
+        if isinstance(iv, InjectPost):
+            if not users.has(iv.agent) or users.index_of(iv.agent) not in model.agent_of_user:
+                raise UserError(f"field 'interventions[{i}].agent': user {iv.agent} is not an agent of this run")
+            if not model.catalog.has(iv.item):
+                raise UserError(f"field 'interventions[{i}].item': item {iv.item} is not in the catalog")
         if isinstance(iv, SetTraits) and iv.agents != "all":
             for user in iv.agents:
                 if not users.has(user) or users.index_of(user) not in model.agent_of_user:
                     raise UserError(f"field 'interventions[{i}].agents': user {user} is not an agent of this run")
 
 
-def apply_extra_intervention(model, iv) -> None:
-    if isinstance(iv, Rewire):
+def apply_intervention(model, iv) -> None:
+    if isinstance(iv, SwitchRecommender):
+        name, params, rerankers = model.world.recommender_spec
+        if iv.name is not None:
+            name, params, rerankers = iv.name, dict(iv.params), []
+        if iv.rerankers is not None:
+            rerankers = list(iv.rerankers)
+        switch_recommender(model, name, params, rerankers, kind=iv.kind)
+    elif isinstance(iv, InjectPost):
+        agent = model.agent_of_user[model.dataset.users.index_of(iv.agent)]
+        model.emit(None, "intervention", payload={"kind": iv.kind, "agent": agent})
+        post(model, [agent], [model.catalog.index_of(iv.item)], texts=[iv.text] if iv.text else None)
+    elif isinstance(iv, Rewire):
         rewire(model, iv)
     elif isinstance(iv, SetTraits):
         set_traits(model, iv)
+
+
+def switch_recommender(model, name: str, params: dict, rerankers: list, kind: str = "switch_recommender") -> None:
+    """Swap in a new recommender pipeline, fitted on the history so far."""
+    model.world.recommender_spec = (name, dict(params), list(rerankers))
+    model.recommender = model.new_recommender(name, dict(params), list(rerankers))
+    model.recommender.fit(model.catalog, model.world.history.to_interactions())
+    model.emit(None, "intervention", payload={"kind": kind, "recommender": model.recommender.name})
 
 
 def rewire(model, iv: Rewire) -> list[tuple[int, int, int]]:

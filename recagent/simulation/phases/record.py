@@ -1,0 +1,13 @@
+"""Phase 9, record: the step's events go to the run's event log in one transaction (nothing is
+written for a step that did not finish)."""
+
+from __future__ import annotations
+
+
+def run(model) -> None:
+    log = model.event_log
+    if log is None:
+        return
+    for event in model.world.step_events:
+        log.append(event)
+    log.flush()

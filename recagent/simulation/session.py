@@ -1,0 +1,207 @@
+"""A run and its folder: the model, the event log, run.json, and the files written at the end.
+
+The run folder holds `events.sqlite` (the event log, one transaction per step), `metrics.csv`
+(one row per step), `agent_metrics.csv` (one row per agent), `scenario.resolved.yaml`, `run.json`
+(seed, versions, counts, wall time, status, language-backend usage), `memory/` when memory is on,
+and `checkpoint/` when checkpoints are on (`recagent.simulation.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from .. import __version__
+from ..errors import UserError
+from ..scenario import Scenario, dump_scenario
+from .events import EventLog
+
+
+def new_run_dir(scenario: Scenario, out: Path | None) -> Path:
+    if out is not None:
+        out = Path(out)
+        if out.exists() and any(out.iterdir()):
+            raise UserError("run folder exists and is not empty; choose another --out", out)
+        return out
+    parent = scenario.outputs.dir or Path("runs")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = parent / f"{scenario.name}-{stamp}"
+    n = 2
+    while run_dir.exists():
+        run_dir = parent / f"{scenario.name}-{stamp}-{n}"
+        n += 1
+    return run_dir
+
+
+def versions() -> dict:
+    found = {"recagent": __version__, "python": platform.python_version()}
+    for package in ("mesa", "numpy", "networkx", "torch", "langchain-core"):
+        try:
+            found[package] = version(package)
+        except Exception:  # noqa: BLE001 - a missing optional package is simply not listed
+            pass
+    return found
+
+
+def with_overrides(scenario: Scenario, seed: int | None = None, steps: int | None = None,
+                   checkpoint_every: int | None = None) -> Scenario:
+    """The scenario with the command line's (or the API's) overrides applied."""
+    if seed is not None:
+        scenario.seed = seed
+    if steps is not None:
+        if steps < 1:
+            raise UserError(f"--steps must be at least 1, found {steps}")
+        scenario.simulation.steps = steps
+    if checkpoint_every is not None:
+        if checkpoint_every < 1:
+            raise UserError(f"--checkpoint-every must be at least 1, found {checkpoint_every}")
+        scenario.simulation.checkpoint_every = checkpoint_every
+    return scenario
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+class Session:
+    """A model writing its run folder: `start` creates it, `step` runs and records one step (and
+    writes a checkpoint when one is due), `finish` writes the closing files once."""
+
+    def __init__(self, scenario: Scenario, model, run_dir: Path, log: EventLog, info: dict):
+        self.scenario, self.model, self.run_dir, self.log, self.info = scenario, model, run_dir, log, info
+        self.started = time.perf_counter()
+        self.stepping_s = float(info.get("wall_time_s", 0.0))  # earlier sessions of a resumed run count too
+        self.finished = False
+
+    @classmethod
+    def start(cls, scenario: Scenario, dataset, model, out: Path | None) -> "Session":
+        """Create the run folder (after every user error had its chance: the model is built)."""
+        run_dir = new_run_dir(scenario, out)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+        log = EventLog(run_dir / "events.sqlite")
+        model.attach_log(log)
+        if getattr(scenario.simulation, "checkpoint_every", None):
+            from .checkpoint import FOLDER
+            from .journal import attach_journal
+
+            attach_journal(model, run_dir / FOLDER)
+        if scenario.llm.memory_enabled():
+            model.attach_memory(run_dir / "memory")
+        if scenario.llm.profiles:
+            model.build_profiles()
+        info = {
+            "scenario": scenario.name, "seed": scenario.seed, "status": "running",
+            "steps_planned": scenario.simulation.steps, "steps_completed": 0, "agents": model.n_agents,
+            "dataset": dataset.name, "items": len(dataset.catalog), "recommender": scenario.recommender.name,
+            "feedback": scenario.feedback.model, "language_backend": model.backend.label, "versions": versions(),
+            "started_at": datetime.now().isoformat(timespec="seconds"),
+        }
+        write_json(run_dir / "run.json", info)
+        session = cls(scenario, model, run_dir, log, info)
+        if session.checkpoint_every:
+            session.checkpoint()  # step 0: a run killed before its first due checkpoint resumes too
+        return session
+
+    @property
+    def steps_left(self) -> int:
+        return self.scenario.simulation.steps - self.model.world.step_index
+
+    def step(self) -> None:
+        if self.finished:
+            raise UserError(f"this run has finished ({self.info['status']}); load it with recagent.load_run",
+                            self.run_dir)
+        if self.steps_left <= 0:
+            raise UserError(f"the run has done all its simulation.steps ({self.scenario.simulation.steps})",
+                            self.run_dir)
+        self.info["status"] = "running"
+        begun = time.perf_counter()
+        self.model.step()
+        self.stepping_s += time.perf_counter() - begun
+        self.info["steps_completed"] = self.model.world.step_index
+        every = self.checkpoint_every
+        if every and (self.model.world.step_index % every == 0 or self.steps_left == 0):
+            self.checkpoint()
+        write_json(self.run_dir / "run.json", self.info)  # live viewers read progress from here
+
+    @property
+    def checkpoint_every(self) -> int | None:
+        return getattr(self.scenario.simulation, "checkpoint_every", None)
+
+    def checkpoint(self) -> Path:
+        """Write the state after the last completed step to the run's checkpoint (whole or not at all)."""
+        from .checkpoint import write_checkpoint
+
+        self.info["wall_time_s"] = round(self.stepping_s, 3)
+        return write_checkpoint(self)
+
+    def finish(self, status: str, error: str | None = None) -> dict:
+        """Write the closing files: metrics.csv, agent_metrics.csv, run.json with counts and usage."""
+        if self.finished:
+            return self.info
+        model, info = self.model, self.info
+        info["status"] = status
+        if error is not None:
+            info["error"] = error
+        info["wall_time_s"] = round(self.stepping_s, 3)
+        info["counts"] = self.log.counts()
+        info["llm"] = {"backend": model.backend.label, **model.backend.usage.as_dict()}
+        if model.memory is not None:
+            model.memory.persist_short_term()
+            info["memory"] = {"path": "memory", **vars(model.memory.totals)}
+        model.backend.close()
+        self.write_tables()
+        self.log.close()
+        write_json(self.run_dir / "run.json", info)
+        self.finished = True
+        return info
+
+    def run(self, steps: int | None = None, *, progress: bool = False, console=None) -> dict:
+        """Run `steps` more steps (default: all left) with an optional progress bar; the closing files are
+        written when no step is left, when the language budget ran out, or when a step failed."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        model, info = self.model, self.info
+        count = self.steps_left if steps is None else min(steps, self.steps_left)
+        try:
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console or Console(),
+                          disable=not progress, transient=False) as bar:
+                task = bar.add_task(self.scenario.name, total=self.scenario.simulation.steps,
+                                    completed=model.world.step_index, status="")
+                for _ in range(count):
+                    self.step()
+                    c = model.world.counters
+                    bar.update(task, advance=1, status=f"active {c.get('active', 0)}  watches {c.get('watch', 0)}  "
+                                                       f"chats {c.get('chat', 0)}  posts {c.get('post', 0)}")
+                    if model.backend.exhausted:  # the step finished with offline replies; stop cleanly here
+                        info["status"] = "budget_exhausted"
+                        info["message"] = model.backend.budget_message()
+                        if console is not None:
+                            console.print(f"[bold yellow]{info['message']}[/]")
+                        break
+                else:  # until every step ran, run.json says "running" (live viewers read it)
+                    if self.steps_left == 0:
+                        info["status"] = "completed"
+        except KeyboardInterrupt:
+            info["status"] = "interrupted"
+            raise
+        except Exception as error:  # the steps so far are kept; run.json says why the run stopped
+            info["status"] = "failed"
+            info["error"] = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            if info["status"] != "running":
+                self.finish(info["status"])
+        return info
+
+    def write_tables(self) -> None:
+        self.model.datacollector.get_model_vars_dataframe().to_csv(self.run_dir / "metrics.csv", index=False)
+        self.model.step_metrics.agent_table().to_csv(self.run_dir / "agent_metrics.csv", index=False)
