@@ -172,3 +172,13 @@ def test_five_seed_report_shows_paired_bootstrap_intervals(scenario_file, tmp_pa
     assert "| Watches | per step | watches | mean over steps |" in text and "plots/ild_genre.png" in text
     r = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 2 and "metrics.csv is missing" in r.output
+
+
+def test_every_metrics_column_has_a_kind_and_range_for_reports():
+    from recagent.metrics.tracker import COLUMNS
+    from recagent.sweep.measures import NOT_MEASURES
+
+    missing = [c for c in COLUMNS if c not in BY_COLUMN and c not in NOT_MEASURES]
+    assert missing == [], f"add these metrics.csv columns to recagent/sweep/measures.py: {missing}"
+    for m in BY_COLUMN.values():
+        assert m.kind in ("per step", "cumulative", "sliding window") and m.low < m.high

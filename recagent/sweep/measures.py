@@ -60,6 +60,10 @@ MEASURES: tuple[Measure, ...] = (
     Measure("ild_embedding", "Intra-list diversity of pages (MiniLM)", "1 - cosine", "per step", 0, 2),
     Measure("coverage_exposure", "Catalog coverage of exposure", "share of items", "cumulative", 0, 1),
     Measure("coverage_consumption", "Catalog coverage of consumption", "share of items", "cumulative", 0, 1),
+    Measure("coverage_exposure_rarefied", "Catalog coverage of exposure, rarefied", "share of items", "cumulative",
+            0, 1),
+    Measure("coverage_consumption_rarefied", "Catalog coverage of consumption, rarefied", "share of items",
+            "cumulative", 0, 1),
     Measure("gini_exposure", "Gini of exposure", "0 = even", "cumulative", 0, 1),
     Measure("gini_consumption", "Gini of consumption", "0 = even", "cumulative", 0, 1),
     Measure("homogenisation", "Homogenisation", "mean pairwise Jaccard", "cumulative", 0, 1),
@@ -70,13 +74,22 @@ MEASURES: tuple[Measure, ...] = (
     Measure("active_agents", "Active agents", "agents", "per step"),
     Measure("chats", "Chats", "chats", "per step"),
     Measure("posts", "Posts", "posts", "per step"),
+    Measure("dislikes", "Dislikes", "dislikes", "per step"),
+    Measure("searches", "Searches", "searches", "per step"),
+    Measure("hears", "Hears (word of mouth received)", "hears", "per step"),
     Measure("influence_share", "Watches heard about first", "share", "cumulative", 0, 1),
     Measure("influence_share_step", "Watches heard about first, this step", "share", "per step", 0, 1),
+    Measure("cascades", "Spread cascades", "items", "cumulative"),
     Measure("cascade_size_mean", "Mean spread-cascade size", "agents", "cumulative"),
+    Measure("cascade_size_max", "Largest spread cascade", "agents", "cumulative"),
     Measure("cascade_depth_max", "Deepest spread cascade", "hops", "cumulative"),
+    Measure("cascade_breadth_max", "Broadest spread cascade", "agents at one depth", "cumulative"),
     Measure("conformity", "Conformity", "share agreeing with friends", "cumulative", 0, 1),
 )
 BY_COLUMN = {m.column: m for m in MEASURES}
+
+# metrics.csv columns that are not outcomes: the step itself, and how many watches conformity rests on
+NOT_MEASURES = ("step", "sim_time", "conformity_n")
 
 # shown in the summary tables; the rest appear under "All measures"
 KEY = ("mean_genre_entropy", "genre_entropy_rarefied", "genre_entropy_window", "ild_genre", "coverage_consumption",
