@@ -197,16 +197,17 @@ def test_the_printed_link_opens_a_token_protected_server(world):
     with ServerThread(world["runs"]["root"], token=token) as server:
         context = world["browser"].new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
-        refused = page.goto(server.url + "#run=plain")
-        assert refused.status == 401 and "needs its access token" in page.inner_text("body")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 503" not in m.text else None)
+        refused = page.goto(server.url + "#run=plain")
+        assert refused.status == 401 and "needs its access token" in page.inner_text("body")
         page.goto(server.url + f"?token={token}#run=plain")
         wait_for(page, "window.recagent && window.recagent.ready")
         assert page.url == server.url + "#run=plain"
         assert page.locator("#steps-done").get_attribute("data-steps") == "6"
         assert page.locator('#runs-table tr[data-run="hostile"]').count() == 1
         assert context.cookies()[0]["httpOnly"] and token not in page.evaluate("() => document.cookie")
-        assert errors == []
+        # Chromium logs the refused visit's 401 (sometimes only after the next navigation); nothing else
+        assert [e for e in errors if "status of 401" not in e] == [] and len(errors) <= 1, errors
         context.close()
