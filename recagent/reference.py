@@ -190,6 +190,7 @@ EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
         "query": "what was searched for: the title of the item heard about most favourably, "
                  "or null when the agent had heard of nothing",
         "found": "whether an unwatched item matched",
+        "reason": "when nothing was found: `already watched` or `heard of nothing`",
         "heard_from": "agent id of the friend it heard about the item from",
     }),
     "chat": ("a conversation between two friends", "agent_id: the speaker; target_agent_id: the listener; "
@@ -223,7 +224,8 @@ EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
         "kind": "the intervention kind",
         "recommender": "switch_recommender: the strategy now serving, e.g. `mf+mmr(lambda=0.5)`",
         "previous": "switch_recommender: the strategy before the switch",
-        "rerankers": "switch_recommender: `kept`, `dropped` or `replaced` (the rule is in docs/scenarios.md)",
+        "rerankers": "switch_recommender: `kept`, `replaced`, `dropped`, or `none` (none before or after); "
+                     "the rule is in docs/scenarios.md",
         "agent": "inject_post: agent id of the poster",
         "rewired": "rewire: number of edges moved",
         "edges": "rewire: every moved edge as [agent, old contact, new contact]",

@@ -31,8 +31,8 @@ def test_switch_reranker_then_recommender_at_their_steps(scenario_file, tmp_path
     by_step = {}
     for step, name in page_recommenders(run_dir):
         by_step.setdefault(step, set()).add(name)
-    assert by_step[0] == by_step[1] == {"popular+random_k"}
-    assert by_step[2] == by_step[3] == {"popular+mmr"}  # the base stays, the re-ranker changes
+    assert by_step[0] == by_step[1] == {"popular+random_k(every=2)"}  # the full strategy, as run.json names it
+    assert by_step[2] == by_step[3] == {"popular+mmr(lambda=0.3)"}  # the base stays, the re-ranker changes
     assert by_step[4] == by_step[5] == {"itemcf"}  # a new name drops the re-rankers
 
 

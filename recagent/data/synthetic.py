@@ -97,7 +97,6 @@ def make_synthetic(n_users: int = 100, n_items: int = 300, history_length: int =
     name_draws = [(int(rng.integers(len(FEMALE_FIRST_NAMES))), int(rng.integers(len(LAST_NAMES))))
                   for _ in range(n_users)]
     roles = [sorted(set(rng.choice(ROLES, size=rng.integers(1, 3), replace=True).tolist())) for _ in range(n_users)]
-    favourite = [", ".join(GENRES[g].lower() for g in np.argsort(-t)[:2]) + " movies" for t in tastes]
     ages = rng.integers(16, 70, n_users)
     genders = rng.choice(["female", "male"], n_users).tolist()
     names = [f"{(FEMALE_FIRST_NAMES if gender == 'female' else MALE_FIRST_NAMES)[first]} {LAST_NAMES[last]}"
@@ -109,7 +108,9 @@ def make_synthetic(n_users: int = 100, n_items: int = 300, history_length: int =
         genders=genders,
         occupations=rng.choice(["student", "engineer", "teacher", "nurse", "artist", "writer", "retired"],
                                n_users).tolist(),
-        descriptions=[f"likes {f}" for f in favourite],
+        # no genre text here: the persona describes the favourite genres of the starting ratings
+        # (agents/persona.py), which the latent tastes above only generate, so the two cannot disagree
+        descriptions=[""] * n_users,
         roles=roles,
     )
     return Dataset("synthetic", catalog, users, interactions, meta={"seed": seed, "tastes": tastes})

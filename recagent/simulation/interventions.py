@@ -1,7 +1,11 @@
 """Interventions: scheduled changes to a running world, applied by hooks before a step's first phase.
 
 - `switch_recommender`: a new base recommender and/or re-rankers, fitted on the history so far
-  (the scenario's dataset plus every watch of the run);
+  (the scenario's dataset plus every watch of the run). The re-ranker rule: a new `name` starts a
+  new strategy without the old re-rankers unless the switch lists `rerankers`; without a `name`
+  the base stays and the listed re-rankers replace the old ones. The event names the strategy
+  before and after (`mf+mmr(lambda=0.5)`) and whether the re-rankers were kept, replaced or dropped;
+  `World.recommender_switches` keeps every switch for run.json;
 - `inject_post`: an agent posts about an item (the scenario's text, else the backend's);
 - `rewire` (RecAgent's social mitigation of cocoons): a random `share` of the edges is picked;
   each picked edge (u, v) is removed and u is linked instead to a contact drawn uniformly from the
@@ -19,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UserError
+from ..recommenders.label import strategy_label
 from ..scenario import InjectPost, Rewire, SetTraits, SwitchRecommender
 from .phases.social import post
 
@@ -56,12 +61,33 @@ def apply_intervention(model, iv) -> None:
         set_traits(model, iv)
 
 
+def _pairs(rerankers: list) -> list[tuple[str, dict]]:
+    return [(r.name, dict(r.params)) if hasattr(r, "name") else (r[0], dict(r[1])) for r in rerankers]
+
+
+def reranker_change(before: list, after: list) -> str:
+    """What a switch did to the re-rankers: `kept`, `replaced`, `dropped`, or `none` (none before or after)."""
+    old, new = _pairs(before), _pairs(after)
+    if not old and not new:
+        return "none"
+    if old == new:
+        return "kept"
+    return "dropped" if not new else "replaced"
+
+
 def switch_recommender(model, name: str, params: dict, rerankers: list, kind: str = "switch_recommender") -> None:
-    """Swap in a new recommender pipeline, fitted on the history so far."""
-    model.world.recommender_spec = (name, dict(params), list(rerankers))
+    """Swap in a new recommender pipeline, fitted on the history so far; the event and
+    `World.recommender_switches` say what was replaced by what."""
+    world = model.world
+    previous = strategy_label(*world.recommender_spec)
+    change = reranker_change(world.recommender_spec[2], rerankers)
+    world.recommender_spec = (name, dict(params), list(rerankers))
     model.recommender = model.new_recommender(name, dict(params), list(rerankers))
-    model.recommender.fit(model.catalog, model.world.history.to_interactions())
-    model.emit(None, "intervention", payload={"kind": kind, "recommender": model.recommender.name})
+    model.recommender.fit(model.catalog, world.history.to_interactions())
+    current = strategy_label(*world.recommender_spec)
+    world.recommender_switches.append({"step": world.step_index, "from": previous, "to": current, "rerankers": change})
+    model.emit(None, "intervention", payload={"kind": kind, "recommender": current, "previous": previous,
+                                              "rerankers": change})
 
 
 def rewire(model, iv: Rewire) -> list[tuple[int, int, int]]:

@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from ..agents import ACTS, Persona, UserAgent, act_weights, derive_roles, derive_traits
+from ..agents.persona import describe, favourite_genres
 from ..data import History
 from ..errors import UserError
 from ..social import build_graph
@@ -59,10 +60,10 @@ def create_agents(model, users: np.ndarray, traits: dict[str, np.ndarray]) -> tu
     agents = []
     for k, u in enumerate(users):
         taste = traits["taste"][u]
-        favourite = [catalog.genre_names[g] for g in np.argsort(-taste)[:2] if taste[g] > 0]
-        persona = Persona(
+        favourite = favourite_genres(taste, catalog.genre_names)
+        persona = Persona(  # the description is written from the same favourite genres (persona.describe)
             name=meta.names[u], age=int(meta.ages[u]), gender=meta.genders[u], occupation=meta.occupations[u],
-            description=meta.descriptions[u], roles=roles[k], activity=float(traits["activity"][u]),
+            description=describe(meta.descriptions[u], favourite), roles=roles[k], activity=float(traits["activity"][u]),
             diversity=float(traits["diversity"][u]), conformity=float(traits["conformity"][u]),
             favourite_genres=favourite)
         agents.append(UserAgent(model, agent_id=k, user=int(u), persona=persona))

@@ -36,6 +36,7 @@ class World:
     pending_feedback: list = field(default_factory=list)  # (user, item, rating, step) not yet learned
     profiles: dict = field(default_factory=dict)  # Lusifer taste profiles by agent, used as personas
     usage_seen: dict = field(default_factory=dict)  # language-backend usage already reported
+    recommender_switches: list = field(default_factory=list)  # {step, from, to, rerankers} per switch, for run.json
     step_index: int = 0  # the next step to run (steps completed so far)
     # the step in progress (emptied when it starts)
     counters: dict = field(default_factory=dict)

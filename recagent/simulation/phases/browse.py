@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...recommenders.label import strategy_label
 from ..watching import decide, watch
 from .acts import BROWSE, doing
 
@@ -36,13 +37,14 @@ def browse(model, agents: np.ndarray) -> None:
     seen = np.concatenate([np.ones((len(agents), 1), bool), np.cumprod(go_on[:, :-1], 1).astype(bool)], 1)
     watched &= seen[:, :, None]
     recs3 = recs.reshape(len(agents), pages, k)
+    strategy = strategy_label(*model.world.recommender_spec)  # e.g. mf+mmr(lambda=0.5), as run.json names it
     for row, agent in enumerate(agents):
         n_watched = 0
         for page in range(pages):
             if not seen[row, page]:
                 break
             shown = [int(catalog.raw_ids[i]) for i in recs3[row, page] if i >= 0]
-            model.emit(agent, "page", payload={"page": page, "items": shown, "recommender": model.recommender.name})
+            model.emit(agent, "page", payload={"page": page, "items": shown, "recommender": strategy})
             for pos in np.flatnonzero(watched[row, page]):
                 col = page * k + pos
                 watch(model, agent, int(recs[row, col]), float(ratings[row, col]), float(p_like[row, col]),

@@ -17,17 +17,21 @@ def search(model, agents: np.ndarray) -> None:
     if len(agents) == 0:
         return
     world, catalog = model.world, model.catalog
-    wanted = []
+    wanted, sought = [], []
     for a in agents:
         seen = set(world.history.items[world.users[a]])
-        wanted.append(next((i for i in world.agents[a].wanted_items() if i not in seen), -1))
+        heard = world.agents[a].wanted_items()
+        wanted.append(next((i for i in heard if i not in seen), -1))
+        sought.append(heard[0] if heard else -1)  # what it looks for even when it has seen it already
     items = np.array(wanted)[:, None]
     p_watch, p_like, ratings, _ = decide(model, agents, items, "chosen", boost=model.sim.behaviour.search_boost)
     watched = model.rng.random(items.shape) < p_watch
     for row, agent in enumerate(agents):
         item = int(items[row, 0])
-        if item < 0:
-            model.emit(agent, "search", payload={"found": False})
+        if item < 0:  # the event still says what was searched for, and why nothing came of it
+            query = catalog.titles[sought[row]] if sought[row] >= 0 else None
+            model.emit(agent, "search", payload={"query": query, "found": False,
+                                                 "reason": "already watched" if query else "heard of nothing"})
             continue
         model.emit(agent, "search", item, payload={"query": catalog.titles[item], "found": True,
                                                     "heard_from": world.agents[agent].first_source(item)})
