@@ -90,3 +90,13 @@ def test_persona_descriptions_are_written_from_their_favourite_genres(switched_r
     for name, persona in agents:
         assert persona["favourite_genres"], name
         assert persona["description"] == describe("", persona["favourite_genres"]), (name, persona)
+
+
+def test_run_json_names_the_full_strategy_and_every_switch(switched_run):
+    run_dir, _, _ = switched_run
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert info["recommender"] == "popular+random_k(every=2)"
+    assert info["recommender_switches"] == [
+        {"step": 2, "from": "popular+random_k(every=2)", "to": "random", "rerankers": "dropped"},
+        {"step": 4, "from": "random", "to": "random+mmr(lambda=0.5)", "rerankers": "replaced"},
+    ]

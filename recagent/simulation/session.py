@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..recommenders.label import strategy_label
 from ..scenario import Scenario, dump_scenario
 from .events import EventLog
 
@@ -99,7 +100,9 @@ class Session:
         info = {
             "scenario": scenario.name, "seed": scenario.seed, "status": "running",
             "steps_planned": scenario.simulation.steps, "steps_completed": 0, "agents": model.n_agents,
-            "dataset": dataset.name, "items": len(dataset.catalog), "recommender": scenario.recommender.name,
+            "dataset": dataset.name, "items": len(dataset.catalog),
+            "recommender": strategy_label(scenario.recommender.name, scenario.recommender.params,
+                                          scenario.recommender.rerankers),  # the full strategy, e.g. mf+mmr(lambda=0.5)
             "feedback": scenario.feedback.model, "language_backend": model.backend.label, "versions": versions(),
             "started_at": datetime.now().isoformat(timespec="seconds"),
         }
@@ -125,6 +128,8 @@ class Session:
         self.model.step()
         self.stepping_s += time.perf_counter() - begun
         self.info["steps_completed"] = self.model.world.step_index
+        if self.model.world.recommender_switches:  # every switch_recommender so far: step, from, to, re-rankers
+            self.info["recommender_switches"] = list(self.model.world.recommender_switches)
         every = self.checkpoint_every
         if every and (self.model.world.step_index % every == 0 or self.steps_left == 0):
             self.checkpoint()
