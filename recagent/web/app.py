@@ -41,7 +41,8 @@ from .runs import BadRequest, NotFound, RunStore
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 LOOPBACK_HOSTS = access.LOOPBACK_NAMES  # the Host headers a loopback-bound server answers
-NEEDS_TOKEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>recagent</title></head><body>
+NEEDS_TOKEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>recagent</title>
+<link rel="icon" href="data:,"></head><body>
 <h1>recagent: this server needs its access token</h1>
 <p>Open the address that <code>recagent serve</code> printed when it started (it ends in
 <code>/?token=...</code>), or send <code>Authorization: Bearer TOKEN</code>.</p></body></html>"""
