@@ -91,8 +91,10 @@ class WorldView:
 
     @property
     def recommender(self) -> str:
-        """The name of the recommender pipeline in use."""
-        return self._model.recommender.name
+        """The recommender strategy in use, as page events name it (e.g. `mf(dim=8)+mmr(lambda=0.5)`)."""
+        from .recommenders.label import strategy_label
+
+        return strategy_label(*self._world.recommender_spec)
 
     @property
     def counters(self) -> dict[str, int]:
@@ -145,9 +147,7 @@ class Simulation:
     def resume(cls, run_dir: str | Path, *, steps: int | None = None) -> "Simulation":
         """Continue the run in `run_dir` from its last checkpoint (`steps`: a new total, at least the
         steps already done). The events after the checkpoint are dropped and done again, exactly."""
-        from .simulation.checkpoint import resume_session
-
-        return cls(None, _session=resume_session(Path(run_dir), steps=steps))
+        return cls(None, _session=Session.resume(Path(run_dir), steps=steps))
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -156,10 +156,10 @@ class Simulation:
         self._session.step()
         return self.state
 
-    def run(self, steps: int | None = None, progress: bool = False) -> "Simulation":
+    def run(self, steps: int | None = None, progress: bool = False, console=None) -> "Simulation":
         """Run `steps` more steps (default: all that are left), then, when none are left, write the
-        closing files. `progress` shows a progress bar."""
-        self._session.run(steps, progress=progress)
+        closing files. `progress` shows a progress bar (on `console`, a rich Console, when given)."""
+        self._session.run(steps, progress=progress, console=console)
         return self
 
     def finish(self, status: str = "completed") -> dict:

@@ -11,19 +11,25 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
+from .console import console, err_console, fail  # noqa: F401 - console and err_console are used by the commands
 from .errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+
+class Commands(TyperGroup):
+    """The one handler around every command (sub-commands included): a UserError that reaches it is
+    printed as one line and the process exits with code 2 (recagent.console.fail)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            fail(error)
+
+
+app = typer.Typer(cls=Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate people inside a recommender system.")
-console = Console()
-err_console = Console(stderr=True)
-
-
-def fail(error: UserError) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -34,15 +40,12 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
     from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
     from .scenario import load_scenario
 
-    try:
-        spec = load_scenario(scenario)
-        if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError
-            from .llm.preflight import check_endpoints
+    spec = load_scenario(scenario)
+    if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError
+        from .llm.preflight import check_endpoints
 
-            endpoints = check_endpoints(spec.llm)  # first: one request each, cheaper than the dry run
-        result = dry_run(spec, scenario)
-    except UserError as e:
-        fail(e)
+        endpoints = check_endpoints(spec.llm)  # first: one request each, cheaper than the dry run
+    result = dry_run(spec, scenario)
     for line in report_lines(result, scenario):
         console.print(line, highlight=False)
     if check_llm:
@@ -54,7 +57,7 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
 
 @app.command()
 def run(
-    scenario: Path = typer.Argument(..., help="Scenario YAML file"),
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file (left out with --resume)"),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: outputs.dir/<name>-<time>)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
@@ -67,20 +70,30 @@ def run(
     allow_degraded: bool = typer.Option(False, "--allow-degraded", help="Exit 0 even when more LLM acts fell back to "
                                         "offline text than llm.max_fallback_share allows (otherwise exit 3)"),
     report: bool = typer.Option(False, "--report", help="Also write the run's per-step plots and report.md"),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Write a checkpoint every N steps "
+                                                   "(and after the last), so --resume can continue the run"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last "
+                                          "checkpoint (no SCENARIO; --steps may raise the total)"),
 ) -> None:
     """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run)."""
-    from .simulation.runner import run_scenario
+    from .simulation.runner import resume_run, run_scenario
 
-    try:
-        if serve:  # recagent/web (issue 6)
-            from .web.serve import run_and_serve
+    if (scenario is None) == (resume is None):
+        raise UserError("give a scenario file to run, or --resume RUN_DIR to continue a run (not both)")
+    if resume is not None and (serve or seed is not None or out is not None or checkpoint_every is not None):
+        raise UserError("--resume continues a run with its own scenario, folder and checkpoints; "
+                        "--serve, --seed, --out and --checkpoint-every do not apply")
+    if resume is not None:
+        result = resume_run(resume, steps=steps, progress=not quiet, console=console)
+    elif serve:  # recagent/web (issue 6)
+        from .web.serve import run_and_serve
 
-            run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console,
-                          token=token)
-            return
-        result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
-    except UserError as e:
-        fail(e)
+        run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console,
+                      token=token)
+        return
+    else:
+        result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console,
+                              checkpoint_every=checkpoint_every)
     console.print(f"run folder: [bold]{result.run_dir}[/]")
     if report:  # recagent/sweep/run_report.py (issue 15)
         from .sweep.run_report import write_run_report

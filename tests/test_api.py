@@ -26,16 +26,17 @@ def test_notebook_session_from_dict(tmp_path):
     sim.set_recommender("mf", {"dim": 8})
     assert sim.state.recommender == "popular"  # takes effect with the next step
     sim.run()
-    assert sim.finished and sim.state.recommender == "mf" and sim.info["status"] == "completed"
+    assert sim.finished and sim.state.recommender.startswith("mf") and sim.info["status"] == "completed"
 
     run = load_run(sim.run_dir)
     events, metrics = run.events, run.metrics
     assert isinstance(events, pd.DataFrame) and isinstance(metrics, pd.DataFrame)
     assert len(metrics) == 8 and metrics["step"].tolist() == list(range(8))
     switch = events[events.kind == "intervention"]
-    assert switch.step.tolist() == [5] and switch.recommender.tolist() == ["mf"]
+    new = sim.state.recommender  # "mf" with its params
+    assert switch.step.tolist() == [5] and switch.recommender.tolist() == [new]
     pages = events[events.kind == "page"]
-    assert set(pages[pages.step < 5].recommender) == {"popular"} and set(pages[pages.step >= 5].recommender) == {"mf"}
+    assert set(pages[pages.step < 5].recommender) == {"popular"} and set(pages[pages.step >= 5].recommender) == {new}
     watches = events[events.kind == "watch"]
     assert watches.rating.between(1, 5).all() and watches.p_like.between(0, 1).all()  # payload expanded
     assert metrics["watches"].sum() == len(watches)

@@ -15,7 +15,10 @@ import sys
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
 from recagent import Simulation, UserError
+from recagent.cli import app
 
 from .conftest import ROOT, SMALL_SCENARIO, merge
 from .llm_server import LLMServer
@@ -48,14 +51,18 @@ def assert_same_run(a, b, context: str) -> None:
         assert (a / name).read_bytes() == (b / name).read_bytes(), f"{name} differs ({context})"
 
 
-def kill_and_resume(path, run_dir, kill_at: int, before: str, env=None) -> None:
+def kill_and_resume(path, run_dir, kill_at: int, before: str, env=None, cli: bool = False) -> None:
     done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(run_dir), str(kill_at), before],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == -9, done.stderr[-2000:]
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "running" and info["steps_completed"] == kill_at
     assert not (run_dir / "metrics.csv").exists()
-    Simulation.resume(run_dir).run()
+    if cli:
+        result = CliRunner().invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
+        assert result.exit_code == 0, result.output
+    else:
+        Simulation.resume(run_dir).run()
 
 
 def write(tmp_path, scenario: dict):
@@ -74,7 +81,7 @@ def test_sigkill_and_resume_is_exact_offline(tmp_path):
                           {"kind": "switch_recommender", "at_step": 4, "rerankers": [{"name": "mmr"}]}]})
     path = write(tmp_path, scenario)
     whole = Simulation.from_yaml(path, out=tmp_path / "whole").run().run_dir
-    kill_and_resume(path, tmp_path / "killed", kill_at, "record")
+    kill_and_resume(path, tmp_path / "killed", kill_at, "record", cli=True)
     assert_same_run(whole, tmp_path / "killed", f"killed in step {kill_at}")
     info = json.loads((tmp_path / "killed" / "run.json").read_text())
     assert info["status"] == "completed" and info["resumed_from_step"] == [kill_at // 2 * 2]
@@ -154,3 +161,12 @@ def test_a_checkpoint_is_replaced_whole(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         sim.step()
     assert (sim.run_dir / "checkpoint" / "state.pkl").read_bytes() == before
+
+
+def test_cli_resume_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    for args in (["run"], ["run", "--resume", str(tmp_path / "nowhere")], ["run", "x.yaml", "--resume", str(tmp_path)],
+                 ["run", "--resume", str(tmp_path), "--seed", "3"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit), args
+        assert result.output.count("error:") == 1 and "Traceback" not in result.output, result.output

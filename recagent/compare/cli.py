@@ -25,7 +25,7 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Run a scenario under several recommendation strategies with paired seeds; write a report."""
-    from ..cli import console, fail
+    from ..console import console, fail
     from ..errors import UserError
     from ..sweep.cli import _run
     from ..sweep.strategy import parse_strategy

@@ -23,7 +23,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(error: UserError) -> None:
-    from ..cli import fail
+    from ..console import fail
 
     fail(error)
 

@@ -130,7 +130,7 @@ def interview_command(
     """Ask a simulated person about its experience, answered from its persona and memories."""
     from rich.console import Console
 
-    from ..cli import fail
+    from ..console import fail
 
     try:
         answer = interview(run_dir, agent_id, question, offline=offline)

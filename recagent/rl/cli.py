@@ -36,7 +36,7 @@ EVAL_USERS = typer.Option(200, "--eval-users", help="Evaluation users (a fixed s
 
 
 def fail(error: UserError) -> None:
-    from ..cli import fail as cli_fail
+    from ..console import fail as cli_fail
 
     cli_fail(error)
 

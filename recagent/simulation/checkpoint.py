@@ -183,11 +183,10 @@ def read_header(run_dir: Path) -> tuple[dict, bytes]:
     return header, rest
 
 
-def resume_session(run_dir: Path, *, steps: int | None = None):
-    """A Session continuing `run_dir` from its checkpoint: the model rebuilt from scenario.resolved.yaml,
-    then every piece of state the checkpoint holds put back."""
+def load_checkpoint(run_dir: Path, *, steps: int | None = None):
+    """The run in `run_dir` as it was at its checkpoint: (scenario, model, event log, run.json fields,
+    step). The model is rebuilt from scenario.resolved.yaml, then every piece of state put back."""
     from .build import build_model, load_dataset
-    from .session import Session, write_json
 
     if not run_dir.is_dir():
         raise UserError("run folder not found", run_dir)
@@ -212,12 +211,7 @@ def resume_session(run_dir: Path, *, steps: int | None = None):
     restore(model, state)
     if model.memory is not None:
         sync_store(model.memory)
-    info = state["info"]
-    info.update(status="running", steps_planned=scenario.simulation.steps)
-    info.setdefault("resumed_from_step", []).append(header["step"])
-    session = Session(scenario, model, run_dir, log, info)
-    write_json(run_dir / "run.json", info)
-    return session
+    return scenario, model, log, state["info"], header["step"]
 
 
 def restore(model, state: dict) -> None:

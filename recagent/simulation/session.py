@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UserError
+from ..llm.health import mark_degraded
 from ..recommenders.label import strategy_label
 from ..scenario import Scenario, dump_scenario
 from .events import EventLog
@@ -76,7 +77,7 @@ class Session:
 
     def __init__(self, scenario: Scenario, model, run_dir: Path, log: EventLog, info: dict):
         self.scenario, self.model, self.run_dir, self.log, self.info = scenario, model, run_dir, log, info
-        self.started = time.perf_counter()
+        self.started = self.begun = time.perf_counter()  # begun: set earlier by a caller that also loaded and built
         self.stepping_s = float(info.get("wall_time_s", 0.0))  # earlier sessions of a resumed run count too
         self.finished = False
 
@@ -110,6 +111,18 @@ class Session:
         session = cls(scenario, model, run_dir, log, info)
         if session.checkpoint_every:
             session.checkpoint()  # step 0: a run killed before its first due checkpoint resumes too
+        return session
+
+    @classmethod
+    def resume(cls, run_dir: Path, *, steps: int | None = None) -> "Session":
+        """Continue `run_dir` from its checkpoint (recagent.simulation.checkpoint)."""
+        from .checkpoint import load_checkpoint
+
+        scenario, model, log, info, step = load_checkpoint(run_dir, steps=steps)
+        info.update(status="running", steps_planned=scenario.simulation.steps)
+        info.setdefault("resumed_from_step", []).append(step)
+        session = cls(scenario, model, run_dir, log, info)
+        write_json(run_dir / "run.json", info)
         return session
 
     @property
@@ -155,8 +168,10 @@ class Session:
         if error is not None:
             info["error"] = error
         info["wall_time_s"] = round(self.stepping_s, 3)
+        info["total_wall_time_s"] = round(time.perf_counter() - self.begun, 3)
         info["counts"] = self.log.counts()
         info["llm"] = {"backend": model.backend.label, **model.backend.usage.as_dict()}
+        mark_degraded(info, model.backend.usage, self.scenario.llm.max_fallback_share)  # too many fallbacks: exit 3
         if model.memory is not None:
             model.memory.persist_short_term()
             info["memory"] = {"path": "memory", **vars(model.memory.totals)}

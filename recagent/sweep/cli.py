@@ -31,7 +31,7 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Run a scenario over strategies x parameter values x seeds; write sweep.csv and a report."""
-    from ..cli import console, fail
+    from ..console import console, fail
     from ..errors import UserError
 
     try:
@@ -47,7 +47,7 @@ def sweep(
 
 def _run(plan, out, **options):
     """run_sweep, with Ctrl-C turned into a one-line message and exit code 130."""
-    from ..cli import err_console
+    from ..console import err_console
     from .runner import run_sweep
 
     try:
@@ -103,7 +103,7 @@ def plan_from_cli(file: Path, *, out, recommender, seeds, grid, set_, steps, bas
 
 def report(run_dir: Path = typer.Argument(..., help="A run folder (with metrics.csv)")) -> None:
     """Write the per-step plots and a report (report.md, report.html) of one run into its folder."""
-    from ..cli import console, fail
+    from ..console import console, fail
     from ..errors import UserError
     from .run_report import write_run_report
 

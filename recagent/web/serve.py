@@ -118,7 +118,7 @@ def serve_command(
                                              "printed when binding beyond loopback without one"),
 ) -> None:
     """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
-    from ..cli import console, fail
+    from ..console import console, fail
 
     try:
         serve(runs_dir, host, port, console, token)
