@@ -93,6 +93,13 @@ def test_sweep_file_errors_are_one_line(scenario_file, tmp_path):
     bad.write_text("sweep:\n  scenario: scenario.yaml\n  seeds: many\n")
     r = CliRunner().invoke(app, ["sweep", str(bad), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "field 'sweep.seeds'" in r.output and str(bad) in r.output
+    # a cluster address where nothing answers fails in seconds (ray.init would retry for minutes)
+    base = str(tmp_path / "scenario.yaml")
+    r = CliRunner().invoke(app, ["sweep", base, "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out",
+                                 str(tmp_path / "o")])
+    assert r.exit_code == 2 and "nothing answers at 127.0.0.1:1" in r.output
+    r = CliRunner().invoke(app, ["sweep", base, "--ray-address", "127.0.0.1:1", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--ray-address needs --executor ray" in r.output
     assert not (tmp_path / "o").exists()
 
 

@@ -99,6 +99,24 @@ class RayExecutor:
         where = f"Ray cluster at {address}" if address else "local Ray instance"
         self.description = f"{where} ({cpus_per_run:g} CPU per run)"
 
+    def check_address(self) -> None:
+        """Fail in seconds, before anything is written, when the cluster's address does not answer
+        (ray.init itself keeps retrying for minutes)."""
+        import socket
+
+        if not self.address or self.address == "auto":
+            return
+        text = self.address
+        default_port = 10001 if text.startswith("ray://") else 6379
+        host, _, port = text.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            host, port = text.removeprefix("ray://"), str(default_port)
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as e:
+            raise UserError(f"--ray-address {self.address}: nothing answers at {host}:{port} ({e.strerror or e}); "
+                            "start the head node with `ray start --head` there, or check the address") from None
+
     def _connect(self) -> bool:
         """Initialise Ray; True when this call started it (so it shuts it down too)."""
         import ray

@@ -78,7 +78,9 @@ def make_executor(executor: str, *, jobs: int | None, ray_address: str | None, c
         env = {"OMP_NUM_THREADS": str(max(1, int(cpus_per_run)))}
         if "RECAGENT_CACHE" in os.environ or not ray_address:
             env["RECAGENT_CACHE"] = str(cache_dir().resolve())
-        return RayExecutor(ray_address, jobs, cpus_per_run, env)
+        executor = RayExecutor(ray_address, jobs, cpus_per_run, env)
+        executor.check_address()
+        return executor
     raise UserError(f"--executor: expected pool or ray, found {executor!r}")
 
 
