@@ -166,7 +166,7 @@ def _check_yaml(block: Block, checkout: Path, monkeypatch) -> None:
     llm = merged.get("llm") or {}
     if isinstance(llm, dict) and llm.get("api_key_env"):
         monkeypatch.setenv(llm["api_key_env"], "sk-docs-example")  # the key's name must be set, never its value
-    path = checkout / f"example-{block.line}.yaml"
+    path = checkout / f"example-{block.page.stem}-{block.line}.yaml"
     path.write_text(yaml.safe_dump(merged, sort_keys=False, default_flow_style=False), encoding="utf-8")
     load_scenario(path)
 
