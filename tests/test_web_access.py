@@ -45,7 +45,7 @@ def test_every_route_refuses_a_request_without_the_token(app, runs):
     client = TestClient(app, follow_redirects=False)
     routes = [(m, concrete(r.path)) for r in app.routes if isinstance(r, APIRoute) for m in r.methods]
     routes += [("GET", "/static/app.js"), ("GET", "/static/no-such-file.js"), ("GET", "/api/no-such-route")]
-    assert len(routes) == 15
+    assert len(routes) >= 15  # every API route, the page, a script, two unknown paths
     before = folder_digest(runs["root"])
     for method, path in routes:
         for headers in ({}, {"authorization": "Bearer wrong-token-0123456789"}, {"authorization": f"Basic {TOKEN}"},

@@ -59,7 +59,7 @@ def test_every_api_route_is_fuzzed():
     from fastapi.routing import APIRoute
 
     routes = {f"{m} {r.path}" for r in create_app("/nonexistent").routes if isinstance(r, APIRoute) for m in r.methods}
-    assert routes == set(OPERATIONS) and len(OPERATIONS) == 12
+    assert routes == set(OPERATIONS) and len(OPERATIONS) >= 12  # no route hidden from the schema
 
 
 @pytest.mark.parametrize("label", OPERATIONS)
