@@ -143,3 +143,22 @@ def test_scenario_feedback_calibration_refits_the_shown_head(scenario_file, tmp_
     assert model.feedback.predict_shown(u, i, history)[0].mean() < plain.predict_shown(u, i, history)[0].mean() - 0.2
     with pytest.raises(UserError, match="field 'feedback.calibration': .*missing.txt does not exist"):
         load_scenario(scenario_file({"feedback": {"model": "bias", "calibration": "missing.txt"}}))
+
+
+def test_exposure_model_is_cached_by_observation_matrix(world, tmp_path, monkeypatch):
+    """The exposure fit depends only on which cells are rated: a second fit loads it, same answers."""
+    from recagent.data import Interactions
+    from recagent.feedback.exposure import ExposureModel
+
+    monkeypatch.setenv("RECAGENT_CACHE", str(tmp_path))
+    chosen = world.data.dataset.interactions
+    small = chosen.subset(chosen.users < 60)
+    first = ExposureModel(grid=((4, 0.01),), steps=50).fit(small, 60, 300)
+    assert len(list((tmp_path / "exposure").glob("*.npz"))) == 1
+    other_ratings = Interactions(small.users, small.items, np.full(len(small), 1.0), small.times)
+    again = ExposureModel(grid=((4, 0.01),), steps=50).fit(other_ratings, 60, 300)  # same cells, other ratings
+    u, i = np.repeat(np.arange(60), 5), np.tile(np.arange(5), 60)
+    assert np.array_equal(first.log_propensity(u, i), again.log_propensity(u, i))
+    assert (first.factors, first.reg) == (again.factors, again.reg) == (4, 0.01)
+    ExposureModel(grid=((4, 0.01),), steps=50).fit(small.subset(small.users < 59), 60, 300)  # other cells: a new fit
+    assert len(list((tmp_path / "exposure").glob("*.npz"))) == 2

@@ -43,7 +43,7 @@ from ..keywords.base import ItemKeywords
 from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .base import LIKE_THRESHOLD
 from .bias import BiasFeedback
-from .exposure import ExposureModel, ShownCorrection
+from .exposure import GRID as EXPOSURE_GRID, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
 from .matching import KeywordMatching
 from .mf import MatrixFactorization
 from .sasrec import SASRec
@@ -179,6 +179,7 @@ class EnsembleFeedback:
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
         key = asdict(self.params)
         key["format"] = FORMAT_VERSION  # what is fitted changed: a new entry, not the old folder's name
+        key["exposure"] = [list(EXPOSURE_GRID), EXPOSURE_STEPS]  # the shown correction's exposure model
         if self.keywords is None and self.params.route == "offline":
             key["offline_keywords_version"] = OFFLINE_KEYWORDS_VERSION
         if self.keywords is not None:  # keywords handed in (e.g. the LLM route) are part of the key

@@ -36,7 +36,8 @@ from ..data import Interactions
 
 # the exposure model's (rank, L2 strength) pairs tried; the one with the best held-out likelihood of
 # observation cells wins (the L2 is per row, on the mean cross-entropy)
-GRID = ((4, 0.003), (4, 0.01), (16, 0.003), (16, 0.01), (16, 0.03))
+GRID = ((4, 0.003), (16, 0.003), (16, 0.01))
+CACHE_VERSION = 1  # part of the key of fitted exposure models in <cache dir>/exposure/
 STEPS = 200  # full-batch Adam steps per fit
 CLIP = 10.0  # IPS weights are clipped at CLIP x their median
 IPS_PRECISION = 1.0  # unit Gaussian prior on the IPS head, centred on shown = chosen: negligible for thousands
@@ -69,14 +70,53 @@ class ExposureModel:
         on the synthetic self-selection world and corrected less.)"""
         import torch
 
+        path = self._cache_path(interactions, n_users, n_items)
+        if path is not None and path.is_file():
+            return self._load_cached(path)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small matrices: one thread is faster than several fighting for cores
         try:
-            return self._fit(torch, interactions, n_users, n_items)
+            self._fit(torch, interactions, n_users, n_items)
         finally:
             torch.set_num_threads(threads)
+        if path is not None:
+            self._save_cached(path)
+        return self
 
-    def _fit(self, torch, interactions: Interactions, n_users: int, n_items: int) -> "ExposureModel":
+    def _cache_path(self, interactions: Interactions, n_users: int, n_items: int):
+        """The fit depends only on which cells are rated (and the settings): one file per observation
+        matrix in <cache dir>/exposure/, shared by every model fitted on the same ratings."""
+        import hashlib
+
+        from ..cache import cache_dir
+
+        cells = np.unique(interactions.users.astype(np.int64) * max(n_items, 1) + interactions.items.astype(np.int64))
+        h = hashlib.sha256(cells.tobytes())
+        h.update(repr((n_users, n_items, self.grid, self.steps, self.seed, CACHE_VERSION)).encode())
+        return cache_dir() / "exposure" / f"{h.hexdigest()[:20]}.npz"
+
+    def _save_cached(self, path) -> None:
+        import json
+        import os
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+        np.savez(tmp, **{k: np.asarray(v) for k, v in self.params.items()}, factors=self.factors, reg=self.reg,
+                 heldout_loss=json.dumps(self.heldout_loss))
+        os.replace(tmp, path)  # whole or not at all
+
+    def _load_cached(self, path) -> "ExposureModel":
+        import json
+
+        with np.load(path) as f:
+            self.params = {k: np.asarray(f[k], dtype=np.float64) for k in ("a", "c", "P", "Q")}
+            self.params["b"] = float(f["b"])
+            self.factors, self.reg = int(f["factors"]), float(f["reg"])
+            self.heldout_loss = json.loads(str(f["heldout_loss"]))
+        self.n_users = len(self.params["a"])
+        return self
+
+    def _fit(self, torch, interactions: Interactions, n_users: int, n_items: int) -> None:
         rng = np.random.default_rng(self.seed)
         observed = np.zeros((n_users, n_items), dtype=bool)
         observed[interactions.users, interactions.items] = True
@@ -98,7 +138,6 @@ class ExposureModel:
         self.heldout_loss = scores
         self.params = self._train(torch, observed, cells, usable, self.factors, self.reg)
         self.n_users = n_users
-        return self
 
     @staticmethod
     def _sampled_cells(observed: np.ndarray, rng: np.random.Generator):
