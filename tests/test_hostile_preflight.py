@@ -163,3 +163,44 @@ def test_out_that_is_a_file_is_refused_before_anything(scenario_file, tmp_path):
     result = CliRunner().invoke(app, ["run", str(scenario_file()), "--quiet", "--out", str(tmp_path / "taken")])
     assert result.exit_code == 2 and "is a file" in result.stderr
     assert (tmp_path / "taken").read_text() == "mine"
+
+
+def _constructor_params(cls, internal: set[str]) -> set[str]:
+    import inspect
+
+    return {name for name, p in inspect.signature(cls).parameters.items()
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in internal}
+
+
+def test_params_models_match_the_constructors():
+    """Every constructor parameter a scenario may set is in the component's params model and vice
+    versa: a parameter added to a model class without its params model cannot be set (and fails here)."""
+    from dataclasses import fields
+
+    from recagent.feedback.bias import BiasFeedback
+    from recagent.feedback.ensemble import EnsembleFeedback, EnsembleParams
+    from recagent.feedback.llm_rating import LLMRatingFeedback
+    from recagent.feedback.mf import MatrixFactorization
+    from recagent.feedback.registry import FEEDBACK_MODELS
+    from recagent.recommenders.content import ContentRecommender
+    from recagent.recommenders.itemcf import ItemCFRecommender
+    from recagent.recommenders.mf import BPRMFRecommender
+    from recagent.recommenders.registry import RECOMMENDERS, RERANKERS
+    from recagent.recommenders.rerank import MMR, PopularityPenalty, RandomK
+    from recagent.recommenders.sasrec import SASRecRecommender
+    from recagent.recommenders.social import SocialRecommender
+
+    pairs = [
+        (RECOMMENDERS["itemcf"], ItemCFRecommender, set()), (RECOMMENDERS["mf"], BPRMFRecommender, set()),
+        (RECOMMENDERS["sasrec"], SASRecRecommender, set()), (RECOMMENDERS["content"], ContentRecommender, {"cache_dir"}),
+        (RECOMMENDERS["social"], SocialRecommender, set()),
+        (RERANKERS["mmr"], MMR, {"base", "cache_dir"}), (RERANKERS["random_k"], RandomK, {"base", "rng"}),
+        (RERANKERS["popularity_penalty"], PopularityPenalty, {"base"}),
+        (FEEDBACK_MODELS["bias"], BiasFeedback, set()), (FEEDBACK_MODELS["mf"], MatrixFactorization, set()),
+        (FEEDBACK_MODELS["llm_rating"], LLMRatingFeedback, {"context"}),
+    ]
+    for factory, cls, internal in pairs:
+        assert set(factory.Params.model_fields) == _constructor_params(cls, internal), cls.__name__
+    ensemble = _constructor_params(EnsembleFeedback, {"cache_dir", "dataset_name", "keywords", "keyword_vectors",
+                                                      "progress", "tie_seed"}) | {f.name for f in fields(EnsembleParams)}
+    assert set(FEEDBACK_MODELS["ensemble"].Params.model_fields) == ensemble

@@ -67,6 +67,7 @@ class BiasParams(ComponentParams):
     reg_item: float = Field(10.0, ge=0, allow_inf_nan=False, description="shrinkage of the item bias")
     like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
     iterations: int = Field(5, ge=1, le=10_000)
+    shown_correction: bool = Field(True, description="answer 'liked if shown' by correcting for self-selection (exposure)")
 
 
 def _bias(context: FeedbackContext, **params: Any) -> FeedbackModel:
@@ -80,6 +81,7 @@ class MFParams(ComponentParams):
     iterations: int = Field(12, ge=1, le=10_000)
     seed: int | None = Field(None, description="default: the scenario seed")
     like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
+    shown_correction: bool = Field(True, description="answer 'liked if shown' by correcting for self-selection (exposure)")
 
 
 def _mf(context: FeedbackContext, **params: Any) -> FeedbackModel:
@@ -118,8 +120,10 @@ def feedback_params(factory: Callable) -> type[ComponentParams]:
     return params_model_for(factory, skip=1)
 
 
-def make_feedback(name: str, context: FeedbackContext, field: str = "feedback.params", **params: Any) -> FeedbackModel:
+def make_feedback(name: str, context: FeedbackContext, scenario_field: str = "feedback.params",
+                  **params: Any) -> FeedbackModel:
+    """`params` checked against the model's params model; errors name `scenario_field`."""
     if name not in FEEDBACK_MODELS:
         raise KeyError(name)
     factory = FEEDBACK_MODELS[name]
-    return factory(context, **check_params(feedback_params(factory), params, field))
+    return factory(context, **check_params(feedback_params(factory), params, scenario_field))

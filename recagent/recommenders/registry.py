@@ -195,7 +195,7 @@ def make_pipeline(name: str, params: dict, rerankers: list, context: Recommender
     Params are checked against each component's model; errors name `field` (the scenario's
     recommender block, e.g. `interventions[2]`).
     """
-    recommender = make_recommender(name, context, field=f"{field}.params", **dict(params or {}))
+    recommender = make_recommender(name, context, scenario_field=f"{field}.params", **dict(params or {}))
     factories = available_rerankers()
     for j, (rname, rparams) in enumerate(rerankers):
         if rname not in factories:
@@ -214,10 +214,11 @@ def available_recommenders() -> dict[str, Callable[..., Recommender]]:
     return found
 
 
-def make_recommender(name: str, context: RecommenderContext, field: str = "recommender.params",
+def make_recommender(name: str, context: RecommenderContext, scenario_field: str = "recommender.params",
                      **params: Any) -> Recommender:
+    """`params` checked against the recommender's params model; errors name `scenario_field`."""
     factories = available_recommenders()
     if name not in factories:
         raise KeyError(name)
     factory = factories[name]
-    return factory(context, **check_params(recommender_params(factory), params, field))
+    return factory(context, **check_params(recommender_params(factory), params, scenario_field))
