@@ -208,3 +208,28 @@ def test_watch_decisions_come_from_the_ensemble_by_default(tmp_path, scenario_fi
     start = History.from_interactions(model.dataset.interactions, len(model.dataset.users))
     # a recommender page asks the shown question (recagent/feedback/exposure.py); payload: 4 decimals
     assert np.allclose(model.feedback.predict_shown(users, items, start)[0], p_like, atol=1e-4)
+
+
+def test_a_phase_runs_alone_on_the_world(scenario_file):
+    """The browse phase, called by itself: only the agents set to browse see pages, and what they
+    watch lands in the world (history, genre counts, pending feedback for the learn phase)."""
+    from recagent.simulation.phases import PHASES, browse, learn
+    from recagent.simulation.phases.acts import BROWSE, NOTHING
+
+    assert PHASES == ("activate", "acts", "browse", "search", "social", "remember", "learn", "measure", "record")
+    model = model_for(scenario_file, {"simulation": {"behaviour": {"watch_scale": 1.0}}})
+    world = model.world
+    world.begin_step()
+    world.active = np.arange(10)
+    world.acts = np.where(world.active < 5, BROWSE, NOTHING)
+    before = [len(world.history.items[u]) for u in world.users[:10]]
+    browse.run(model)
+    pages = {e.agent_id for e in world.step_events if e.kind == "page"}
+    assert pages == {0, 1, 2, 3, 4}
+    watched = [(e.agent_id, e.item_id) for e in world.step_events if e.kind == "watch"]
+    assert watched and len(world.pending_feedback) == len(watched)
+    assert {a for a, _ in watched} <= pages and world.watched_genres[5:].sum() == 0
+    after = [len(world.history.items[u]) for u in world.users[:10]]
+    assert sum(after) - sum(before) == len(watched) and after[5:] == before[5:]
+    learn.run(model)  # retrain_every 1: the recommender took the feedback
+    assert world.pending_feedback == []
