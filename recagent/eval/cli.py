@@ -197,7 +197,7 @@ def prepare(
                 from ..keywords.comments import pick_comments, read_csv_comments
                 from ..keywords.prepare import prepare_llm_keywords
                 from ..llm import make_backend
-                from ..scenario import BudgetSpec, LLMSpec
+                from ..llm.spec import BudgetSpec, LLMSpec
 
                 if not llm_base_url and not llm_api_key_env:
                     raise UserError("the OpenAI API needs a key: name its environment variable with --llm-api-key-env, "

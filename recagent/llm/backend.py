@@ -311,7 +311,7 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
     or `preflight` is false): a dead, unauthorised or wrong endpoint raises UserError before the
     prompt cache is opened, so a cache full of replies cannot hide it.
     """
-    from ..scenario import LLMSpec
+    from .spec import LLMSpec
 
     if isinstance(spec, str):
         if spec not in ("offline", "openai", "fake"):

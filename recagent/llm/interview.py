@@ -83,7 +83,7 @@ def _memory_memories(run_dir: Path, agent_id: int, question: str, k: int = 8) ->
 
 def interview(run_dir: Path, agent_id: int, question: str, offline: bool = False) -> InterviewAnswer:
     from ..llm import SpeechRequest, make_backend
-    from ..scenario import LLMSpec
+    from .spec import LLMSpec
     from ..cache import cache_dir
 
     run_dir = Path(run_dir)
