@@ -114,16 +114,20 @@ class Simulation:
     agent_metrics.csv when it finishes), so `load_run(sim.run_dir)` reads what `recagent run` writes.
     """
 
-    def __init__(self, scenario: Scenario, *, out: str | Path | None = None, dataset=None, _session=None):
+    def __init__(self, scenario: Scenario, *, out: str | Path | None = None, dataset=None, _session=None,
+                 _file: Path | None = None):
         if _session is None:
             if not isinstance(scenario, Scenario):
                 raise TypeError(f"Simulation(scenario) expects a Scenario; for a {type(scenario).__name__} use "
                                 "Simulation.from_yaml(path) or Simulation.from_dict(data)")
-            from .simulation.build import build_model, load_dataset
+            from .preflight import check_run
+            from .simulation.build import build_model
 
-            dataset = dataset if dataset is not None else load_dataset(scenario)
+            out = Path(out) if out is not None else None
+            if dataset is None:  # what `recagent run` checks: params, sizes, output folder, every data row
+                dataset = check_run(scenario, _file or Path("<scenario>"), out).dataset
             model = build_model(scenario, dataset)  # every user error surfaces before the run folder exists
-            _session = Session.start(scenario, dataset, model, Path(out) if out is not None else None)
+            _session = Session.start(scenario, dataset, model, out)
         self._session = _session
 
     # --- construction ----------------------------------------------------------------------------
@@ -132,7 +136,7 @@ class Simulation:
     def from_yaml(cls, path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
                   steps: int | None = None, checkpoint_every: int | None = None) -> "Simulation":
         """A simulation of the scenario file at `path` (`seed`, `steps`, `checkpoint_every` override it)."""
-        return cls(with_overrides(load_scenario(path), seed, steps, checkpoint_every), out=out)
+        return cls(with_overrides(load_scenario(path), seed, steps, checkpoint_every), out=out, _file=Path(path))
 
     @classmethod
     def from_dict(cls, data: dict, *, base_dir: str | Path | None = None, out: str | Path | None = None,
@@ -141,7 +145,7 @@ class Simulation:
         """A simulation of a scenario given as a dict (as the YAML would read); relative paths in it
         are taken from `base_dir` (default: the working directory)."""
         file = Path(base_dir if base_dir is not None else Path.cwd()) / "<scenario dict>"
-        return cls(with_overrides(parse_scenario(data, file), seed, steps, checkpoint_every), out=out)
+        return cls(with_overrides(parse_scenario(data, file), seed, steps, checkpoint_every), out=out, _file=file)
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, steps: int | None = None) -> "Simulation":

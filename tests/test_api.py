@@ -89,6 +89,12 @@ def test_construction_errors(tmp_path):
     with pytest.raises(UserError, match="recommender.name"):
         Simulation.from_dict(merge(SMALL_SCENARIO, {"recommender": {"name": "nope"}}), out=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()  # nothing written for a bad scenario
+    # the API runs the same preflight as `recagent run`, before anything is built: an output folder
+    # that is a file is refused with one line
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(UserError, match="a-file"):
+        Simulation.from_dict(SMALL_SCENARIO, out=tmp_path / "a-file")
+    assert (tmp_path / "a-file").read_text() == "mine"
     with pytest.raises(UserError, match="not a run folder"):
         load_run(tmp_path)
 
