@@ -22,7 +22,7 @@ _EXPORTS = {
     "RunData": "recagent.api",
     "load_run": "recagent.api",
     "Scenario": "recagent.scenario",
-    "load_scenario": "recagent.scenario",
+    "load_scenario": "recagent.scenario_loading",
     "UserError": "recagent.errors",
     "DataError": "recagent.errors",
 }

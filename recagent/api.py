@@ -17,7 +17,8 @@ import networkx as nx
 import numpy as np
 
 from .errors import UserError
-from .scenario import Scenario, load_scenario, parse_scenario
+from .scenario import Scenario
+from .scenario_loading import load_scenario, parse_scenario
 from .simulation.run_data import RunData, load_run
 from .simulation.session import Session, with_overrides
 

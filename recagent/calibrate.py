@@ -41,7 +41,7 @@ def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> tuple[np.n
     from .cache import cache_dir
     from .data import History
     from .feedback import FeedbackContext, make_feedback, predict_both
-    from .scenario import load_scenario
+    from .scenario_loading import load_scenario
     from .simulation.build import load_dataset
 
     scenario = load_scenario(scenario_path)

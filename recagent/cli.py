@@ -38,7 +38,7 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
                                             "(GET {base_url}/models), as a run does before its first step")) -> None:
     """Check a scenario as a dry run: dataset, components, interventions, output folder, memory."""
     from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
-    from .scenario import load_scenario
+    from .scenario_loading import load_scenario
 
     spec = load_scenario(scenario)
     if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError

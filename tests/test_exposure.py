@@ -124,7 +124,7 @@ def test_eval_exposure_command_writes_json_and_plot(tmp_path):
 def test_scenario_feedback_calibration_refits_the_shown_head(scenario_file, tmp_path):
     """`feedback.calibration` (a path relative to the scenario) refits the head the simulation asks."""
     from recagent.errors import UserError
-    from recagent.scenario import load_scenario
+    from recagent.scenario_loading import load_scenario
     from recagent.simulation import build_model, load_dataset
 
     probe = load_scenario(scenario_file({}))

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from recagent.errors import UserError
 from recagent.preflight import check_components, check_output
-from recagent.scenario import Scenario, load_scenario
+from recagent.scenario import Scenario
+from recagent.scenario_loading import load_scenario
 from tests.hostile.cases import BASE
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,7 @@ from recagent.errors import DataError, UserError
 from recagent.params import check_params, params_model_for
 from recagent.preflight import check_memory, dry_run, estimate_memory
 from recagent.recommenders import RecommenderContext, make_pipeline
-from recagent.scenario import load_scenario
+from recagent.scenario_loading import load_scenario
 
 from .conftest import SMALL_SCENARIO, merge
 

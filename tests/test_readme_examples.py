@@ -155,7 +155,8 @@ def _scenario_base() -> dict:
 
 def _check_yaml(block: Block, checkout: Path, monkeypatch) -> None:
     """Relative paths in the example resolve from the checkout's root, as they would for a reader."""
-    from recagent.scenario import Scenario, load_scenario
+    from recagent.scenario import Scenario
+    from recagent.scenario_loading import load_scenario
 
     data = yaml.safe_load(block.text)
     if not isinstance(data, dict) or not set(data) & set(Scenario.model_fields):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recagent.errors import UserError
-from recagent.scenario import load_scenario
+from recagent.scenario_loading import load_scenario
 from recagent.simulation import build_model, load_dataset, run_scenario
 
 

@@ -97,7 +97,7 @@ def test_real_process_exit_code_and_stderr(tmp_path):
 
 
 def test_relative_paths_resolve_against_scenario_folder(tmp_path, monkeypatch):
-    from recagent.scenario import load_scenario
+    from recagent.scenario_loading import load_scenario
 
     data = tmp_path / "data"
     data.mkdir()
@@ -114,7 +114,7 @@ def test_relative_paths_resolve_against_scenario_folder(tmp_path, monkeypatch):
 
 def test_shipped_scenarios_validate():
     from tests.conftest import ROOT, SHARED_DATA
-    from recagent.scenario import load_scenario
+    from recagent.scenario_loading import load_scenario
 
     assert load_scenario(ROOT / "scenarios" / "quickstart.yaml").name == "quickstart"
     if (SHARED_DATA / "ml-100k").exists():

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from recagent.cli import app
-from recagent.scenario import load_scenario
+from recagent.scenario_loading import load_scenario
 from recagent.simulation import EVENT_KINDS, build_model, load_dataset, run_scenario
 from recagent.simulation.phases.activate import active_agents
 from recagent.simulation.phases.acts import choose

@@ -148,7 +148,7 @@ def test_hostile_names_are_shown_as_text(page, world):
 
 def test_live_run_counter_advances(page, world):
     """A run written step by step by the real model while the page is open (the runner's own path)."""
-    from recagent.scenario import load_scenario
+    from recagent.scenario_loading import load_scenario
     from recagent.simulation.build import build_model, load_dataset
     from recagent.simulation.events import EventLog
     from recagent.simulation.runner import write_json

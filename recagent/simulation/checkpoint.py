@@ -46,7 +46,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from ..scenario import Scenario, load_scenario
+from ..scenario import Scenario
+from ..scenario_loading import load_scenario
 from .events import EventLog
 from .journal import attach_journal
 from .state import World

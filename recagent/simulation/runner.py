@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..cache import cache_dir
-from ..scenario import load_scenario
+from ..scenario_loading import load_scenario
 from ..preflight import check_run, in_file
 from ..preparation import PreparationProgress, estimated_seconds
 from .build import build_model

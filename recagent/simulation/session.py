@@ -19,7 +19,8 @@ from .. import __version__
 from ..errors import UserError
 from ..llm.health import mark_degraded
 from ..recommenders.label import strategy_label
-from ..scenario import Scenario, dump_scenario
+from ..scenario import Scenario
+from ..scenario_loading import dump_scenario
 from .events import EventLog
 
 

@@ -189,7 +189,7 @@ def build_plan(base_file: Path, *, strategies: list[Strategy] | None = None, see
                fixed: dict | None = None, grid: dict | None = None, points: list[dict] | None = None,
                baseline: str | None = None, where: str = "sweep") -> SweepPlan:
     """Every run of the sweep with its validated scenario; UserError before anything runs."""
-    from ..scenario import dump_scenario, load_scenario, parse_scenario
+    from ..scenario_loading import dump_scenario, load_scenario, parse_scenario
 
     base_file = Path(base_file)
     load_scenario(base_file)  # the base scenario is valid on its own

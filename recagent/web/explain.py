@@ -186,7 +186,7 @@ class Explainer:
     def _build(run_dir: Path) -> Rebuilt:
         from ..cache import cache_dir
         from ..feedback import FeedbackContext, make_feedback
-        from ..scenario import load_scenario
+        from ..scenario_loading import load_scenario
         from ..simulation.build import load_dataset
 
         path = run_dir / "scenario.resolved.yaml"

@@ -75,7 +75,7 @@ def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, co
 def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: int | None, quiet: bool,
                   host: str, port: int, console: Console, keep_serving: bool = True, token: str | None = None):
     """Run a scenario while serving its parent folder, so the page shows it live; then keep serving."""
-    from ..scenario import load_scenario
+    from ..scenario_loading import load_scenario
     from ..simulation.runner import run_scenario
 
     spec = load_scenario(scenario)
