@@ -88,8 +88,10 @@ def run(
     elif serve:  # recagent/web (issue 6)
         from .web.serve import run_and_serve
 
-        run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port, console=console,
-                      token=token)
+        result = run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port,
+                               console=console, token=token)
+        if result is not None:  # None: stopped with Ctrl-C before the run finished
+            exit_if_degraded(result.info, allow_degraded)
         return
     else:
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console,
@@ -99,8 +101,13 @@ def run(
         from .sweep.run_report import write_run_report
 
         console.print(f"report: [bold]{write_run_report(result.run_dir)}[/]")
-    if result.info.get("status") == "degraded" and not allow_degraded:  # recagent/llm/health.py
-        err_console.print(f"[bold yellow]degraded:[/] {result.info['warning']} (exit 3; --allow-degraded accepts it)",
+    exit_if_degraded(result.info, allow_degraded)
+
+
+def exit_if_degraded(info: dict, allow_degraded: bool) -> None:
+    """Exit 3 when too many LLM acts fell back to offline text (recagent/llm/health.py)."""
+    if info.get("status") == "degraded" and not allow_degraded:
+        err_console.print(f"[bold yellow]degraded:[/] {info['warning']} (exit 3; --allow-degraded accepts it)",
                           highlight=False, soft_wrap=True)
         raise typer.Exit(3)
 

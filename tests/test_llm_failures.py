@@ -368,3 +368,39 @@ def test_the_summary_shows_every_event_kind_the_wall_time_and_the_llm_accounting
     assert info["total_wall_time_s"] >= info["wall_time_s"] > 0
     assert rows["wall time"] == f"{info['total_wall_time_s']:,.1f} s" and rows["of which steps"] == \
         f"{info['wall_time_s']:,.1f} s"
+
+
+def test_a_degraded_run_with_serve_still_exits_3(scenario_file, tmp_path, monkeypatch):
+    """`run --serve` keeps serving after the run; stopping it (Ctrl-C) still reports the degraded run."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from .conftest import ROOT
+    from .test_web_api import free_port
+
+    monkeypatch.setenv("RECAGENT_TEST_KEY", KEY)  # inherited by the process below
+    with LLMServer(fault_every=3, faults=["500"]) as server:
+        path = scenario_file({"llm": llm_block(server.url, tmp_path, max_retries=0, cache=False)})
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-c", "from recagent.cli import app; app()", "run", str(path),
+                                 "--out", str(tmp_path / "run"), "--steps", "3", "--serve", "--port", str(port),
+                                 "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline, runs = time.monotonic() + 180, []
+            while time.monotonic() < deadline and not (runs and runs[0]["status"] == "degraded"):
+                try:
+                    runs = httpx.get(f"http://127.0.0.1:{port}/api/runs", timeout=2).json()["runs"]
+                except httpx.HTTPError:
+                    runs = []
+                time.sleep(0.2)
+            assert runs and runs[0]["status"] == "degraded", runs
+            proc.send_signal(signal.SIGINT)
+            output = proc.communicate(timeout=30)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 3, output
+    assert "degraded:" in output and "--allow-degraded" in output

@@ -92,6 +92,7 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
         raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
     console.print(f"live page: {page_url(host, port, required, bool(token))}  (the newest run is shown first)",
                   highlight=False, soft_wrap=True)
+    result = None
     try:
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console)
         console.print(f"run folder: [bold]{result.run_dir}[/]")
@@ -102,8 +103,8 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
             while thread.is_alive():
                 thread.join(0.5)
         return result
-    except KeyboardInterrupt:
-        return None
+    except KeyboardInterrupt:  # the run's result (None if it had not finished), so the CLI can still exit 3
+        return result
     finally:
         server.should_exit = True
         thread.join(5)
