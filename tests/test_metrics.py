@@ -273,3 +273,10 @@ def test_conformity_counts_agreement_with_friends_earlier_likes(scenario_file):
     watch3 = Event(1, "", 3, "watch", raw, None, {"rating": 5.0, "heard_from": 0})
     v = tracker.compute(1, [watch3])  # agent 3 has no friends: not counted
     assert v["conformity_n"] == 1 and v["influence_share"] == 0.5 and isinstance(model.graph, nx.Graph)
+
+
+def test_rarefied_entropy_of_a_catalog_without_genres_is_zero():
+    """A CSV dataset without an items file has no genres: every eligible agent's entropy is 0 (it crashed)."""
+    groups, items = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 3])
+    got = rarefied_entropy_bits(groups, items, np.zeros((4, 0)), 2, 2, np.random.default_rng(0))
+    assert got[0] == 0.0 and np.isnan(got[1])  # agent 1 has fewer than m = 2 watches

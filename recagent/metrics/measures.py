@@ -62,7 +62,8 @@ def rarefied_entropy_bits(groups: np.ndarray, items: np.ndarray, vectors: np.nda
                 x += x >= earlier
             picks[:, :, j] = x
         genres = vectors[items[starts + picks]].sum(2)  # (groups, r, genres)
-        total += entropy_bits(genres.reshape(-1, vectors.shape[1])).reshape(len(eligible), r).sum(1)
+        # explicit row count: a catalog without genres has 0 columns, where reshape(-1, 0) fails
+        total += entropy_bits(genres.reshape(len(eligible) * r, vectors.shape[1])).reshape(len(eligible), r).sum(1)
     out[eligible] = total / draws
     return out
 
