@@ -99,34 +99,32 @@ def load_coat(folder: str | Path) -> ExposureData:
     if random.shape != chosen.shape:
         raise DataError(f"expected the shape of train.ascii {chosen.shape}, found {random.shape}", folder / "test.ascii")
     n_users, n_items = chosen.shape
-    item_path = folder / "item_features.ascii"
-    if item_path.is_file():
-        item_features = _read_matrix(item_path, "item features")
-        if item_features.shape[0] != n_items:
-            raise DataError(f"expected {n_items} rows (one per item of train.ascii), found {item_features.shape[0]}",
-                            item_path)
-        genre_names = _feature_names(folder / "item_features_map.txt", item_features.shape[1])
-    else:
-        item_features, genre_names = np.zeros((n_items, 0), dtype=np.int64), []
+    item_features, genre_names = _read_features(folder, "item", n_items)
     described = [[genre_names[k] for k in np.flatnonzero(row)] for row in item_features]
     titles = [f"Coat {i}" + (f" ({', '.join(d.split(':', 1)[-1] for d in words)})" if words else "")
               for i, words in enumerate(described)]
     texts = [" ".join(d.replace(":", " ") for d in words) for words in described]
     catalog = Catalog(np.arange(n_items), titles, genre_names, item_features > 0, texts)
     users = Users.anonymous(np.arange(n_users))
-    user_path = folder / "user_features.ascii"
-    if user_path.is_file():
-        user_features = _read_matrix(user_path, "user features")
-        if user_features.shape[0] != n_users:
-            raise DataError(f"expected {n_users} rows (one per user of train.ascii), found {user_features.shape[0]}",
-                            user_path)
-        names = _feature_names(folder / "user_features_map.txt", user_features.shape[1])
-        for u, row in enumerate(user_features):
-            words = [names[k] for k in np.flatnonzero(row)]
-            users.descriptions[u] = ", ".join(words)
-            users.genders[u] = next((w.split(":", 1)[1] for w in words if w.startswith("gender:")), "")
+    user_features, names = _read_features(folder, "user", n_users)
+    for u, row in enumerate(user_features):
+        words = [names[k] for k in np.flatnonzero(row)]
+        users.descriptions[u] = ", ".join(words)
+        users.genders[u] = next((w.split(":", 1)[1] for w in words if w.startswith("gender:")), "")
     dataset = Dataset("coat", catalog, users, _cells(chosen), meta={"format": "coat", "path": str(folder)})
     return ExposureData(dataset, _cells(random))
+
+
+def _read_features(folder: Path, kind: str, n_rows: int) -> tuple[np.ndarray, list[str]]:
+    """Coat's optional `{kind}_features.ascii` one-hot rows (one per user or item of train.ascii) and
+    their names from `{kind}_features_map.txt`; no columns when the file is absent."""
+    path = folder / f"{kind}_features.ascii"
+    if not path.is_file():
+        return np.zeros((n_rows, 0), dtype=np.int64), []
+    features = _read_matrix(path, f"{kind} features")
+    if features.shape[0] != n_rows:
+        raise DataError(f"expected {n_rows} rows (one per {kind} of train.ascii), found {features.shape[0]}", path)
+    return features, _feature_names(folder / f"{kind}_features_map.txt", features.shape[1])
 
 
 def _read_triplets(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
