@@ -29,11 +29,6 @@ def calibrate() -> None:
     """Fit simulation parameters to logs of real people."""
 
 
-def _fail(error: UserError) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> tuple[np.ndarray, "BehaviourSpec"]:
     """P(like | shown) of each logged (user, item), predicted by the scenario's feedback model fitted on
     its dataset (the log's user and item ids must be the dataset's ids), and the scenario's own
@@ -105,33 +100,30 @@ def behaviour_command(
     likelihood, and print (or write) a `behaviour:` block for a scenario's `simulation:` section."""
     from .behaviour import fit_behaviour, read_impressions
 
-    try:
-        if p_like is not None and scenario is not None:
-            raise UserError("give either --p-like or --scenario, not both", "--p-like")
-        if p_like is not None and not 0 < p_like <= 1:
-            raise UserError(f"expected a probability in (0, 1], found {p_like}", "--p-like")
-        impressions = read_impressions(log)
-        if not impressions["watched"].any():
-            raise UserError("column 'watched': no impression was watched, so nothing says how readily people "
-                            "watch; expected at least one 1", log)
-        given, source, defaults, kept_from = None, None, None, "the default"
-        if scenario is not None:
-            given, defaults = p_like_from_scenario(impressions, scenario, log)
-            source, kept_from = f"the feedback model of {scenario}", f"the value of {scenario}"
-        elif p_like is None and "p_like" not in impressions:
-            raise UserError("the log has no p_like column: give a constant P(like | shown) with --p-like, or a "
-                            "scenario whose feedback model predicts it with --scenario", log)
-        elif p_like is not None:
-            if "p_like" in impressions:
-                raise UserError("the log has a p_like column; --p-like would replace it: leave one out", "--p-like")
-            given, source = p_like, f"the constant --p-like {p_like:g}"
-        fit = fit_behaviour(impressions, p_like=given, p_like_source=source, max_pages=max_pages, defaults=defaults,
-                            kept_from=kept_from)
-        block = fit.to_yaml(str(log))
-        if out is not None:
-            _write_whole(out, block)
-    except UserError as e:
-        _fail(e)
+    if p_like is not None and scenario is not None:
+        raise UserError("give either --p-like or --scenario, not both", "--p-like")
+    if p_like is not None and not 0 < p_like <= 1:
+        raise UserError(f"expected a probability in (0, 1], found {p_like}", "--p-like")
+    impressions = read_impressions(log)
+    if not impressions["watched"].any():
+        raise UserError("column 'watched': no impression was watched, so nothing says how readily people "
+                        "watch; expected at least one 1", log)
+    given, source, defaults, kept_from = None, None, None, "the default"
+    if scenario is not None:
+        given, defaults = p_like_from_scenario(impressions, scenario, log)
+        source, kept_from = f"the feedback model of {scenario}", f"the value of {scenario}"
+    elif p_like is None and "p_like" not in impressions:
+        raise UserError("the log has no p_like column: give a constant P(like | shown) with --p-like, or a "
+                        "scenario whose feedback model predicts it with --scenario", log)
+    elif p_like is not None:
+        if "p_like" in impressions:
+            raise UserError("the log has a p_like column; --p-like would replace it: leave one out", "--p-like")
+        given, source = p_like, f"the constant --p-like {p_like:g}"
+    fit = fit_behaviour(impressions, p_like=given, p_like_source=source, max_pages=max_pages, defaults=defaults,
+                        kept_from=kept_from)
+    block = fit.to_yaml(str(log))
+    if out is not None:
+        _write_whole(out, block)
     table = Table(title=f"browse behaviour fitted to {log}")
     for column in ("parameter", "value", "std. error", "source"):
         table.add_column(column)

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from recagent.behaviour import browse_pages, fit_behaviour, read_impressions, synthetic_log
-from recagent.calibrate import calibrate_app
+from recagent.cli import app
 from recagent.errors import UserError
 from recagent.scenario import BehaviourSpec, SimulationSpec
 
@@ -25,7 +25,7 @@ FLOORED = BehaviourSpec(watch_scale=0.7, position_decay=0.25, min_position_facto
 
 
 def calibrate(*args: str):
-    return runner.invoke(calibrate_app, ["behaviour", *args])
+    return runner.invoke(app, ["calibrate", "behaviour", *args])  # the real CLI, whose handler prints user errors
 
 
 @pytest.mark.parametrize("truth, page_size, floor_identified", [(BehaviourSpec(), 4, False), (FLOORED, 6, True)])

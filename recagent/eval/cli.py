@@ -22,12 +22,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail(error: UserError) -> None:
-    from ..console import fail
-
-    fail(error)
-
-
 def _progress_bar(quiet: bool):
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                     TimeElapsedColumn(), console=err_console, disable=quiet, transient=False)
@@ -101,29 +95,26 @@ def eval_feedback(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Train on a split, score held-out ratings, print the table, write JSON."""
-    try:
-        model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
-        from .fidelity import ALL_MODELS, evaluate_feedback, load_splits
+    model_list = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    from .fidelity import ALL_MODELS, evaluate_feedback, load_splits
 
-        if model_list is not None:
-            bad = [m for m in model_list if m not in ALL_MODELS]
-            if bad or not model_list:
-                raise UserError(f"unknown model(s) {bad}; expected some of {ALL_MODELS}", "--models")
-        name, splits = load_splits(dataset, path, items, None if folds is None else int_list(folds, "--folds"), split, _columns(column))
-        params = {"seed": seed}
-        if sasrec_epochs is not None:
-            params["sasrec_epochs"] = sasrec_epochs
-        if split == "temporal" or dataset == "csv":
-            params["holdout"] = "temporal"
-        params.update(_params(param))
-        start = time.perf_counter()
-        with _progress_bar(quiet) as bar:
-            task = bar.add_task("evaluating", total=1.0)
-            report = evaluate_feedback(name, splits, model_list, params, cache_dir=cache or default_cache_dir(),
-                                       progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
-        report["wall_s"] = round(time.perf_counter() - start, 1)
-    except UserError as e:
-        _fail(e)
+    if model_list is not None:
+        bad = [m for m in model_list if m not in ALL_MODELS]
+        if bad or not model_list:
+            raise UserError(f"unknown model(s) {bad}; expected some of {ALL_MODELS}", "--models")
+    name, splits = load_splits(dataset, path, items, None if folds is None else int_list(folds, "--folds"), split, _columns(column))
+    params = {"seed": seed}
+    if sasrec_epochs is not None:
+        params["sasrec_epochs"] = sasrec_epochs
+    if split == "temporal" or dataset == "csv":
+        params["holdout"] = "temporal"
+    params.update(_params(param))
+    start = time.perf_counter()
+    with _progress_bar(quiet) as bar:
+        task = bar.add_task("evaluating", total=1.0)
+        report = evaluate_feedback(name, splits, model_list, params, cache_dir=cache or default_cache_dir(),
+                                   progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+    report["wall_s"] = round(time.perf_counter() - start, 1)
     print_report(report)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,83 +157,80 @@ def prepare(
     from ..data import load_movielens_100k, load_ratings_csv, make_synthetic
     from ..feedback.ensemble import EnsembleFeedback
 
-    try:
-        if route not in ("offline", "llm"):
-            raise UserError(f"expected offline or llm, found {route!r}", "--route")
-        if route == "offline" and (llm_base_url or llm_api_key_env or comment_column):
-            raise UserError("--llm-base-url, --llm-api-key-env and --comment-column are for --route llm", "--route")
-        params = _params(param)
-        if "route" in params:
-            raise UserError("choose the keyword route with --route", "--param")
-        params.setdefault("seed", seed)
-        if dataset == "ml100k":
-            if path is None:
-                raise UserError("give the ML-100K folder with --path", "--path")
-            data = load_movielens_100k(path, fold=fold, tmdb=items)
-        elif dataset == "csv":
-            if path is None:
-                raise UserError("give the ratings CSV with --path", "--path")
-            data = load_ratings_csv(path, items)
-        elif dataset == "synthetic":
-            data = make_synthetic(seed=seed)
-        else:
-            raise UserError(f"unknown dataset {dataset!r}; expected ml100k, csv or synthetic", "--dataset")
-        cache_dir = cache or default_cache_dir()
-        start = time.perf_counter()
-        prepared = None
-        with _progress_bar(quiet) as bar:
-            task = bar.add_task("preparing", total=1.0)
-            if route == "llm":
-                from ..feedback.ensemble import EnsembleParams
-                from ..keywords.comments import pick_comments, read_csv_comments
-                from ..keywords.prepare import prepare_llm_keywords
-                from ..llm import make_backend
-                from ..llm.spec import BudgetSpec, LLMSpec
+    if route not in ("offline", "llm"):
+        raise UserError(f"expected offline or llm, found {route!r}", "--route")
+    if route == "offline" and (llm_base_url or llm_api_key_env or comment_column):
+        raise UserError("--llm-base-url, --llm-api-key-env and --comment-column are for --route llm", "--route")
+    params = _params(param)
+    if "route" in params:
+        raise UserError("choose the keyword route with --route", "--param")
+    params.setdefault("seed", seed)
+    if dataset == "ml100k":
+        if path is None:
+            raise UserError("give the ML-100K folder with --path", "--path")
+        data = load_movielens_100k(path, fold=fold, tmdb=items)
+    elif dataset == "csv":
+        if path is None:
+            raise UserError("give the ratings CSV with --path", "--path")
+        data = load_ratings_csv(path, items)
+    elif dataset == "synthetic":
+        data = make_synthetic(seed=seed)
+    else:
+        raise UserError(f"unknown dataset {dataset!r}; expected ml100k, csv or synthetic", "--dataset")
+    cache_dir = cache or default_cache_dir()
+    start = time.perf_counter()
+    prepared = None
+    with _progress_bar(quiet) as bar:
+        task = bar.add_task("preparing", total=1.0)
+        if route == "llm":
+            from ..feedback.ensemble import EnsembleParams
+            from ..keywords.comments import pick_comments, read_csv_comments
+            from ..keywords.prepare import prepare_llm_keywords
+            from ..llm import make_backend
+            from ..llm.spec import BudgetSpec, LLMSpec
 
-                if not llm_base_url and not llm_api_key_env:
-                    raise UserError("the OpenAI API needs a key: name its environment variable with --llm-api-key-env, "
-                                    "or give --llm-base-url for a local OpenAI-compatible server", "--llm-base-url")
-                if llm_api_key_env and not os.environ.get(llm_api_key_env):
-                    raise UserError(f"environment variable {llm_api_key_env} is not set", "--llm-api-key-env")
-                try:
-                    spec = LLMSpec(provider="openai", model=llm_model, api_key_env=llm_api_key_env,
-                                   base_url=(llm_base_url[0] if len(llm_base_url) == 1 else list(llm_base_url))
-                                   if llm_base_url else None,
-                                   temperature=llm_temperature, max_tokens=llm_max_tokens,
-                                   max_concurrency=llm_concurrency, timeout=llm_timeout, max_retries=llm_retries,
-                                   backoff=llm_backoff, cache=True, budget=BudgetSpec(max_calls=llm_max_calls))
-                except ValueError as e:  # pydantic's ValidationError
-                    first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
-                    raise UserError(str(first["msg"]).removeprefix("Value error, "), "--llm-" + "-".join(str(x) for x in first["loc"][:1]).replace("_", "-"))
-                defaults = EnsembleParams(**params)
-                comments, note = None, f"skipped: the {dataset} dataset has no review or comment text"
-                if dataset == "csv":
-                    found = read_csv_comments(path, data.catalog, column=comment_column)
-                    if found is not None:
-                        picked = pick_comments(found[0], comments_per_item, defaults.like_threshold)
-                        n_comments = sum(len(c) for c in picked)
-                        if n_comments:
-                            comments = picked
-                            note = (f"{n_comments} (rating, comment) pairs from column {found[1]!r}, at most "
-                                    f"{comments_per_item} per item")
-                        else:
-                            note = f"skipped: column {found[1]!r} has no comments" + (
-                                " (--comments-per-item 0)" if comments_per_item == 0 else "")
+            if not llm_base_url and not llm_api_key_env:
+                raise UserError("the OpenAI API needs a key: name its environment variable with --llm-api-key-env, "
+                                "or give --llm-base-url for a local OpenAI-compatible server", "--llm-base-url")
+            if llm_api_key_env and not os.environ.get(llm_api_key_env):
+                raise UserError(f"environment variable {llm_api_key_env} is not set", "--llm-api-key-env")
+            try:
+                spec = LLMSpec(provider="openai", model=llm_model, api_key_env=llm_api_key_env,
+                               base_url=(llm_base_url[0] if len(llm_base_url) == 1 else list(llm_base_url))
+                               if llm_base_url else None,
+                               temperature=llm_temperature, max_tokens=llm_max_tokens,
+                               max_concurrency=llm_concurrency, timeout=llm_timeout, max_retries=llm_retries,
+                               backoff=llm_backoff, cache=True, budget=BudgetSpec(max_calls=llm_max_calls))
+            except ValueError as e:  # pydantic's ValidationError
+                first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+                raise UserError(str(first["msg"]).removeprefix("Value error, "), "--llm-" + "-".join(str(x) for x in first["loc"][:1]).replace("_", "-"))
+            defaults = EnsembleParams(**params)
+            comments, note = None, f"skipped: the {dataset} dataset has no review or comment text"
+            if dataset == "csv":
+                found = read_csv_comments(path, data.catalog, column=comment_column)
+                if found is not None:
+                    picked = pick_comments(found[0], comments_per_item, defaults.like_threshold)
+                    n_comments = sum(len(c) for c in picked)
+                    if n_comments:
+                        comments = picked
+                        note = (f"{n_comments} (rating, comment) pairs from column {found[1]!r}, at most "
+                                f"{comments_per_item} per item")
                     else:
-                        note = "skipped: the ratings CSV has no review or comment column (and rating)"
-                prepared = prepare_llm_keywords(
-                    data.catalog, data.name, cache_dir, spec, lambda: make_backend(spec, cache_dir=cache_dir),
-                    comments=comments, t_sub_note=note, like_threshold=defaults.like_threshold,
-                    min_items=defaults.min_items, max_fraction=defaults.max_fraction, max_failed=llm_max_failed,
-                    progress=lambda stage, frac: bar.update(task, completed=0.4 * frac, description=f"keywords: {stage}"))
-                params.update(keywords=prepared.keywords, keyword_vectors=prepared.vectors)
-            model = EnsembleFeedback(cache_dir=cache_dir, dataset_name=data.name, route=route,
-                                     progress=lambda stage, frac: bar.update(task, completed=frac, description=stage),
-                                     **params)
-            model.fit(data.catalog, data.interactions)
-        wall = time.perf_counter() - start
-    except UserError as e:
-        _fail(e)
+                        note = f"skipped: column {found[1]!r} has no comments" + (
+                            " (--comments-per-item 0)" if comments_per_item == 0 else "")
+                else:
+                    note = "skipped: the ratings CSV has no review or comment column (and rating)"
+            prepared = prepare_llm_keywords(
+                data.catalog, data.name, cache_dir, spec, lambda: make_backend(spec, cache_dir=cache_dir),
+                comments=comments, t_sub_note=note, like_threshold=defaults.like_threshold,
+                min_items=defaults.min_items, max_fraction=defaults.max_fraction, max_failed=llm_max_failed,
+                progress=lambda stage, frac: bar.update(task, completed=0.4 * frac, description=f"keywords: {stage}"))
+            params.update(keywords=prepared.keywords, keyword_vectors=prepared.vectors)
+        model = EnsembleFeedback(cache_dir=cache_dir, dataset_name=data.name, route=route,
+                                 progress=lambda stage, frac: bar.update(task, completed=frac, description=stage),
+                                 **params)
+        model.fit(data.catalog, data.interactions)
+    wall = time.perf_counter() - start
     if prepared is not None:
         meta = prepared.keywords.meta
         failed = len(meta.get("failed_items", []))
@@ -290,29 +278,26 @@ def eval_exposure(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Fit every feedback model on the self-chosen ratings, score the randomly shown ones, with and without calibration."""
-    try:
-        from ..data.exposure import load_calibration, load_exposure_data
-        from .exposure import MODELS, evaluate_exposure, reliability_plot
+    from ..data.exposure import load_calibration, load_exposure_data
+    from .exposure import MODELS, evaluate_exposure, reliability_plot
 
-        model_list = [m.strip() for m in models.split(",") if m.strip()] if models else list(MODELS)
-        bad = [m for m in model_list if m not in MODELS]
-        if bad or not model_list:
-            raise UserError(f"unknown model(s) {bad}; expected some of {list(MODELS)}", "--models")
-        if dataset not in ("coat", "yahoo", "csv"):
-            raise UserError(f"unknown dataset {dataset!r}; expected coat, yahoo or csv", "--dataset")
-        data = load_exposure_data(dataset, path)
-        calibration_data = load_calibration(calibration, data.dataset) if calibration is not None else None
-        json_out = json_out or Path(f"eval-exposure-{data.name}.json")
-        plot = plot or json_out.with_suffix(".png")
-        start = time.perf_counter()
-        with _progress_bar(quiet) as bar:
-            task = bar.add_task("evaluating", total=1.0)
-            report = evaluate_exposure(data, model_list, calibration_data, folds, seed, cache or default_cache_dir(),
-                                       progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
-            bar.update(task, completed=1.0, description="done")
-        report["wall_s"] = round(time.perf_counter() - start, 1)
-    except UserError as e:
-        _fail(e)
+    model_list = [m.strip() for m in models.split(",") if m.strip()] if models else list(MODELS)
+    bad = [m for m in model_list if m not in MODELS]
+    if bad or not model_list:
+        raise UserError(f"unknown model(s) {bad}; expected some of {list(MODELS)}", "--models")
+    if dataset not in ("coat", "yahoo", "csv"):
+        raise UserError(f"unknown dataset {dataset!r}; expected coat, yahoo or csv", "--dataset")
+    data = load_exposure_data(dataset, path)
+    calibration_data = load_calibration(calibration, data.dataset) if calibration is not None else None
+    json_out = json_out or Path(f"eval-exposure-{data.name}.json")
+    plot = plot or json_out.with_suffix(".png")
+    start = time.perf_counter()
+    with _progress_bar(quiet) as bar:
+        task = bar.add_task("evaluating", total=1.0)
+        report = evaluate_exposure(data, model_list, calibration_data, folds, seed, cache or default_cache_dir(),
+                                   progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
+        bar.update(task, completed=1.0, description="done")
+    report["wall_s"] = round(time.perf_counter() - start, 1)
     print_exposure_report(report)
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(report, indent=2))
