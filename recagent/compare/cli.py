@@ -25,19 +25,15 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Run a scenario under several recommendation strategies with paired seeds; write a report."""
-    from ..console import console, fail
-    from ..errors import UserError
+    from ..console import console
     from ..sweep.cli import _run
     from ..sweep.strategy import parse_strategy
     from .runner import comparison_plan
 
-    try:
-        plan = comparison_plan(scenario, [parse_strategy(r) for r in recommender], seeds, steps=steps,
-                               baseline=baseline)
-        result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=1.0,
-                      interval=interval, quiet=quiet)
-    except UserError as e:
-        fail(e)
+    plan = comparison_plan(scenario, [parse_strategy(r) for r in recommender], seeds, steps=steps,
+                           baseline=baseline)
+    result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=1.0,
+                  interval=interval, quiet=quiet)
     summary = (result.out / "report.md").read_text(encoding="utf-8").split("## Paired differences")[0]
     console.print(summary.split("## Summary", 1)[-1].strip(), highlight=False, soft_wrap=True)
     console.print(f"report: [bold]{result.out / 'report.md'}[/] and {result.out / 'report.html'}")

@@ -130,11 +130,6 @@ def interview_command(
     """Ask a simulated person about its experience, answered from its persona and memories."""
     from rich.console import Console
 
-    from ..console import fail
-
-    try:
-        answer = interview(run_dir, agent_id, question, offline=offline)
-    except UserError as e:
-        fail(e)
+    answer = interview(run_dir, agent_id, question, offline=offline)
     label = answer.backend + (" (offline fallback)" if answer.source in ("fallback", "budget") else "")
     Console().print(f"[bold]{answer.name}[/] (agent {agent_id}, {label}):\n{answer.answer}", highlight=False)

@@ -35,12 +35,6 @@ SEEDS = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds")
 EVAL_USERS = typer.Option(200, "--eval-users", help="Evaluation users (a fixed sample; 0 = all users)")
 
 
-def fail(error: UserError) -> None:
-    from ..console import fail as cli_fail
-
-    cli_fail(error)
-
-
 def parse_pairs(pairs: list[str], where: str) -> dict:
     out = {}
     for pair in pairs:
@@ -147,13 +141,10 @@ def train(
     out: Path = typer.Option(Path("runs/rl"), "--out", help="Folder for <algo>-seed<N>.zip/.json"),
 ) -> None:
     """Train RL baselines against the simulated users."""
-    try:
-        seed_list = int_list(seeds, "--seeds")
-        world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
-        metas = train_many(world, [a.strip() for a in algo.split(",")], seed_list, timesteps, env_options, n_envs,
-                           out, spec)
-    except UserError as e:
-        fail(e)
+    seed_list = int_list(seeds, "--seeds")
+    world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
+    metas = train_many(world, [a.strip() for a in algo.split(",")], seed_list, timesteps, env_options, n_envs,
+                       out, spec)
     for m in metas:
         console.print(f"{m['algo']} seed {m['seed']}: {m['timesteps']} steps in {m['wall_s']}s -> "
                       f"{out / (m['algo'] + '-seed' + str(m['seed']))}.zip")
@@ -174,14 +165,11 @@ def evaluate(
     """Evaluate recommenders and trained agents: reward per episode, total reward, liking ratio@10."""
     from .evaluate import evaluation_users
 
-    try:
-        seed_list = int_list(seeds, "--seeds")
-        world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
-        users = evaluation_users(world, eval_users or None)
-        rows, md = evaluate_many(world, [p.strip() for p in policy.split(",") if p.strip()], seed_list, config,
-                                 users, spec, describe(spec, config, users, seed_list))
-    except UserError as e:
-        fail(e)
+    seed_list = int_list(seeds, "--seeds")
+    world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
+    users = evaluation_users(world, eval_users or None)
+    rows, md = evaluate_many(world, [p.strip() for p in policy.split(",") if p.strip()], seed_list, config,
+                             users, spec, describe(spec, config, users, seed_list))
     write_results(out, "results", {"world": spec, "env": config.to_dict(), "eval_users": users.tolist(),
                                    "seeds": seed_list, "results": rows}, md)
     typer.echo(md)
@@ -205,21 +193,18 @@ def table(
     """Train the RL baselines and evaluate them with classical recommenders in one table."""
     from .evaluate import evaluation_users
 
-    try:
-        seed_list = int_list(seeds, "--seeds")
-        algo_list = [a.strip() for a in algos.split(",") if a.strip()]
-        world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
-        users = evaluation_users(world, eval_users or None)
-        start = time.perf_counter()
-        metas = train_many(world, algo_list, seed_list, timesteps, env_options, n_envs, out / "agents", spec)
-        train_s = time.perf_counter() - start
-        policies = [str(out / "agents" / f"{a}-seed{{seed}}") for a in algo_list]
-        policies += [r.strip() for r in recommenders.split(",") if r.strip()]
-        extra = f"; RL budget {timesteps:,} steps per agent and seed ({n_envs} users in parallel)"
-        rows, md = evaluate_many(world, policies, seed_list, config, users, spec,
-                                 describe(spec, config, users, seed_list, extra))
-    except UserError as e:
-        fail(e)
+    seed_list = int_list(seeds, "--seeds")
+    algo_list = [a.strip() for a in algos.split(",") if a.strip()]
+    world, env_options, config, spec = prepare(dataset, feedback, env, feedback_param)
+    users = evaluation_users(world, eval_users or None)
+    start = time.perf_counter()
+    metas = train_many(world, algo_list, seed_list, timesteps, env_options, n_envs, out / "agents", spec)
+    train_s = time.perf_counter() - start
+    policies = [str(out / "agents" / f"{a}-seed{{seed}}") for a in algo_list]
+    policies += [r.strip() for r in recommenders.split(",") if r.strip()]
+    extra = f"; RL budget {timesteps:,} steps per agent and seed ({n_envs} users in parallel)"
+    rows, md = evaluate_many(world, policies, seed_list, config, users, spec,
+                             describe(spec, config, users, seed_list, extra))
     md += "\nTraining wall time per agent (s): " + ", ".join(
         f"{m['algo']}/{m['seed']} {m['wall_s']}" for m in metas) + f" (total {train_s:.0f}s, 1 thread).\n"
     write_results(out, "table", {"world": spec, "env": config.to_dict(), "eval_users": users.tolist(),

@@ -31,16 +31,12 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
 ) -> None:
     """Run a scenario over strategies x parameter values x seeds; write sweep.csv and a report."""
-    from ..console import console, fail
-    from ..errors import UserError
+    from ..console import console
 
-    try:
-        plan, out = plan_from_cli(file, out=out, recommender=recommender, seeds=seeds, grid=grid, set_=set_,
-                                  steps=steps, baseline=baseline)
-        result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=cpus_per_run,
-                      interval=interval, quiet=quiet)
-    except UserError as e:
-        fail(e)
+    plan, out = plan_from_cli(file, out=out, recommender=recommender, seeds=seeds, grid=grid, set_=set_,
+                              steps=steps, baseline=baseline)
+    result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=cpus_per_run,
+                  interval=interval, quiet=quiet)
     console.print(f"{result.ran} runs done, {result.skipped} reused; sweep.csv and report: "
                   f"[bold]{result.out / 'report.md'}[/] and {result.out / 'report.html'}")
 
@@ -103,12 +99,8 @@ def plan_from_cli(file: Path, *, out, recommender, seeds, grid, set_, steps, bas
 
 def report(run_dir: Path = typer.Argument(..., help="A run folder (with metrics.csv)")) -> None:
     """Write the per-step plots and a report (report.md, report.html) of one run into its folder."""
-    from ..console import console, fail
-    from ..errors import UserError
+    from ..console import console
     from .run_report import write_run_report
 
-    try:
-        path = write_run_report(run_dir)
-    except UserError as e:
-        fail(e)
+    path = write_run_report(run_dir)
     console.print(f"report: [bold]{path}[/] and {path.with_suffix('.html')}, plots in {run_dir / 'plots'}")

@@ -119,9 +119,6 @@ def serve_command(
                                              "printed when binding beyond loopback without one"),
 ) -> None:
     """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
-    from ..console import console, fail
+    from ..console import console
 
-    try:
-        serve(runs_dir, host, port, console, token)
-    except UserError as e:
-        fail(e)
+    serve(runs_dir, host, port, console, token)
