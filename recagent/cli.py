@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -74,17 +74,44 @@ def run(
                                                    "(and after the last), so --resume can continue the run"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last "
                                           "checkpoint (no SCENARIO; --steps may raise the total)"),
+    play: Optional[List[int]] = typer.Option(None, "--play", help="Play this agent id yourself in the web page "
+                                             "(repeat for several people; see docs/roleplay.md)"),
+    turn_timeout: Optional[float] = typer.Option(None, "--turn-timeout", help="With --play: seconds per turn before "
+                                                 "the simulated policy acts instead (default roleplay.turn_timeout_s, 120)"),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="Run a role-play run again with the people's acts "
+                                          "read from its event log (no SCENARIO; --out names the new folder)"),
 ) -> None:
     """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run)."""
     from .simulation.runner import resume_run, run_scenario
 
+    if replay is not None:  # recagent/simulation/roleplay_replay.py (issue 16)
+        if scenario is not None or resume is not None or serve or play or seed is not None or steps is not None:
+            raise UserError("--replay runs the recorded run's own scenario; SCENARIO, --resume, --serve, --play, "
+                            "--seed and --steps do not apply")
+        from .simulation.roleplay_replay import replay_run
+
+        result = replay_run(replay, out=out, progress=not quiet, console=console)
+        console.print(f"run folder: [bold]{result.run_dir}[/]")
+        return
     if (scenario is None) == (resume is None):
         raise UserError("give a scenario file to run, or --resume RUN_DIR to continue a run (not both)")
+    if turn_timeout is not None and (scenario is None or not (play or _plays(scenario))):
+        raise UserError("--turn-timeout applies with --play AGENT_ID")
     if resume is not None and (serve or seed is not None or out is not None or checkpoint_every is not None):
         raise UserError("--resume continues a run with its own scenario, folder and checkpoints; "
                         "--serve, --seed, --out and --checkpoint-every do not apply")
     if resume is not None:
         result = resume_run(resume, steps=steps, progress=not quiet, console=console)
+    elif play or _plays(scenario):  # recagent/web/play.py (issue 16): people play agents in the page
+        if checkpoint_every is not None:
+            raise UserError("--checkpoint-every does not apply with --play (a resumed run has no people in it)")
+        from .web.play_serve import play_and_serve
+
+        result = play_and_serve(scenario, agents=list(play or []), turn_timeout=turn_timeout, out=out, seed=seed,
+                                steps=steps, quiet=quiet, host=host, port=port, console=console, token=token)
+        if result is not None:
+            exit_if_degraded(result.info, allow_degraded)
+        return
     elif serve:  # recagent/web (issue 6)
         from .web.serve import run_and_serve
 
@@ -102,6 +129,13 @@ def run(
 
         console.print(f"report: [bold]{write_run_report(result.run_dir)}[/]")
     exit_if_degraded(result.info, allow_degraded)
+
+
+def _plays(scenario: Path) -> bool:
+    """Whether the scenario file has people play agents (a roleplay block with agents)."""
+    from .scenario_loading import load_scenario
+
+    return bool(load_scenario(scenario).roleplay.agents)
 
 
 def exit_if_degraded(info: dict, allow_degraded: bool) -> None:

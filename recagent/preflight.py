@@ -291,6 +291,13 @@ def check_ids(scenario: Scenario, dataset, file: Path) -> None:
                     raise UserError(f"field 'interventions[{i}].agents': user {user} is not in the dataset", file)
 
 
+def check_played(scenario: Scenario, n_users: int, file: Path) -> None:
+    """Agents that people play (roleplay.agents) exist: ids 0 to agents - 1."""
+    from .simulation.roleplay import check_roleplay  # the simulation package imports this module's callers
+
+    check_roleplay(scenario, min(scenario.agents.count or n_users, n_users), file)
+
+
 def check_sizes(scenario: Scenario, n_users: int, n_items: int, n_interactions: int, n_genres: int,
                 file: Path) -> MemoryEstimate:
     """Sizes against the dataset and the machine: before loading (sizes a synthetic dataset will
@@ -325,6 +332,7 @@ def check_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun
     check_output(scenario, out, file)
     dataset = load_dataset(scenario)
     check_ids(scenario, dataset, file)
+    check_played(scenario, len(dataset.users), file)
     estimate = check_sizes(scenario, len(dataset.users), len(dataset.catalog), len(dataset.interactions),
                            dataset.catalog.genres.shape[1], file)
     notes = [str(n) for n in dataset.meta.get("notes", [])]

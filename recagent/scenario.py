@@ -224,6 +224,28 @@ class OutputsSpec(Strict):
     dir: Path | None = Field(None, description="parent folder of run folders (default: ./runs)")
 
 
+class RoleplaySpec(Strict):
+    """People playing agents in the web page (docs/roleplay.md); `recagent run --play ID` sets it too."""
+
+    agents: list[int] = Field(default_factory=list, max_length=100,
+                              description="agent ids (as in the events table, 0 to agents - 1) that people play")
+    turn_timeout_s: float = Field(120.0, gt=0, le=86_400, description="seconds a person has for a turn; then "
+                                  "the simulated policy acts instead, recorded as a timeout")
+    chat_turns: int = Field(3, ge=1, le=50, description="messages a person may send in one chat; each gets "
+                            "the friend's reply")
+    every_step: bool = Field(True, description="played agents get a turn at every step; false: only at steps "
+                             "where they are drawn active, like everyone else")
+
+    @field_validator("agents")
+    @classmethod
+    def _distinct(cls, v: list[int]) -> list[int]:
+        if any(a < 0 for a in v):
+            raise ValueError("agent ids are 0 or more")
+        if len(set(v)) != len(v):
+            raise ValueError("each agent can be played by one person only (an id is listed twice)")
+        return sorted(v)
+
+
 class Scenario(Strict):
     """A whole scenario as the YAML file reads (validated; `load_scenario` also resolves its paths)."""
 
@@ -240,6 +262,8 @@ class Scenario(Strict):
     interventions: list[InterventionSpec] = Field(default_factory=list)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
+    roleplay: RoleplaySpec = Field(default_factory=RoleplaySpec, description="people who play agents in the web "
+                                   "page, and their turns (docs/roleplay.md)")
 
     @field_validator("name")
     @classmethod

@@ -48,6 +48,22 @@ def _pick(options: list[str], key: str, salt: str) -> str:
     return options[zlib.crc32(f"{key}|{salt}".encode()) % len(options)]
 
 
+ANSWERS = ["Ha, {echo}? Tell me more.", "Interesting, I hadn't thought about {echo}.",
+           "Right, {echo}. I'll keep that in mind.", "Hm, {echo}... not sure, but maybe!"]
+LEANINGS = ["You know me, I'm always up for {likes}.", "Lately I've been into {likes}.",
+            "If it's {likes}, count me in."]
+
+
+def reply(request: SpeechRequest) -> str:
+    """A friend's offline answer to what a person wrote: a short echo of it, the friend's own taste,
+    and a memory when the friend has one (templates, not an LLM)."""
+    words = (request.question or "").split()
+    echo = (" ".join(words[:6]).rstrip(".!?,;:") + ("..." if len(words) > 6 else "")) if words else "that"
+    likes = " and ".join(request.reasons[:2]).lower() or "a good movie"
+    text = f"{_pick(ANSWERS, request.key, 'answer').format(echo=echo)} {_pick(LEANINGS, request.key, 'lean').format(likes=likes)}"
+    return text + (f" (I remember: {request.memories[0]})" if request.memories else "")
+
+
 def speak(request: SpeechRequest) -> str:
     """The offline text for one request."""
     s, key = request.sentiment, request.key
@@ -61,6 +77,8 @@ def speak(request: SpeechRequest) -> str:
         return line
     if request.kind == "feeling":
         return _pick(FEELINGS[s], key, "feel").format(title=title)
+    if request.kind == "reply":
+        return reply(request)
     memories = "; ".join(request.memories[:3]) or "nothing much yet"
     return (f"As {request.persona}, here is what I can tell you: {memories}. "
             f"(offline backend: answers are assembled from my memories, not written by an LLM)")

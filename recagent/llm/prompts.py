@@ -40,6 +40,11 @@ TEMPLATES = {
         ("system", SYSTEM),
         ("human", "Things you remember: {memories}. An interviewer asks: {question} Answer in a few sentences."),
     ]),
+    "reply": ChatPromptTemplate.from_messages([
+        ("system", SYSTEM),
+        ("human", "Your friend {listener} writes to you: \"{question}\" Things you remember: {memories}. "
+                  "You like {reasons}. Answer {listener} in one to three sentences."),
+    ]),
     "importance": ChatPromptTemplate.from_messages([
         ("system", "You rate how memorable everyday observations are for the person who made them."),
         ("human", "Rate each numbered observation from 1 (mundane) to 10 (life-changing) for its owner.\n"
@@ -69,6 +74,7 @@ FORMATS = {
     "post": '{"text": "<the post>", "sentiment": "liked|disliked|neutral"}',
     "feeling": '{"feeling": "<one sentence>", "emotion": "<one word>"}',
     "interview": '{"answer": "<your answer>"}',
+    "reply": '{"answer": "<your answer>"}',
     "importance": '{"scores": [<one integer 1-10 per observation, in order>]}',
     "reflection": '{"insights": ["<insight>"]}',
     "profile": '{"profile": "<the profile>", "update": "<what changed>"}',

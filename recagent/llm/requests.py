@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-ActKind = Literal["chat", "post", "feeling", "interview"]
+ActKind = Literal["chat", "post", "feeling", "interview", "reply"]  # reply: a friend answers a person (role-play)
 
 
 @dataclass

@@ -96,7 +96,7 @@ class RatingReply(BaseModel):
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
-    "chat": ChatReply, "post": PostReply, "feeling": FeelingReply, "interview": InterviewReply,
+    "chat": ChatReply, "post": PostReply, "feeling": FeelingReply, "interview": InterviewReply, "reply": InterviewReply,
     "importance": ImportanceReply, "reflection": ReflectionReply, "profile": ProfileReply, "rating": RatingReply,
 }
 

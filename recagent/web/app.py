@@ -41,6 +41,7 @@ from .runs import BadRequest, NotFound, RunStore
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 LOOPBACK_HOSTS = access.LOOPBACK_NAMES  # the Host headers a loopback-bound server answers
+PAGES = ("/", "/play")  # the pages a `?token=` link may open (/play: role-play runs)
 NEEDS_TOKEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>recagent</title>
 <link rel="icon" href="data:,"></head><body>
 <h1>recagent: this server needs its access token</h1>
@@ -93,7 +94,7 @@ def web_dir() -> Path:
 
 
 def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None,
-               warm: int = 0, warm_explanations: bool = True, token: str | None = None) -> FastAPI:
+               warm: int = 0, warm_explanations: bool = True, token: str | None = None, play=None) -> FastAPI:
     """The app serving the run folders under `runs_dir`.
 
     `allowed_hosts`, when given, rejects requests whose Host header is not one of them (the CLI
@@ -103,6 +104,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     whose run needs the cores) queues the newest run's feedback model for explanations (the CLI
     does; tests and the benchmark measure cold).
     `token`, when given, is required on every request (see access.py).
+    `play`, a `recagent.simulation.roleplay.RolePlay`, adds the role-play page and API (web/play.py).
     """
     if token is not None:
         access.check_token(token, "token")
@@ -133,17 +135,17 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     def authorise(request: Request) -> Response | None:
         """None when the request carries the token; else the answer to send instead."""
         if access.presented(token, request.headers.get("authorization"), request.cookies):
-            if request.url.path == "/" and "token" in request.query_params:
-                return RedirectResponse("/", status_code=303)  # drop the token from the address bar
+            if request.url.path in PAGES and "token" in request.query_params:
+                return RedirectResponse(request.url.path, status_code=303)  # drop the token from the address bar
             return None
-        offered = request.query_params.get("token") if request.url.path == "/" else None
+        offered = request.query_params.get("token") if request.url.path in PAGES else None
         if offered is not None and access.presented(token, f"Bearer {offered}", {}):
             # the link `recagent serve` printed: remember the token in a cookie the page's own
             # requests (fetch, EventSource) carry, and show the page at its clean address
-            response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
+            response = RedirectResponse(request.url.path, status_code=303, headers={"Cache-Control": "no-store"})
             response.set_cookie(access.cookie_name(token), token, httponly=True, samesite="lax", path="/")
             return response
-        if request.url.path == "/" or request.url.path.startswith("/static/"):
+        if request.url.path in PAGES or request.url.path.startswith("/static/"):
             return HTMLResponse(NEEDS_TOKEN_PAGE, status_code=401)
         return JSONResponse({"error": "this server needs its access token: open the address `recagent serve` "
                                       "printed, or send 'Authorization: Bearer TOKEN'"},
@@ -199,6 +201,10 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
 
     if page.is_dir():
         app.mount("/static", StaticFiles(directory=page), name="static")
+    if play is not None:  # recagent run --play (issue 16)
+        from .play import mount_play
+
+        mount_play(app, play, page)
 
     # --- runs ------------------------------------------------------------------------------------
 

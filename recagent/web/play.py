@@ -1,0 +1,72 @@
+"""The role-play page and its API (docs/roleplay.md), mounted on the web app of a run with played
+agents (`recagent run FILE --play ID` starts both: web/play_serve.py).
+
+- `GET /play` the page (`static/play.html`); `GET /api/play` the run and its played agents;
+- `GET /api/play/{agent}` what the page shows (polled): persona, ratings, feed, the open turn and
+  its seconds left;
+- `POST /api/play/{agent}` one command as JSON (`{"do": "watch", "item": 12, "rating": 4}`, see
+  `recagent.simulation.roleplay_acts`): 200 with its result, 400 when it does not fit the turn,
+  409 when it is not the agent's turn, 415 for anything but JSON (which keeps cross-site forms out).
+
+The commands are applied on the simulation's thread (the hook waits for them on a queue), so the web
+side never touches the model. The access rule is the rest of the server's (access.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import UserError
+from ..simulation.roleplay import NotYourTurn, RolePlay
+from ..simulation.roleplay_acts import ActError
+
+MAX_BODY = 4096
+
+
+def mount_play(app: FastAPI, roleplay: RolePlay, page_dir: Path) -> None:
+    """Add the role-play page and endpoints to `app` (create_app calls it when given a RolePlay)."""
+
+    @app.get("/play", response_class=FileResponse, include_in_schema=False)
+    def play_page():
+        return FileResponse(page_dir / "play.html", media_type="text/html")
+
+    @app.get("/api/play")
+    def played():
+        return {"run": roleplay.run_name, "finished": roleplay.finished,
+                "agents": [{"id": a, "name": roleplay.state(a).get("name"), "status": roleplay.state(a).get("status")}
+                           for a in roleplay.seats]}
+
+    @app.get("/api/play/{agent}")
+    def seat_state(agent: int):
+        try:
+            return roleplay.state(agent)
+        except NotYourTurn as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+
+    @app.post("/api/play/{agent}")
+    async def act(agent: int, request: Request):
+        if "application/json" not in request.headers.get("content-type", ""):
+            return JSONResponse({"error": "send the act as JSON, e.g. {\"do\": \"nothing\"}"}, status_code=415)
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return JSONResponse({"error": f"the request body is longer than {MAX_BODY} bytes"}, status_code=400)
+        try:
+            data = json.loads(raw or b"null")
+        except ValueError:
+            return JSONResponse({"error": "the request body is not valid JSON"}, status_code=400)
+        if not isinstance(data, dict):
+            return JSONResponse({"error": "expected a JSON object like {\"do\": \"nothing\"}"}, status_code=400)
+        try:
+            result = await run_in_threadpool(roleplay.submit, agent, data)
+        except NotYourTurn as e:
+            return JSONResponse({"error": str(e)}, status_code=409 if agent in roleplay.seats else 404)
+        except (ActError, UserError) as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        except TimeoutError:
+            return JSONResponse({"error": "the simulation did not answer in time"}, status_code=503)
+        return {"result": result, "state": roleplay.state(agent)}

@@ -1,0 +1,92 @@
+"""`recagent run FILE --play ID`: the run steps in a background thread while uvicorn serves the
+role-play page (web/play.py) and the run's live page; each played turn waits for its person."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from ..errors import UserError
+from ..simulation.roleplay import RolePlay
+
+
+def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: float | None, out: Path | None,
+                   seed: int | None, steps: int | None, quiet: bool, host: str, port: int, console: Console,
+                   token: str | None = None, keep_serving: bool = True):
+    """Run a scenario with people playing `agents` (added to the scenario's roleplay block): the page
+    is served first, the run steps in a background thread, each played turn waits for its person."""
+    import uvicorn
+
+    from ..preflight import check_run, in_file
+    from ..scenario_loading import load_scenario
+    from ..simulation.build import build_model
+    from ..simulation.runner import run_to_end
+    from ..simulation.session import Session, new_run_dir, with_overrides
+    from .access import is_loopback
+    from .app import LOOPBACK_HOSTS, create_app
+    from .serve import check_bind, page_url
+
+    scenario = with_overrides(load_scenario(scenario_path), seed, steps)
+    spec = scenario.roleplay
+    try:
+        scenario.roleplay = type(spec).model_validate({**spec.model_dump(), "agents": sorted(set(spec.agents) | set(agents)),
+                                                       **({"turn_timeout_s": turn_timeout} if turn_timeout else {})})
+    except Exception as e:  # pydantic: one line naming the option
+        first = e.errors()[0] if hasattr(e, "errors") else {"msg": str(e), "loc": ()}
+        raise UserError(f"--play/--turn-timeout: {first['msg']}") from None
+    required = check_bind(host, port, token, console)
+    dataset = check_run(scenario, scenario_path, out).dataset  # the played ids are checked here (exit 2)
+    with in_file(scenario_path):
+        model = build_model(scenario, dataset)
+    run_dir = new_run_dir(scenario, out)  # named now; created by Session.start on the simulation's thread
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    roleplay = RolePlay(model, run_dir.name).attach()
+    allowed = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
+    app = create_app(run_dir.parent, allowed_hosts=allowed, token=required, warm_explanations=False,
+                     play=roleplay)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    web = threading.Thread(target=server.run, name="recagent-web", daemon=True)
+    web.start()
+    deadline = time.monotonic() + 10
+    while not server.started and web.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
+    base = page_url(host, port, required, bool(token)).split("#")[0]
+    console.print(f"play: {base.replace(f':{port}/', f':{port}/play', 1)}  (agents {', '.join(map(str, scenario.roleplay.agents))}; "
+                  f"{scenario.roleplay.turn_timeout_s:g} s per turn)", highlight=False, soft_wrap=True)
+    outcome: dict = {}
+
+    def simulate():
+        # the run folder, its event log (an SQLite connection belongs to the thread that opened it)
+        # and its memory store are opened on this thread, which steps the run
+        try:
+            session = Session.start(scenario, dataset, model, run_dir)
+            outcome["result"] = run_to_end(session, not quiet, console)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread below
+            outcome["error"] = e
+        finally:
+            roleplay.finish()
+
+    runner = threading.Thread(target=simulate, name="recagent-roleplay", daemon=True)
+    runner.start()
+    try:
+        while runner.is_alive():
+            runner.join(0.5)
+        if "error" in outcome:
+            raise outcome["error"]
+        result = outcome["result"]
+        console.print(f"run folder: [bold]{result.run_dir}[/]")
+        if keep_serving:
+            console.print("still serving; Ctrl-C to stop")
+            while web.is_alive():
+                web.join(0.5)
+        return result
+    except KeyboardInterrupt:
+        return outcome.get("result")
+    finally:
+        server.should_exit = True
+        web.join(5)
