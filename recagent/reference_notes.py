@@ -43,7 +43,6 @@ FIELD_NOTES: dict[str, str] = {
     "FeedbackSpec.params": "keyword arguments of the feedback model",
     "LLMSpec.provider": "offline (templates, no calls), openai (any OpenAI-compatible endpoint) or fake (scripted)",
     "LLMSpec.temperature": "sampling temperature",
-    "LLMSpec.max_concurrency": "calls in flight at once",
     "MemorySpec.short_term_capacity": "observations kept in short-term memory per agent",
     "ActivationSpec.kind": "pareto (RecAgent's heavy-tailed activity), random (same probability for all) or all",
     "BusySpec.post": "hours an agent is busy after a post",

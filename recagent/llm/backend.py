@@ -2,7 +2,8 @@
 accounting and a budget.
 
 All LLM acts of a step go out as one concurrent wave (`run_tasks`), at most `max_concurrency`
-calls in flight. Around every call:
+calls in flight on each endpoint of `llm.base_url`, each call to the endpoint with the most room
+(`endpoints.py`). Around every call:
 
 - a SQLite prompt cache (`cache.py`): a re-run with the same prompts replays without calls;
 - retries with exponential backoff (`backoff * 2**n` seconds) on 429, 5xx, timeouts, connection
@@ -28,7 +29,7 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -36,7 +37,8 @@ from pydantic import BaseModel
 
 from ..cache import cache_dir as default_cache_dir
 from .cache import PromptCache, prompt_key
-from .completion import complete
+from .completion import ChatPoster
+from .endpoints import Endpoint, EndpointPool
 from .fake import ScriptedChatModel
 from .offline import OfflineChatModel, speak
 from .prompts import render
@@ -114,6 +116,14 @@ def _retryable(error: BaseException) -> bool:
     return True  # timeouts, connection errors, malformed bodies, unparsable replies
 
 
+class _Failed(Exception):
+    """One attempt failed; `message` is what was recorded. `final`: another try would get the same answer."""
+
+    def __init__(self, message: str, final: bool = False):
+        super().__init__(message)
+        self.message, self.final = message, final
+
+
 class LanguageBackend:
     """Wraps one chat model per endpoint; `label` is what users see ("offline" for the offline backend)."""
 
@@ -123,8 +133,11 @@ class LanguageBackend:
                  params: dict | None = None, secrets: tuple[str, ...] = (),
                  requests_per_minute: float | None = None, tokens_per_minute: float | None = None):
         self.models = list(model) if isinstance(model, (list, tuple)) else [model]
-        # one gate per endpoint: rate limits and Retry-After pauses apply to each URL on its own
-        self.gates = [EndpointGate(requests_per_minute, tokens_per_minute) for _ in self.models]
+        # one gate per endpoint: rate limits and Retry-After pauses apply to each URL on its own;
+        # OpenAI-compatible endpoints are posted to directly (completion.py), others through LangChain
+        self.pool = EndpointPool([Endpoint(m, EndpointGate(requests_per_minute, tokens_per_minute),
+                                           ChatPoster(m, max_concurrency) if hasattr(m, "root_async_client") else None)
+                                  for m in self.models], per_endpoint=max_concurrency)
         self.model = self.models[0]
         self.label = label
         self.max_concurrency = max_concurrency
@@ -156,7 +169,9 @@ class LanguageBackend:
             # per-call callback machinery, which would dominate a 10,000-agent step.
             self.usage.offline_replies += len(requests)
             return [Reply(speak(r), None, "offline") for r in requests]
-        return self.run_tasks([Task(r.kind, render(r), (lambda r=r: (speak(r), None))) for r in requests])
+        # rendered lazily, on the wave's loop: the first calls go out while later prompts are rendered
+        tasks = (Task(r.kind, render(r), (lambda r=r: (speak(r), None))) for r in requests)
+        return self._run(tasks, len(requests)) if requests else []
 
     def run_tasks(self, tasks: list[Task]) -> list[Reply]:
         """Replies for any LLM tasks, in order: one wave, bounded concurrency, cached, retried."""
@@ -165,8 +180,10 @@ class LanguageBackend:
         if self.is_offline:
             self.usage.offline_replies += len(tasks)
             return [Reply(*t.fallback(), "offline") for t in tasks]
-        future = asyncio.run_coroutine_threadsafe(self._wave(tasks), self._event_loop())
-        return future.result()
+        return self._run(iter(tasks), len(tasks))
+
+    def _run(self, tasks: Iterator[Task], count: int) -> list[Reply]:
+        return asyncio.run_coroutine_threadsafe(self._wave(tasks, count), self._event_loop()).result()
 
     def over_budget(self) -> bool:
         u = self.usage
@@ -183,11 +200,12 @@ class LanguageBackend:
     def close(self) -> None:
         if self._loop is not None:
             clients = [c for m in self.models if (c := getattr(m, "http_async_client", None)) is not None]
-            if clients:
-                async def close_clients():
-                    for client in clients:
-                        await client.aclose()
-                asyncio.run_coroutine_threadsafe(close_clients(), self._loop).result(timeout=5)
+
+            async def close_clients():
+                await self.pool.aclose()
+                for client in clients:
+                    await client.aclose()
+            asyncio.run_coroutine_threadsafe(close_clients(), self._loop).result(timeout=5)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             self._loop.close()
@@ -218,9 +236,23 @@ class LanguageBackend:
         del self.usage.errors[:-50]
         return message
 
-    async def _wave(self, tasks: list[Task]) -> list[Reply]:
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-        return list(await asyncio.gather(*(self._one(n, t, semaphore) for n, t in enumerate(tasks))))
+    async def _wave(self, tasks: Iterator[Task], count: int) -> list[Reply]:
+        """Run the tasks with at most twice the pool's slots alive at once: a wave of 10,000 calls keeps
+        a few hundred coroutines, not 10,000 queued on a semaphore, so a call costs the same in any wave."""
+        replies: list[Reply | None] = [None] * count
+        alive = asyncio.Semaphore(2 * self.pool.capacity)
+
+        async def run(index: int, task: Task) -> None:
+            try:
+                replies[index] = await self._one(task)
+            finally:
+                alive.release()
+
+        async with asyncio.TaskGroup() as group:
+            for index, task in enumerate(tasks):
+                await alive.acquire()
+                group.create_task(run(index, task))
+        return replies
 
     def _budget_reply(self, task: Task) -> Reply:
         self.exhausted = True
@@ -228,78 +260,89 @@ class LanguageBackend:
         self.usage.offline_replies += 1
         return Reply(*task.fallback(), "budget", error="budget spent")
 
-    async def _one(self, index: int, task: Task, semaphore: asyncio.Semaphore) -> Reply:
+    def _cached(self, key: str | None, task: Task) -> Reply | None:
+        if key is None or (hit := self.cache.get(key)) is None:
+            return None
+        try:
+            data = parse_reply(hit[0], task.schema) if task.schema else None
+        except ReplyFormatError:
+            return None
+        self.usage.cache_hits += 1
+        return Reply(data.as_text() if data is not None else hit[0], data, "cache")
+
+    async def _one(self, task: Task) -> Reply:
         self.usage.acts += 1
         key = prompt_key(task.messages, self.params, task.kind) if self.cache is not None else None
-        if key is not None and (hit := self.cache.get(key)) is not None:
-            try:
-                data = parse_reply(hit[0], task.schema) if task.schema else None
-                self.usage.cache_hits += 1
-                return Reply(data.as_text() if data is not None else hit[0], data, "cache")
-            except ReplyFormatError:
-                pass
-        last_error = None
+        if (cached := self._cached(key, task)) is not None:
+            return cached
+        last_error, endpoint = None, None
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.usage.retries += 1
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            endpoint = (index + attempt) % len(self.models)
-            model, gate = self.models[endpoint], self.gates[endpoint]
-            async with semaphore:
-                if self.over_budget():  # checked after waiting: calls in flight may have spent it
-                    return self._budget_reply(task)
-                reserved = estimate_tokens(task.messages, self._completion_cap) if gate.counts_tokens else 0
-                waited = await gate.acquire(reserved)  # before the timeout starts: pacing is not slowness
-                if waited:
-                    self.usage.rate_limit_wait_s += waited
-                    if self.over_budget():
-                        gate.settle(reserved, 0)
-                        return self._budget_reply(task)
-                self.usage.calls += 1
-                self.usage.calls_by_kind[task.kind] = self.usage.calls_by_kind.get(task.kind, 0) + 1
-                try:
-                    call = complete(model, task.messages)
-                    reply = await (asyncio.wait_for(call, self.timeout + 1.0) if self.timeout else call)
-                except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
-                    self.usage.failures += 1
-                    if _status(e) is not None:
-                        gate.settle(reserved, 0)  # the server refused the call: it spent no tokens
-                    last_error = self._record_error(e if not isinstance(e, asyncio.TimeoutError)
-                                                    else f"timeout after {self.timeout} s")
-                    wait = retry_after_seconds(e)
-                    if wait is not None and wait > RETRY_AFTER_CAP_S:
-                        last_error = self._record_error(f"Retry-After {wait:g} s is over {RETRY_AFTER_CAP_S:g} s "
-                                                        f"(a quota, not a burst): not retried")
-                        break
-                    if wait is not None and _retryable(e):
-                        gate.pause(wait)
-                        self.usage.retry_after_waits += 1
-                    if not _retryable(e):
-                        break
-                    continue
-            prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
-            if reply.has_usage:
-                gate.settle(reserved, prompt_tokens + completion_tokens)
-            self.usage.prompt_tokens += prompt_tokens
-            self.usage.completion_tokens += completion_tokens
-            text = reply.text
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))  # holding no slot
+            endpoint = await self.pool.acquire(avoid=endpoint)  # a retry goes to another endpoint if any
             try:
-                if reply.finish_reason == "length":
-                    raise ReplyFormatError("truncated reply (finish_reason=length)")
-                data = parse_reply(text, task.schema) if task.schema else None
-                if data is None and not text.strip():
-                    raise ReplyFormatError("empty reply")
-            except ReplyFormatError as e:
-                self.usage.failures += 1
-                self.usage.parse_failures += 1
-                last_error = self._record_error(f"{task.kind}: {e}")
-                continue
-            if key is not None:
-                self.cache.put(key, text, prompt_tokens, completion_tokens)
-            return Reply(data.as_text() if data is not None else text, data, "llm")
+                return await self._attempt(task, key, endpoint)
+            except _Failed as failed:
+                last_error = failed.message
+                if failed.final:
+                    break
+            finally:
+                self.pool.release(endpoint)
         self.usage.fallbacks += 1
         self.usage.offline_replies += 1
         return Reply(*task.fallback(), "fallback", error=last_error)
+
+    async def _attempt(self, task: Task, key: str | None, endpoint: Endpoint) -> Reply:
+        """One try on one endpoint, holding one of its slots: the reply, or `_Failed`."""
+        gate = endpoint.gate
+        if self.over_budget():  # checked after waiting for the slot: calls in flight may have spent it
+            return self._budget_reply(task)
+        reserved = estimate_tokens(task.messages, self._completion_cap) if gate.counts_tokens else 0
+        waited = await gate.acquire(reserved)  # before the timeout starts: pacing is not slowness
+        if waited:
+            self.usage.rate_limit_wait_s += waited
+            if self.over_budget():
+                gate.settle(reserved, 0)
+                return self._budget_reply(task)
+        self.usage.calls += 1
+        self.usage.calls_by_kind[task.kind] = self.usage.calls_by_kind.get(task.kind, 0) + 1
+        try:
+            if self.timeout:
+                async with asyncio.timeout(self.timeout + 1.0):  # a timer, not a task per call like wait_for
+                    reply = await endpoint.complete(task.messages)
+            else:
+                reply = await endpoint.complete(task.messages)
+        except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
+            self.usage.failures += 1
+            if _status(e) is not None:
+                gate.settle(reserved, 0)  # the server refused the call: it spent no tokens
+            message = self._record_error(e if not isinstance(e, TimeoutError) else f"timeout after {self.timeout} s")
+            wait = retry_after_seconds(e)
+            if wait is not None and wait > RETRY_AFTER_CAP_S:
+                raise _Failed(self._record_error(f"Retry-After {wait:g} s is over {RETRY_AFTER_CAP_S:g} s "
+                                                 f"(a quota, not a burst): not retried"), final=True) from None
+            if wait is not None and _retryable(e):
+                gate.pause(wait)
+                self.usage.retry_after_waits += 1
+            raise _Failed(message, final=not _retryable(e)) from None
+        if reply.has_usage:
+            gate.settle(reserved, reply.prompt_tokens + reply.completion_tokens)
+        self.usage.prompt_tokens += reply.prompt_tokens
+        self.usage.completion_tokens += reply.completion_tokens
+        try:
+            if reply.finish_reason == "length":
+                raise ReplyFormatError("truncated reply (finish_reason=length)")
+            data = parse_reply(reply.text, task.schema) if task.schema else None
+            if data is None and not reply.text.strip():
+                raise ReplyFormatError("empty reply")
+        except ReplyFormatError as e:
+            self.usage.failures += 1
+            self.usage.parse_failures += 1
+            raise _Failed(self._record_error(f"{task.kind}: {e}")) from None
+        if key is not None:
+            self.cache.put(key, reply.text, reply.prompt_tokens, reply.completion_tokens)
+        return Reply(data.as_text() if data is not None else reply.text, data, "llm")
 
 
 def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: Path | None = None,

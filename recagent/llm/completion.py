@@ -1,16 +1,21 @@
 """One chat completion, as the backend needs it: the text, the tokens and why the reply ended.
 
-For an OpenAI-compatible endpoint the request goes through the async OpenAI client that LangChain's
-`ChatOpenAI` holds (`root_async_client`: our key, URL, timeout and HTTP client), posted as JSON and
-read as JSON. LangChain's per-call machinery (callbacks, run managers, message objects) and the
-SDK's request transform and response models cost about 0.9 ms of client CPU per call, more than
-the HTTP exchange itself, and a wave of 10,000 acts pays it 10,000 times. The request body is the
-one ChatOpenAI sends. Any other chat model (the scripted fake) is called through `ainvoke`.
-Errors are the OpenAI client's own (`openai.APIStatusError` and the rest), as through ChatOpenAI.
+For an OpenAI-compatible endpoint (LangChain's `ChatOpenAI`) the request is posted by a `ChatPoster`:
+one aiohttp session per endpoint, with as many kept-alive connections as calls in flight, the
+request body ChatOpenAI sends, the key, URL and timeout ChatOpenAI holds. The layers above the
+socket cost more client CPU than the exchange itself and a wave of 10,000 acts pays them 10,000
+times: LangChain's per-call machinery (callbacks, run managers, message objects) about 0.9 ms, and
+the OpenAI SDK's request pipeline (request options, httpx request and response objects over the
+aiohttp transport) about 0.5 ms, with answers coming back up to a whole round late at 100 in flight
+(`docs/llm.md`, "Large waves"). Failures raise the OpenAI SDK's own exceptions
+(`openai.RateLimitError`, `openai.APITimeoutError`, ...: status code, message and headers, so
+Retry-After reads the same), built from the reply the way the SDK builds them.
+Any other chat model (the scripted fake) is called through LangChain's `ainvoke`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -32,32 +37,95 @@ class MalformedCompletion(Exception):
     """The endpoint answered 200 with a body that is not a chat completion (retried like a 5xx)."""
 
 
-async def complete(model, messages: list[BaseMessage]) -> Completion:
-    client = getattr(model, "root_async_client", None)  # ChatOpenAI; duck-typed so langchain_openai stays unimported
-    if client is not None:
-        return await _post(model, client, messages)
-    message = await model.ainvoke(messages)
-    meta = getattr(message, "usage_metadata", None) or {}
-    return Completion(str(message.content), int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)),
-                      (getattr(message, "response_metadata", None) or {}).get("finish_reason"), bool(meta))
-
-
-async def _post(model, client, messages: list[BaseMessage]) -> Completion:
-    import httpx
-
-    body = {"messages": [{"role": ROLES.get(m.type, "user"), "content": m.content} for m in messages],
-            "model": model.model_name, "stream": False}
-    if model.max_tokens is not None:
-        body["max_completion_tokens"] = model.max_tokens
-    if model.temperature is not None:
-        body["temperature"] = model.temperature
-    response = await client.post("/chat/completions", body=body, cast_to=httpx.Response)
+def parse_completion(content: bytes) -> Completion:
     try:
-        data = json.loads(response.content)
+        data = json.loads(content)
         choice = data["choices"][0]
         text = choice["message"]["content"] or ""
         usage = data.get("usage") or {}
         return Completion(str(text), int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                           choice.get("finish_reason"), bool(usage))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise MalformedCompletion(f"not a chat completion: {response.content[:80]!r}") from None
+        raise MalformedCompletion(f"not a chat completion: {content[:80]!r}") from None
+
+
+async def invoke(model, messages: list[BaseMessage]) -> Completion:
+    """A completion from any LangChain chat model (the path for models that are not ChatOpenAI)."""
+    message = await model.ainvoke(messages)
+    meta = getattr(message, "usage_metadata", None) or {}
+    return Completion(str(message.content), int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0)),
+                      (getattr(message, "response_metadata", None) or {}).get("finish_reason"), bool(meta))
+
+
+def status_error(status: int, headers, content: bytes, url: str):
+    """The OpenAI SDK's exception for an HTTP error reply, with the SDK's message ("Error code: 429 - {...}")."""
+    import httpx
+    import openai
+
+    response = httpx.Response(status, headers=headers, content=content, request=httpx.Request("POST", url))
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = content.decode(errors="replace")
+    error = body.get("error", body) if isinstance(body, dict) else body
+    kind = {400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
+            404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
+            429: openai.RateLimitError}.get(status, openai.InternalServerError if status >= 500 else openai.APIStatusError)
+    return kind(f"Error code: {status} - {body}", response=response, body=error)
+
+
+class ChatPoster:
+    """Posts chat completions to one OpenAI-compatible endpoint, as the `ChatOpenAI` it is built from would."""
+
+    def __init__(self, model, connections: int):
+        self.model = model
+        client = model.root_async_client  # the SDK's own resolution of URL, key, headers and timeout
+        self.url = str(client.base_url).rstrip("/") + "/chat/completions"
+        self.headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
+                        if isinstance(v, str)}  # the SDK marks headers it leaves out with an Omit object
+        self.connections = connections
+        timeout = client.timeout
+        self.timeout = float(timeout) if isinstance(timeout, (int, float)) else None
+        self._session = None  # created on the event loop that uses it
+
+    def _body(self, messages: list[BaseMessage]) -> bytes:
+        body = {"messages": [{"role": ROLES.get(m.type, "user"), "content": m.content} for m in messages],
+                "model": self.model.model_name, "stream": False}
+        if self.model.max_tokens is not None:
+            body["max_completion_tokens"] = self.model.max_tokens
+        if self.model.temperature is not None:
+            body["temperature"] = self.model.temperature
+        return json.dumps(body).encode()
+
+    def _open(self):
+        import aiohttp
+
+        # keep-alive connections, one per call in flight: a wave never reconnects
+        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(connector=connector, headers=self.headers,
+                                              timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return self._session
+
+    async def complete(self, messages: list[BaseMessage]) -> Completion:
+        import aiohttp
+        import httpx
+        import openai
+
+        session = self._session or self._open()
+        try:
+            async with session.post(self.url, data=self._body(messages)) as response:
+                content = await response.read()
+                status, headers = response.status, response.headers
+        except asyncio.TimeoutError:
+            raise openai.APITimeoutError(request=httpx.Request("POST", self.url)) from None
+        except aiohttp.ClientError as e:
+            raise openai.APIConnectionError(message=f"Connection error: {e}",
+                                            request=httpx.Request("POST", self.url)) from e
+        if status >= 400:
+            raise status_error(status, list(headers.items()), content, self.url)
+        return parse_completion(content)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

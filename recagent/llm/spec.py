@@ -46,7 +46,7 @@ class LLMSpec(Strict):
     api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(300, ge=1, description="completion tokens per call")
-    max_concurrency: int = Field(8, ge=1)
+    max_concurrency: int = Field(8, ge=1, description="calls in flight on each endpoint of base_url")
     timeout: float = Field(30.0, gt=0, description="seconds per call")
     max_retries: int = Field(3, ge=0, description="retries on 429/5xx/timeouts/malformed replies")
     backoff: float = Field(1.0, ge=0, description="first retry delay in seconds, doubled each retry")
