@@ -15,6 +15,7 @@ client's timeout), "malformed" (a body that is not JSON), "truncated" (the reply
 finish_reason "length"), "wrong_format" (valid JSON of the wrong shape), "ok". A 429 or 503 carries
 `Retry-After: <retry_after>` when `retry_after` is set.
 `models_status` makes GET /v1/models answer that status instead of the list.
+`max_in_flight` is the most chat requests it was answering at once (tests check concurrency limits).
 Every chat request is recorded (headers and body) so tests can check keys, counts and prompts; the
 model-list requests are recorded apart, in `model_requests`, so they never shift a script.
 
@@ -75,6 +76,7 @@ class LLMServer:
         self.model_requests: list[dict] = []  # GET /v1/models: headers
         self.arrivals: list[float] = []  # time.monotonic() of each chat request, for rate tests
         self.outcomes: list[str] = []
+        self.in_flight = self.max_in_flight = 0  # chat requests being answered now / at most at once
         self._lock = threading.Lock()  # tests read the lists from another thread
         # bound here, so the port is known (and taken) before the server starts
         self._socket = socket.create_server(("127.0.0.1", port), backlog=1024, reuse_port=False)
@@ -152,6 +154,14 @@ class LLMServer:
         body["_headers"] = {k.lower(): v for k, v in request.headers.items()}
         body["_client_port"] = request.transport.get_extra_info("peername")[1]  # one port per connection
         step = self._next(body)
+        self.in_flight += 1  # one event loop serves every request: no lock needed
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(body, step)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, body: dict, step: str | dict) -> web.Response:
         if self.delay:
             await asyncio.sleep(self.delay)
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
