@@ -1,0 +1,156 @@
+"""Role-play without a browser: a person who never answers changes nothing but the turn records,
+commands that do not fit a turn are refused (over real HTTP), and the command line's user errors
+are one line with exit code 2 and nothing written. The browser test is tests/test_roleplay_browser.py."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from recagent.api import Simulation
+from recagent.cli import app
+from recagent.simulation.roleplay import NotYourTurn, RolePlay
+from recagent.web.browser import ServerThread
+
+from .conftest import SMALL_SCENARIO, merge
+
+PLAYED = 2
+
+
+def rows(run_dir, *, without=()) -> list[tuple]:
+    con = sqlite3.connect(run_dir / "events.sqlite")
+    try:
+        found = con.execute("SELECT step, sim_time, agent_id, kind, item_id, target_agent_id, payload FROM events "
+                            "ORDER BY id").fetchall()
+    finally:
+        con.close()
+    return [r for r in found if r[3] not in without]
+
+
+def test_a_person_who_never_answers_leaves_the_run_as_the_policy_would_run_it(tmp_path):
+    scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 3, "activation": {"kind": "all"}}})
+    plain = Simulation.from_dict(scenario, out=tmp_path / "plain").run()
+    played = Simulation.from_dict(merge(scenario, {"roleplay": {"agents": [PLAYED], "turn_timeout_s": 0.2}}),
+                                  out=tmp_path / "played")
+    RolePlay(played.model, "played").attach()
+    began = time.monotonic()
+    played.run()
+    assert time.monotonic() - began >= 3 * 0.2  # each of the three turns waited for its person
+    turns = [json.loads(r[6]) for r in rows(played.run_dir) if r[3] == "turn"]
+    assert len(turns) == 3 and all(t["timed_out"] and t["acts"] == [] and t["source"] == "human" for t in turns)
+    # at step 0 nobody is busy yet, so the agent was drawn active: its drawn act was done by the policy
+    assert turns[0]["policy"] in ("browse", "search", "chat", "post", "nothing")
+    # the agent was given back with the act it had drawn: the same draws, the same events
+    assert rows(played.run_dir, without=("turn", "recommender_update")) == rows(plain.run_dir)
+
+
+@pytest.fixture
+def live(tmp_path):
+    """A run with agent PLAYED played, stepping in a background thread, its page served on 127.0.0.1."""
+    scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 2},
+                                      "roleplay": {"agents": [PLAYED], "turn_timeout_s": 30, "chat_turns": 2}})
+    ready, done, made = threading.Event(), threading.Event(), {}
+
+    def simulate():  # the run is made on the thread that steps it: its SQLite log belongs to that thread
+        made["sim"] = sim = Simulation.from_dict(scenario, out=tmp_path / "runs" / "live")
+        made["roleplay"] = roleplay = RolePlay(sim.model, "live").attach()
+        ready.set()
+        try:
+            sim.run()
+        finally:
+            roleplay.finish()
+            done.set()
+
+    runner = threading.Thread(target=simulate, daemon=True)
+    runner.start()
+    assert ready.wait(120)
+    with ServerThread(tmp_path / "runs", play=made["roleplay"]) as server:
+        yield {"url": server.url.rstrip("/"), "roleplay": made["roleplay"], "sim": made["sim"], "done": done}
+        done.wait(60)
+
+
+def wait_turn(url: str, step: int) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{url}/api/play/{PLAYED}").json()
+        if state["status"] == "your turn" and state["step"] == step:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"no turn at step {step}")
+
+
+def test_commands_that_do_not_fit_the_turn_are_refused_over_http(live):
+    url, act = live["url"], f"{live['url']}/api/play/{PLAYED}"
+    state = wait_turn(url, 0)
+    assert state["turn"]["mode"] is None and state["seconds_left"] > 0 and state["friends"]
+    assert httpx.post(act, content="do=nothing", headers={"content-type": "application/x-www-form-urlencoded"}
+                      ).status_code == 415
+    assert httpx.post(act, content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    bad = httpx.post(act, json={"do": "fly"})
+    assert bad.status_code == 400 and "do" in bad.json()["error"]
+    assert httpx.post(act, json={"do": "end"}).status_code == 400  # no chat open
+    strangers = sorted(set(range(40)) - {f["id"] for f in state["friends"]} - {PLAYED})
+    stranger = httpx.post(act, json={"do": "chat", "friend": strangers[0], "text": "hi"})
+    assert stranger.status_code == 400 and "not one of your contacts" in stranger.json()["error"]
+    assert httpx.get(f"{url}/api/play/{PLAYED + 1}").status_code == 404
+    shown = httpx.post(act, json={"do": "page", "page": 0}).json()
+    assert len(shown["result"]["items"]) == live["sim"].scenario.simulation.page_size
+    assert httpx.post(act, json={"do": "page", "page": 2}).status_code == 400  # pages come in order
+    off_page = httpx.post(act, json={"do": "watch", "item": -5, "rating": 3})
+    assert off_page.status_code == 400 and "not on a page" in off_page.json()["error"]
+    mixed = httpx.post(act, json={"do": "post", "text": "hello"})
+    assert mixed.status_code == 400 and "one act per turn" in mixed.json()["error"]
+    left = httpx.post(act, json={"do": "leave"})
+    assert left.status_code == 200 and left.json()["state"]["status"] == "waiting"
+    late = httpx.post(act, json={"do": "nothing"})  # the turn is over until the next step's opens
+    assert late.status_code in (200, 409)
+    if late.status_code == 200:  # the next turn was already open: that was its act
+        assert late.json()["state"]["step"] == 1
+    else:
+        wait_turn(url, 1)
+        assert httpx.post(act, json={"do": "nothing"}).status_code == 200
+    assert live["done"].wait(60)
+    with pytest.raises(NotYourTurn):
+        live["roleplay"].submit(PLAYED, {"do": "nothing"})
+    turns = [json.loads(r[6]) for r in rows(live["sim"].run_dir) if r[3] == "turn"]
+    assert [t["acts"] for t in turns] == [[{"do": "page", "page": 0}, {"do": "leave"}], [{"do": "nothing"}]]
+
+
+def write(tmp_path, overrides: dict):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(merge(SMALL_SCENARIO, overrides)))
+    return path
+
+
+@pytest.mark.parametrize("args, roleplay, message", [
+    (["validate"], {"agents": [99]}, "field 'roleplay.agents': agent 99 does not exist; the run has 40 agents"),
+    (["run", "--out", "{out}"], {"agents": [1, 1]}, "roleplay.agents"),
+    (["run", "--out", "{out}", "--play", "40"], {}, "field 'roleplay.agents': agent 40 does not exist"),
+    (["run", "--out", "{out}", "--turn-timeout", "5"], {}, "--turn-timeout applies with --play"),
+    (["run", "--out", "{out}", "--play", "1", "--turn-timeout", "-1"], {}, "--play/--turn-timeout"),
+])
+def test_user_errors_are_one_line_exit_2_and_write_nothing(tmp_path, args, roleplay, message):
+    path = write(tmp_path, {"roleplay": roleplay} if roleplay else {})
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [args[0], str(path), *[a.replace("{out}", str(out)) for a in args[1:]]])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_replay_needs_a_role_play_run(tmp_path):
+    plain = Simulation.from_dict(merge(SMALL_SCENARIO, {"simulation": {"steps": 1}}), out=tmp_path / "plain").run()
+    result = CliRunner().invoke(app, ["run", "--replay", str(plain.run_dir), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 2 and "nothing to replay" in result.output
+    result = CliRunner().invoke(app, ["run", "--replay", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "not a run folder" in result.output
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "s.yaml"), "--replay", str(plain.run_dir)])
+    assert result.exit_code == 2 and "--replay runs the recorded run's own scenario" in result.output
+    assert not (tmp_path / "again").exists()
