@@ -48,3 +48,75 @@ def test_build_graph_none():
     g = build_graph("none", 5, degree=4, rewire=0, homophily_strength=0, tastes=np.ones((5, 2)),
                     rng=np.random.default_rng(0))
     assert g.number_of_nodes() == 5 and g.number_of_edges() == 0
+
+
+def test_homophily_by_rejection_above_the_pool_links_similar_tastes():
+    from recagent.social import homophily_edges
+
+    rng = np.random.default_rng(5)
+    tastes = rng.dirichlet(np.full(8, 0.3), size=3000)  # above pool + 1: the rejection sampler
+    tastes[7] = 0.0  # a user without tastes still gets contacts
+    unit = tastes / np.maximum(np.linalg.norm(tastes, axis=1, keepdims=True), 1e-12)
+    strong = homophily_edges(tastes, 8, 6.0, np.random.default_rng(1))
+    flat = homophily_edges(tastes, 8, 0.0, np.random.default_rng(1))
+    assert (strong.source < strong.target).all() and len(np.unique(strong.source * 3000 + strong.target)) == len(strong)
+    degree = np.bincount(np.r_[strong.source, strong.target], minlength=3000)
+    assert degree.min() >= 4 and 7 <= degree.mean() <= 8  # 4 picks each, a few mutual
+    assert degree[7] >= 4
+    cos = lambda e: np.einsum("ed,ed->e", unit[e.source], unit[e.target]).mean()  # noqa: E731
+    pairs = rng.integers(0, 3000, (20000, 2))
+    random_cos = np.einsum("ed,ed->e", unit[pairs[:, 0]], unit[pairs[:, 1]]).mean()
+    assert cos(strong) > random_cos + 0.3 and abs(cos(flat) - random_cos) < 0.03
+    again = homophily_edges(tastes, 8, 6.0, np.random.default_rng(1))
+    assert np.array_equal(again.target, strong.target) and np.array_equal(again.closeness, strong.closeness)
+
+
+def test_edge_arrays_and_graph_agree():
+    from recagent.social import build_edges
+
+    rng = np.random.default_rng(0)
+    for kind in ("watts-strogatz", "barabasi-albert", "homophily", "none"):
+        edges = build_edges(kind, 120, degree=6, rewire=0.2, homophily_strength=3.0,
+                            tastes=rng.dirichlet(np.ones(4), 120), rng=np.random.default_rng(2))
+        g = edges.to_graph()
+        assert g.number_of_nodes() == 120 and g.number_of_edges() == len(edges)
+        assert sorted(g.edges(data="closeness")) == list(zip(edges.source.tolist(), edges.target.tolist(),
+                                                               edges.closeness.tolist()))
+
+
+def test_adjacency_reads_match_networkx():
+    from recagent.social import Adjacency, homophily_edges
+
+    rng = np.random.default_rng(1)
+    tastes = rng.dirichlet(np.full(5, 0.5), size=400)
+    edges = homophily_edges(tastes, 6, 3.0, np.random.default_rng(2))
+    g = edges.to_graph()
+    g.add_node(400)  # an isolated agent
+    adj, from_edges = Adjacency.from_graph(g), edges.adjacency()
+    assert np.array_equal(adj.indices, from_edges.indices) and np.array_equal(adj.closeness, from_edges.closeness)
+    assert adj.n == 401 and adj.n_edges == g.number_of_edges() and adj.degree[400] == 0
+    for a in (0, 17, 399, 400):
+        assert adj.neighbours(a).tolist() == sorted(g.neighbors(a))
+        assert adj.closeness_of(a).tolist() == [g.edges[a, f]["closeness"] for f in sorted(g.neighbors(a))]
+    owner, contact, closeness = adj.contacts([5, 400, 6])
+    assert contact.tolist() == sorted(g.neighbors(5)) + sorted(g.neighbors(6))
+    assert owner.tolist() == [0] * g.degree[5] + [2] * g.degree[6]
+    friend = sorted(g.neighbors(3))[0]
+    stranger = next(v for v in range(400) if v != 3 and not g.has_edge(3, v))
+    assert adj.pair_closeness([3, 3], [friend, stranger], default=0.5).tolist() == [g.edges[3, friend]["closeness"], 0.5]
+    assert sorted(adj.to_graph().edges(data="closeness")) == sorted(g.edges(data="closeness"))
+
+
+def test_pick_neighbour_follows_closeness_times_taste():
+    from recagent.social import Adjacency
+
+    # agent 0 knows 1, 2, 3; the weights of the simulation's pick_friend
+    taste = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.2, 0.1]])
+    adj = Adjacency.from_edges(5, [0, 0, 0], [1, 2, 3], [0.9, 0.9, 0.3])
+    weights = np.array([0.9, 0.9, 0.3]) * (1 + taste[[1, 2, 3]] @ taste[0] / (taste[0] @ taste[0]))
+    picks = adj.pick_neighbour(np.r_[np.zeros(60000, dtype=int), 4], np.random.default_rng(0), taste)
+    assert picks[-1] == -1  # no contacts
+    share = np.bincount(picks[:-1], minlength=4)[1:] / 60000
+    assert np.abs(share - weights / weights.sum()).max() < 0.01
+    chunked = adj.pick_neighbour(np.zeros(1000, dtype=int), np.random.default_rng(3), taste, chunk=7)
+    assert np.array_equal(chunked, adj.pick_neighbour(np.zeros(1000, dtype=int), np.random.default_rng(3), taste))

@@ -17,6 +17,20 @@ def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
+def user_time_order(users: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Indices that sort by user, then time, ties kept in input order: np.lexsort((times, users)).
+
+    lexsort is ~10x slower than one stable argsort of a combined key at 20 million interactions,
+    so the two are packed into one int64 when they fit (they do for any realistic dataset).
+    """
+    if len(users) == 0:
+        return np.zeros(0, dtype=np.int64)
+    time_bits = (int(times.max()) - int(times.min())).bit_length()  # Python ints: no overflow
+    if users.min() >= 0 and int(users.max()).bit_length() + time_bits <= 62:
+        return np.argsort((users << time_bits) | (times - times.min()), kind="stable")
+    return np.lexsort((times, users))
+
+
 @dataclass
 class Catalog:
     """Items with titles, genres and free text (overview, description)."""
@@ -116,8 +130,7 @@ class Interactions:
         return Interactions(self.users[mask], self.items[mask], self.ratings[mask], self.times[mask])
 
     def sorted_by_time(self) -> "Interactions":
-        order = np.lexsort((self.times, self.users))
-        return self.subset(order)
+        return self.subset(user_time_order(self.users, self.times))
 
     def temporal_split(self, test_fraction: float = 0.2) -> tuple["Interactions", "Interactions"]:
         """Each user's last `test_fraction` of interactions (by time) go to the test part."""

@@ -110,41 +110,45 @@ class EnvConfig:
 class EpisodeHistory(History):
     """The world's starting histories plus the responses of the episodes running in a batch.
 
-    Rows stay Python lists (feedback models may read `items[u]`), and the batched reads
-    (`lengths`, `padded`, `since`, `signatures`) are vectorised over the world's rows kept as one
-    flat array plus a small per-slot array of this episode's responses. Only the engine writes to it.
+    The world's rows are kept as one flat array plus a small per-slot array of this episode's
+    responses, so every batched read (`lengths`, `padded`, `since`, `signatures`, and through
+    `since` `seen_matrix`) is vectorised; `items[u]` reads a row as a list. Only the engine writes to it.
     """
 
     def __init__(self, world: RLWorld, n_slots: int, capacity: int):
         base = world.history
         self.world_history = base
-        self.items = list(base.items)
-        self.ratings = list(base.ratings)
-        self.base_len = np.array([len(x) for x in base.items], dtype=np.int64)
+        every = np.arange(len(base))
+        self.base_len, self.base_items, base_ratings = base.since(every, np.zeros(len(base), dtype=np.int64))
+        self.base_ratings = base_ratings.astype(np.float32)
         self.base_ptr = np.concatenate([[0], np.cumsum(self.base_len)])
-        self.base_items = np.fromiter((i for row in base.items for i in row), np.int64, int(self.base_ptr[-1]))
-        self.base_ratings = np.fromiter((r for row in base.ratings for r in row), np.float32, int(self.base_ptr[-1]))
-        self.slot_of = np.full(len(base.items), -1, dtype=np.int64)
+        self.slot_of = np.full(len(base), -1, dtype=np.int64)
         self.ep_len = np.zeros(n_slots, dtype=np.int64)
         self.ep_items = np.full((n_slots, capacity), -1, dtype=np.int64)
         self.ep_ratings = np.full((n_slots, capacity), np.nan, dtype=np.float32)
         # every episode gets a new lineage number: a row longer than the world's is the world's row
         # plus the responses of the episode with that number (see `signatures`)
-        self.lineage = np.zeros(len(base.items), dtype=np.int64)
+        self.lineage = np.zeros(len(base), dtype=np.int64)
         self.episodes = 0
 
+    def __len__(self) -> int:
+        return len(self.base_len)
+
     def start(self, slot: int, user: int) -> None:
-        self.items[user] = list(self.world_history.items[user])
-        self.ratings[user] = list(self.world_history.ratings[user])
         self.slot_of[user] = slot
         self.ep_len[slot] = 0
         self.episodes += 1
         self.lineage[user] = self.episodes
 
     def end(self, user: int) -> None:
-        self.items[user] = self.world_history.items[user]
-        self.ratings[user] = self.world_history.ratings[user]
         self.slot_of[user] = -1
+
+    def _row(self, user: int, column: str) -> list:
+        _, items, ratings = self.since([user], [0])
+        return (items if column == "items" else ratings).tolist()
+
+    def _set_row(self, user: int, column: str, values) -> None:
+        raise TypeError("an episode's history grows only through the engine's add()")
 
     def add(self, users, items, ratings) -> None:
         users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
@@ -152,7 +156,6 @@ class EpisodeHistory(History):
         slots = self.slot_of[users]
         if (slots < 0).any():
             raise ValueError("responses can only be added for users in a slot")
-        super().add(users, items, ratings)
         # a slot's k-th response in this call goes k places after its episode so far
         order = np.argsort(slots, kind="stable")
         rank = np.empty(len(slots), dtype=np.int64)

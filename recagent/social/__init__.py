@@ -1,5 +1,8 @@
-"""Social graphs (NetworkX): generated or loaded from a dataset."""
+"""Social graphs: edge arrays generated or loaded from a dataset, as an nx.Graph or a CSR adjacency."""
 
-from .graphs import barabasi_albert, build_graph, from_relations, homophily, watts_strogatz
+from .adjacency import Adjacency
+from .graphs import (SocialEdges, barabasi_albert, build_edges, build_graph, from_relations, homophily,
+                     homophily_edges, watts_strogatz)
 
-__all__ = ["barabasi_albert", "build_graph", "from_relations", "homophily", "watts_strogatz"]
+__all__ = ["Adjacency", "SocialEdges", "barabasi_albert", "build_edges", "build_graph", "from_relations",
+           "homophily", "homophily_edges", "watts_strogatz"]

@@ -1,91 +1,209 @@
 """Social graphs over agents (nodes 0..n-1) with a `closeness` in (0, 1] on every edge.
 
 Generated graphs are seeded from the model's generator, so the same scenario and seed give the
-same graph. The homophily graph links users with similar tastes more often: each user draws
-`degree / 2` contacts with probability proportional to exp(homophily * cosine(taste_u, taste_v)).
+same graph. Every builder first makes the edges as arrays (`SocialEdges`: source < target,
+closeness, relationship), from which the nx.Graph (`to_graph`, the API the rest of recagent
+uses) or the CSR adjacency for the step's hot reads (`adjacency`, see adjacency.py) are built;
+at a million agents the nx.Graph costs gigabytes, so a caller may keep the arrays and build the
+graph only when something asks for it. `build_edges` gives the arrays, `build_graph` the graph.
+
+The homophily graph links users with similar tastes more often: each user draws `degree / 2`
+contacts with probability proportional to exp(homophily * cosine(taste_u, taste_v)).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 import numpy as np
 
+from .adjacency import Adjacency
 
-def _closeness(graph: nx.Graph, rng: np.random.Generator, unit_tastes: np.ndarray | None = None) -> nx.Graph:
+
+@dataclass
+class SocialEdges:
+    """Undirected edges as arrays: source[k] < target[k], sorted, no duplicates, no self-loops."""
+
+    n: int
+    source: np.ndarray  # int64
+    target: np.ndarray  # int64
+    closeness: np.ndarray  # float64 in (0, 1]
+    relationship: np.ndarray  # str per edge ("friend" for generated graphs)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def to_graph(self) -> nx.Graph:
+        """The nx.Graph with `closeness` and `relationship` on every edge (one Python dict per edge)."""
+        graph = nx.Graph()
+        graph.add_nodes_from(range(self.n))
+        graph.add_edges_from(zip(self.source.tolist(), self.target.tolist(),
+                                 ({"closeness": c, "relationship": r}
+                                  for c, r in zip(self.closeness.tolist(), self.relationship.tolist()))))
+        return graph
+
+    def adjacency(self) -> Adjacency:
+        return Adjacency.from_edges(self.n, self.source, self.target, self.closeness)
+
+
+def _undirected(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct undirected pairs (min, max) of the links a[k] - b[k], self-loops dropped, sorted."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    keep = a != b
+    key = np.unique(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
+    return key // n, key % n
+
+
+def _friends(n: int, source: np.ndarray, target: np.ndarray, rng: np.random.Generator,
+             unit_tastes: np.ndarray | None = None) -> SocialEdges:
     """Closeness uniform in [0.3, 1); with tastes, averaged with the pair's taste cosine."""
-    edges = np.array(sorted(graph.edges()), dtype=np.int64).reshape(-1, 2)
-    closeness = rng.uniform(0.3, 1.0, len(edges))
-    if unit_tastes is not None and len(edges):
-        cosine = np.einsum("ed,ed->e", unit_tastes[edges[:, 0]], unit_tastes[edges[:, 1]])
+    closeness = rng.uniform(0.3, 1.0, len(source))
+    if unit_tastes is not None and len(source):
+        cosine = np.einsum("ed,ed->e", unit_tastes[source], unit_tastes[target])
         closeness = 0.5 * closeness + 0.5 * np.clip(cosine, 0, 1)
-    closeness = np.round(closeness, 4).tolist()
-    nx.set_edge_attributes(graph, {(int(u), int(v)): c for (u, v), c in zip(edges, closeness)}, "closeness")
-    nx.set_edge_attributes(graph, "friend", "relationship")
-    return graph
+    return SocialEdges(n, source, target, np.round(closeness, 4), np.full(len(source), "friend"))
 
 
-def watts_strogatz(n: int, degree: int, rewire: float, rng: np.random.Generator) -> nx.Graph:
+def _from_nx(graph: nx.Graph, rng: np.random.Generator) -> SocialEdges:
+    pairs = np.fromiter((x for e in graph.edges() for x in e), dtype=np.int64,
+                        count=2 * graph.number_of_edges()).reshape(-1, 2)
+    return _friends(graph.number_of_nodes(), *_undirected(graph.number_of_nodes(), pairs[:, 0], pairs[:, 1]), rng)
+
+
+def watts_strogatz_edges(n: int, degree: int, rewire: float, rng: np.random.Generator) -> SocialEdges:
     k = max(2, min(degree, n - 1))
-    graph = nx.watts_strogatz_graph(n, k, rewire, seed=int(rng.integers(2**31)))
-    return _closeness(graph, rng)
+    return _from_nx(nx.watts_strogatz_graph(n, k, rewire, seed=int(rng.integers(2**31))), rng)
 
 
-def barabasi_albert(n: int, degree: int, rng: np.random.Generator) -> nx.Graph:
+def barabasi_albert_edges(n: int, degree: int, rng: np.random.Generator) -> SocialEdges:
     m = max(1, min(degree // 2, n - 1))
-    graph = nx.barabasi_albert_graph(n, m, seed=int(rng.integers(2**31)))
-    return _closeness(graph, rng)
+    return _from_nx(nx.barabasi_albert_graph(n, m, seed=int(rng.integers(2**31))), rng)
 
 
-def homophily(tastes: np.ndarray, degree: int, strength: float, rng: np.random.Generator,
-              chunk: int = 1024, pool: int = 512) -> nx.Graph:
+def homophily_edges(tastes: np.ndarray, degree: int, strength: float, rng: np.random.Generator,
+                    chunk: int = 1024, pool: int = 512) -> SocialEdges:
     """Each node picks degree/2 distinct contacts with probability proportional to exp(strength * cosine).
 
-    Sampling without replacement uses Gumbel-top-k. For large populations each node draws among a
-    uniform pool of `pool` candidates instead of everyone (exact when n <= pool + 1), which keeps
-    10,000 agents to seconds.
+    Up to pool + 1 nodes, by Gumbel-top-k over everyone, `chunk` rows at a time. Above, by
+    rejection: a node proposes uniformly drawn others and keeps each with probability
+    exp(strength * (cosine - 1)) (cosine <= 1), which samples the same distribution over all
+    nodes without scoring every pair; the first degree/2 distinct kept ones are its picks.
     """
     n = len(tastes)
     unit = tastes / np.maximum(np.linalg.norm(tastes, axis=1, keepdims=True), 1e-12)
     m = max(1, min(degree // 2, n - 1))
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
+    if n - 1 <= pool:
+        picks = [_gumbel_picks(unit, np.arange(s, min(s + chunk, n)), m, strength, rng) for s in range(0, n, chunk)]
+        rows = np.repeat(np.arange(n), m)
+        picks = np.concatenate(picks).reshape(-1) if picks else np.zeros(0, dtype=np.int64)
+    else:
+        rows, picks = _rejection_picks(unit.astype(np.float32), m, strength, rng, chunk=64 * chunk)
+    return _friends(n, *_undirected(n, rows, picks), rng, unit)
+
+
+def _gumbel_picks(unit: np.ndarray, rows: np.ndarray, m: int, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """(len(rows), m) distinct picks among all nodes, Gumbel-top-m of strength * cosine (self excluded)."""
+    logits = strength * (unit[rows] @ unit.T)
+    logits[np.arange(len(rows)), rows] = -np.inf  # no self-loops
+    keys = logits + rng.gumbel(size=logits.shape)
+    return np.argpartition(-keys, m - 1, axis=1)[:, :m]
+
+
+def _rejection_picks(unit: np.ndarray, m: int, strength: float, rng: np.random.Generator, chunk: int,
+                     max_rounds: int = 200, max_proposals: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, picks): m distinct accepted proposals per node, by rounds of vectorised proposals.
+
+    A node's bound on its cosine is 1, or 0 for a node without tastes (its cosine is 0 with
+    everyone, so it picks uniformly and accepts every proposal). Only at an extreme strength
+    can a node end `max_rounds` rounds short of m contacts; it keeps the ones it found.
+    """
+    n = len(unit)
+    bound = (np.abs(unit).sum(1) > 0).astype(np.float32)
+    all_rows, all_picks = [], []
     for start in range(0, n, chunk):
-        rows = np.arange(start, min(start + chunk, n))
-        if n - 1 <= pool:
-            candidates = np.broadcast_to(np.arange(n), (len(rows), n))
-        else:
-            candidates = rng.integers(0, n, (len(rows), pool))
-        logits = strength * np.einsum("rd,rcd->rc", unit[rows], unit[candidates])
-        logits[candidates == rows[:, None]] = -np.inf  # no self-loops
-        keys = logits + rng.gumbel(size=logits.shape)
-        keys[:, 1:][candidates[:, 1:] == candidates[:, :-1]] = -np.inf  # crude de-duplication
-        picks = np.take_along_axis(candidates, np.argpartition(-keys, m - 1, axis=1)[:, :m], 1)
-        graph.add_edges_from((int(u), int(v)) for u, row in zip(rows, picks) for v in row if u != v)
-    return _closeness(graph, rng, unit)
+        rows_here = np.arange(start, min(start + chunk, n))
+        got_rows, got = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        missing = np.full(len(rows_here), m, dtype=np.int64)
+        accept_rate = 0.25
+        for _ in range(max_rounds):
+            active = np.flatnonzero(missing > 0)
+            if not len(active):
+                break
+            # enough proposals that most rows finish this round, at the acceptance seen so far
+            cap = max(max_proposals // len(active), 2)
+            per_row = np.minimum(np.ceil(1.5 * missing[active] / accept_rate).astype(np.int64) + 2, cap)
+            r = np.repeat(active, per_row)
+            v = rng.integers(0, n - 1, len(r))
+            v += v >= rows_here[r]  # uniform over the others: no self-loops
+            cosine = np.einsum("ed,ed->e", unit[rows_here[r]], unit[v])
+            bound_r = bound[rows_here[r]]
+            kept = rng.random(len(r)) < np.exp(strength * (np.minimum(cosine, bound_r) - bound_r))
+            accept_rate = max(kept.mean(), 1e-4)
+            # distinct picks per row, in proposal order, at most `missing` new ones per row
+            cand_r = np.concatenate([got_rows, r[kept]])
+            cand_v = np.concatenate([got, v[kept]])
+            _, first = np.unique(cand_r * n + cand_v, return_index=True)
+            first.sort()
+            cand_r, cand_v = cand_r[first], cand_v[first]
+            order = np.argsort(cand_r, kind="stable")
+            cand_r, cand_v = cand_r[order], cand_v[order]
+            counts = np.bincount(cand_r, minlength=len(rows_here))
+            rank = np.arange(len(cand_r)) - np.repeat(np.cumsum(counts) - counts, counts)
+            keep = rank < m
+            got_rows, got = cand_r[keep], cand_v[keep]
+            missing = m - np.bincount(got_rows, minlength=len(rows_here))
+        all_rows.append(rows_here[got_rows])
+        all_picks.append(got)
+    return np.concatenate(all_rows), np.concatenate(all_picks)
+
+
+def relation_edges(n: int, relations: list[tuple[int, int, str, float]], agent_of_user: dict[int, int]) -> SocialEdges:
+    """A dataset's relationships (RecAgent CSV), kept for the users that became agents (last one wins)."""
+    kept = [(agent_of_user[a], agent_of_user[b], kind, float(c)) for a, b, kind, c in relations
+            if a in agent_of_user and b in agent_of_user and a != b]
+    if not kept:
+        return SocialEdges(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
+                           np.zeros(0, dtype=str))
+    a, b, kinds, closeness = (np.array(column) for column in zip(*kept))
+    key = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    # the last listing of a pair wins, as repeated nx add_edge calls did
+    last = len(key) - 1 - np.unique(key[::-1], return_index=True)[1]
+    return SocialEdges(n, key[last] // n, key[last] % n, closeness[last].astype(np.float64), kinds[last])
+
+
+def build_edges(kind: str, n: int, *, degree: int, rewire: float, homophily_strength: float,
+                tastes: np.ndarray, rng: np.random.Generator, relations=None, agent_of_user=None) -> SocialEdges:
+    if kind == "watts-strogatz":
+        return watts_strogatz_edges(n, degree, rewire, rng)
+    if kind == "barabasi-albert":
+        return barabasi_albert_edges(n, degree, rng)
+    if kind == "homophily":
+        return homophily_edges(tastes, degree, homophily_strength, rng)
+    if kind == "dataset":
+        return relation_edges(n, relations or [], agent_of_user or {})
+    if kind == "none":
+        return relation_edges(n, [], {})
+    raise ValueError(f"unknown graph kind {kind!r}")
+
+
+def build_graph(kind: str, n: int, **options) -> nx.Graph:
+    """The nx.Graph of `build_edges(kind, n, **options)`."""
+    return build_edges(kind, n, **options).to_graph()
+
+
+def watts_strogatz(n: int, degree: int, rewire: float, rng: np.random.Generator) -> nx.Graph:
+    return watts_strogatz_edges(n, degree, rewire, rng).to_graph()
+
+
+def barabasi_albert(n: int, degree: int, rng: np.random.Generator) -> nx.Graph:
+    return barabasi_albert_edges(n, degree, rng).to_graph()
+
+
+def homophily(tastes: np.ndarray, degree: int, strength: float, rng: np.random.Generator,
+              chunk: int = 1024, pool: int = 512) -> nx.Graph:
+    return homophily_edges(tastes, degree, strength, rng, chunk, pool).to_graph()
 
 
 def from_relations(n: int, relations: list[tuple[int, int, str, float]], agent_of_user: dict[int, int]) -> nx.Graph:
-    """A dataset's relationships (RecAgent CSV), kept for the users that became agents."""
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    for a, b, kind, closeness in relations:
-        if a in agent_of_user and b in agent_of_user and a != b:
-            graph.add_edge(agent_of_user[a], agent_of_user[b], relationship=kind, closeness=float(closeness))
-    return graph
-
-
-def build_graph(kind: str, n: int, *, degree: int, rewire: float, homophily_strength: float,
-                tastes: np.ndarray, rng: np.random.Generator, relations=None, agent_of_user=None) -> nx.Graph:
-    if kind == "watts-strogatz":
-        return watts_strogatz(n, degree, rewire, rng)
-    if kind == "barabasi-albert":
-        return barabasi_albert(n, degree, rng)
-    if kind == "homophily":
-        return homophily(tastes, degree, homophily_strength, rng)
-    if kind == "dataset":
-        return from_relations(n, relations or [], agent_of_user or {})
-    if kind == "none":
-        graph = nx.Graph()
-        graph.add_nodes_from(range(n))
-        return graph
-    raise ValueError(f"unknown graph kind {kind!r}")
+    return relation_edges(n, relations, agent_of_user).to_graph()
