@@ -6,16 +6,23 @@
    (target < 2 s; sequential would be 20 s).
 3. The client's cost per call as waves grow (issue 17): waves of 100, 1,000 and 10,000 chats with
    `max_concurrency: 100` against a stand-in server answering in 200 ms in ANOTHER process, so the
-   CPU time measured (time.process_time) is the client's alone: wall time of the wave and client
-   CPU per call (target: <= 2 ms at every size; 1,000 calls < 3 s, 10,000 < 25 s).
+   CPU time measured (time.process_time) is the client's alone: wall time of the wave, client CPU
+   per call (target: <= 2 ms at every size; 1,000 calls < 3 s, 10,000 < 25 s) and the CPU the
+   server process used; each run starts fresh servers and a fresh backend, and the medians of
+   `--repeat` runs close the figure. `--endpoints 2` spreads the waves over two server processes
+   (max_concurrency is per endpoint); `--cache` adds an empty prompt cache (every call a miss and
+   a write).
 
-    python benchmarks/bench_llm.py [--no-memory] [--waves 100,1000,10000] [--only-waves]
+    python benchmarks/bench_llm.py [--no-memory] [--waves 100,1000,10000] [--repeat 3] [--endpoints 1]
+                                   [--cache] [--only-waves]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,41 +81,86 @@ def chat_wave(n: int = 100, latency: float = 0.2) -> None:
           f"{wall:.2f} s wall (target < 2 s; sequential would be {n * latency:.0f} s)")
 
 
-def client_cost(sizes: list[int], latency: float = 0.2, concurrency: int = 100) -> None:
-    server = subprocess.Popen([sys.executable, "-m", "tests.llm_server", "--delay", str(latency)], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True)
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of another process (Linux /proc), None where there is no /proc."""
     try:
-        url = server.stdout.readline().strip()
-        backend = make_backend(LLMSpec(provider="openai", base_url=url, model="stand-in", max_concurrency=concurrency,
-                                       timeout=60, cache=False))
-        warm = [SpeechRequest(kind="chat", speaker="W", persona="a viewer", item_title="Warm", listener="V", key=f"w{k}")
-                for k in range(concurrency)]
-        backend.respond_many(warm)  # open the connections once, as a run's first wave does
-        for n in sizes:
-            requests = [SpeechRequest(kind="chat", speaker=f"A{k}", persona="a viewer", item_title=f"Film {k}",
-                                      item_genres=["Drama"], sentiment="liked", listener=f"B{k}", key=f"{n}:{k}")
-                        for k in range(n)]
-            cpu, started = time.process_time(), time.perf_counter()
-            replies = backend.respond_many(requests)
-            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-            ok = sum(r.source == "llm" for r in replies)
-            ideal = n / concurrency * latency
-            print(f"wave of {n:,} chats ({ok:,} answered), max_concurrency {concurrency}, server in another process "
-                  f"answering in {latency * 1000:.0f} ms: {wall:.2f} s wall (ideal {ideal:.1f} s), client CPU "
-                  f"{cpu / n * 1000:.2f} ms per call (target <= 2 ms)", flush=True)
-        backend.close()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _chats(n: int, tag: str) -> list[SpeechRequest]:
+    return [SpeechRequest(kind="chat", speaker=f"A{k}", persona="a viewer", item_title=f"Film {k}",
+                          item_genres=["Drama"], sentiment="liked", listener=f"B{k}", key=f"{tag}:{k}")
+            for k in range(n)]
+
+
+def client_cost_run(sizes: list[int], latency: float, concurrency: int, endpoints: int, cache: bool) -> dict:
+    """One run: fresh servers (one process each) and a fresh backend, then one wave per size.
+    Returns {size: (wall s, client CPU ms per call, server CPU ms per call)}."""
+    servers = [subprocess.Popen([sys.executable, "-m", "tests.llm_server", "--delay", str(latency)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True) for _ in range(endpoints)]
+    figures = {}
+    try:
+        urls = [server.stdout.readline().strip() for server in servers]
+        with tempfile.TemporaryDirectory() as tmp:
+            backend = make_backend(LLMSpec(provider="openai", base_url=urls if endpoints > 1 else urls[0],
+                                           model="stand-in", max_concurrency=concurrency, timeout=60,
+                                           cache=Path(tmp) / "llm_cache.sqlite" if cache else False))
+            backend.respond_many(_chats(concurrency * endpoints, "warm"))  # open the connections, as a first wave does
+            for n in sizes:
+                requests = _chats(n, str(n))
+                server_cpu = [_cpu_seconds(s.pid) for s in servers]
+                cpu, started = time.process_time(), time.perf_counter()
+                replies = backend.respond_many(requests)
+                wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+                after = [_cpu_seconds(s.pid) for s in servers]
+                served = (sum(a - b for a, b in zip(after, server_cpu)) if None not in server_cpu + after else None)
+                ok = sum(r.source == "llm" for r in replies)
+                figures[n] = (wall, cpu / n * 1000, served / n * 1000 if served is not None else None)
+                ideal = n / (concurrency * endpoints) * latency
+                print(f"  wave of {n:,} chats ({ok:,} answered): {wall:.2f} s wall (ideal {ideal:.1f} s), "
+                      f"client CPU {cpu / n * 1000:.2f} ms per call, server CPU "
+                      + (f"{served / n * 1000:.2f} ms per call" if served is not None else "n/a"), flush=True)
+            backend.close()
     finally:
-        server.terminate()
-        server.wait()
+        for server in servers:
+            server.terminate()
+            server.wait()
+    return figures
+
+
+def client_cost(sizes: list[int], repeat: int, latency: float = 0.2, concurrency: int = 100, endpoints: int = 1,
+                cache: bool = False) -> None:
+    print(f"waves of {', '.join(f'{n:,}' for n in sizes)} chats, max_concurrency {concurrency} per endpoint, "
+          f"{endpoints} stand-in server process{'es' * (endpoints > 1)} answering in {latency * 1000:.0f} ms, "
+          f"prompt cache {'on (empty: every call a miss and a write)' if cache else 'off'}; "
+          f"client CPU is this process's time.process_time()", flush=True)
+    runs = []
+    for r in range(repeat):
+        print(f"run {r + 1} of {repeat}", flush=True)
+        runs.append(client_cost_run(sizes, latency, concurrency, endpoints, cache))
+    print(f"medians of {repeat} run{'s' * (repeat > 1)} (targets at one endpoint: 1,000 calls < 3 s, "
+          f"10,000 < 25 s, client CPU <= 2 ms per call)")
+    for n in sizes:
+        wall, client, server = (statistics.median(x) if None not in (x := [run[n][i] for run in runs]) else None
+                                for i in range(3))
+        print(f"  {n:>6,} calls: wall {wall:.2f} s (ideal {n / (concurrency * endpoints) * latency:.1f} s), "
+              f"client CPU {client:.2f} ms per call, server CPU "
+              + (f"{server:.2f} ms per call" if server is not None else "n/a"), flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-memory", action="store_true", help="scenario run without agent memory")
     parser.add_argument("--waves", default="100,1000,10000", help="wave sizes for the client-cost figure")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the client-cost figure (medians printed)")
+    parser.add_argument("--endpoints", type=int, default=1, help="stand-in server processes in llm.base_url")
+    parser.add_argument("--cache", action="store_true", help="client-cost waves with an (empty) prompt cache")
     parser.add_argument("--only-waves", action="store_true", help="only the client-cost figure")
     args = parser.parse_args()
-    client_cost([int(n) for n in args.waves.split(",") if n])
+    client_cost([int(n) for n in args.waves.split(",") if n], args.repeat, endpoints=args.endpoints, cache=args.cache)
     if not args.only_waves:
         chat_wave()
         calls_per_active_agent_step(memory=not args.no_memory)

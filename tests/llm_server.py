@@ -92,7 +92,7 @@ class LLMServer:
         return self
 
     def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -104,6 +104,14 @@ class LLMServer:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, handle_signals=False)
         await self._runner.setup()
         await web.SockSite(self._runner, self._socket).start()
+
+    async def _stop(self) -> None:
+        await self._runner.cleanup()
+        # requests still sleeping (a "slow" fault the client gave up on) end here, not with the loop
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     @property
     def count(self) -> int:

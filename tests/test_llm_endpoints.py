@@ -12,7 +12,7 @@ import time
 
 import openai
 
-from recagent.llm import PromptCache, SpeechRequest, make_backend
+from recagent.llm import PromptCache, SpeechRequest, canned_reply, make_backend
 from recagent.llm.completion import status_error
 from recagent.llm.ratelimit import retry_after_seconds
 from recagent.scenario import LLMSpec
@@ -117,3 +117,20 @@ def test_the_prompt_cache_commits_in_wal_mode(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT COUNT(*), SUM(prompt_tokens) FROM replies").fetchone() == (200, sum(range(200)))
     conn.close()
+
+
+def test_a_wave_sets_older_objects_aside_from_the_collector_and_gives_them_back():
+    import gc
+
+    seen = []
+
+    def responder(prompt):  # runs while the wave is in flight
+        seen.append(gc.get_freeze_count())
+        return canned_reply(prompt)
+
+    with LLMServer(responder=responder) as server:
+        backend = make_backend(spec(server.url))
+        replies = backend.respond_many([chat(n) for n in range(3)])
+        backend.close()
+    assert {r.source for r in replies} == {"llm"} and len(seen) == 3
+    assert min(seen) > 1000 and gc.get_freeze_count() == 0  # the test process's objects, then none

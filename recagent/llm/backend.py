@@ -45,6 +45,7 @@ from .prompts import render
 from .ratelimit import RETRY_AFTER_CAP_S, EndpointGate, estimate_tokens, retry_after_seconds
 from .requests import SpeechRequest
 from .structured import SCHEMAS, ReplyFormatError, parse_reply
+from .wave_gc import older_objects_set_aside
 
 
 @dataclass
@@ -183,7 +184,8 @@ class LanguageBackend:
         return self._run(iter(tasks), len(tasks))
 
     def _run(self, tasks: Iterator[Task], count: int) -> list[Reply]:
-        return asyncio.run_coroutine_threadsafe(self._wave(tasks, count), self._event_loop()).result()
+        with older_objects_set_aside():  # collections during the wave scan the wave's objects only
+            return asyncio.run_coroutine_threadsafe(self._wave(tasks, count), self._event_loop()).result()
 
     def over_budget(self) -> bool:
         u = self.usage
