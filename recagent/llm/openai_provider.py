@@ -1,9 +1,12 @@
 """OpenAI-compatible endpoints through langchain-openai's ChatOpenAI.
 
 OpenAI itself, vLLM, Ollama, llama.cpp's server and LM Studio all speak this protocol; point
-`llm.base_url` at them. A list of URLs gives one client per URL and the backend spreads calls
-over them (and fails over to the next on a retry). The key comes from the environment variable
-named by `llm.api_key_env` and is only ever handed to the client.
+`llm.base_url` at them. A list of URLs gives one ChatOpenAI per URL; the backend spreads calls
+over them (`endpoints.py`: `max_concurrency` in flight on each, a retry to another one) and posts
+them through `completion.ChatPoster`, built from each ChatOpenAI's URL, headers and timeout. The
+ChatOpenAI objects stay the LangChain interface (`ainvoke` works, through `http_client` below). The
+key comes from the environment variable named by `llm.api_key_env` and is only ever handed to the
+clients.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ def api_key(spec) -> str:
 
 
 def http_client(spec):
-    """The async HTTP client of one endpoint: httpx's interface over aiohttp's transport.
+    """The async HTTP client of one endpoint's ChatOpenAI (LangChain's `ainvoke`; the backend's waves
+    post through `completion.ChatPoster` instead): httpx's interface over aiohttp's transport.
 
     It is what the OpenAI SDK ships as DefaultAioHttpClient (package httpx-aiohttp): httpcore's own
     pool rescans every connection and waiter on each request, which cost 2-5 ms of CPU per call at
