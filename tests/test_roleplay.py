@@ -154,3 +154,45 @@ def test_replay_needs_a_role_play_run(tmp_path):
     result = CliRunner().invoke(app, ["run", str(tmp_path / "s.yaml"), "--replay", str(plain.run_dir)])
     assert result.exit_code == 2 and "--replay runs the recorded run's own scenario" in result.output
     assert not (tmp_path / "again").exists()
+
+
+def test_a_friend_answers_through_the_llm_from_its_memories_and_the_replay_matches(tmp_path, monkeypatch):
+    from recagent.simulation.roleplay_replay import replay_run
+
+    from .llm_server import LLMServer
+
+    monkeypatch.setenv("RECAGENT_TEST_KEY", "sk-test-roleplay-0000000000")
+    message = "What should I watch tonight?"
+    with LLMServer() as server:
+        llm = {"provider": "openai", "model": "stand-in", "base_url": server.url, "api_key_env": "RECAGENT_TEST_KEY",
+               "timeout": 5, "cache": str(tmp_path / "cache.sqlite"), "memory": {"enabled": True}}
+        scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 2}, "llm": llm,
+                                          "roleplay": {"agents": [PLAYED], "turn_timeout_s": 30, "chat_turns": 1}})
+        made, ready = {}, threading.Event()
+
+        def person():
+            ready.wait(120)
+            roleplay = made["roleplay"]
+            for step in (0, 1):
+                wait_until = time.monotonic() + 60
+                while not (roleplay.state(PLAYED)["status"] == "your turn" and roleplay.state(PLAYED)["step"] == step):
+                    assert time.monotonic() < wait_until
+                    time.sleep(0.02)
+                friend = roleplay.state(PLAYED)["friends"][0]["id"]
+                made[step] = roleplay.submit(PLAYED, {"do": "chat", "friend": friend, "text": message})
+
+        threading.Thread(target=person, daemon=True).start()
+        sim = Simulation.from_dict(scenario, out=tmp_path / "runs" / "live")
+        made["roleplay"] = roleplay = RolePlay(sim.model, "live").attach()
+        ready.set()
+        sim.run()
+        roleplay.finish()
+        assert made[0]["source"] == made[1]["source"] == "llm" and made[1]["reply"]
+        asked = [json.dumps(body) for body in server.requests if message in json.dumps(body)]
+        assert len(asked) == 2
+        # at step 1 the friend remembers step 0's exchange with the person
+        assert "told me: What should I watch tonight?" in asked[1]
+        replay = replay_run(sim.run_dir, out=tmp_path / "runs" / "replay", progress=False)
+    # the replay's LLM texts come from the prompt cache: the same words, `source` says "cache" for "llm"
+    cached = lambda found: [r[:6] + (r[6].replace('"source":"cache"', '"source":"llm"'),) for r in found]
+    assert cached(rows(replay.run_dir, without=("llm",))) == rows(sim.run_dir, without=("llm",))

@@ -48,19 +48,18 @@ def _pick(options: list[str], key: str, salt: str) -> str:
     return options[zlib.crc32(f"{key}|{salt}".encode()) % len(options)]
 
 
-ANSWERS = ["Ha, {echo}? Tell me more.", "Interesting, I hadn't thought about {echo}.",
-           "Right, {echo}. I'll keep that in mind.", "Hm, {echo}... not sure, but maybe!"]
+ANSWERS = {"question": ["Good question!", "Hm, let me think.", "Oh, where do I start?"],
+           "statement": ["Ha, fair enough.", "Oh, interesting!", "I hear you.", "Nice, tell me more."]}
 LEANINGS = ["You know me, I'm always up for {likes}.", "Lately I've been into {likes}.",
             "If it's {likes}, count me in."]
 
 
 def reply(request: SpeechRequest) -> str:
-    """A friend's offline answer to what a person wrote: a short echo of it, the friend's own taste,
-    and a memory when the friend has one (templates, not an LLM)."""
-    words = (request.question or "").split()
-    echo = (" ".join(words[:6]).rstrip(".!?,;:") + ("..." if len(words) > 6 else "")) if words else "that"
+    """A friend's offline answer to what a person wrote: a reaction to a question or a statement,
+    the friend's own taste, and a memory when the friend has one (templates, not an LLM)."""
+    asked = "question" if (request.question or "").rstrip().endswith("?") else "statement"
     likes = " and ".join(request.reasons[:2]).lower() or "a good movie"
-    text = f"{_pick(ANSWERS, request.key, 'answer').format(echo=echo)} {_pick(LEANINGS, request.key, 'lean').format(likes=likes)}"
+    text = f"{_pick(ANSWERS[asked], request.key, 'answer')} {_pick(LEANINGS, request.key, 'lean').format(likes=likes)}"
     return text + (f" (I remember: {request.memories[0]})" if request.memories else "")
 
 

@@ -239,7 +239,7 @@ class Turn:
                                 reasons=list(persona.favourite_genres), question=text,
                                 listener=world.agents[self.agent].persona.name,
                                 key=f"{model.scenario.seed}:{world.step_index}:{self.agent}:{friend}:reply:{n}")
-        if model.memory is not None and not model.backend.is_offline:  # as the social phase does for LLM runs
+        if model.memory is not None:  # the friend answers from what it remembers (one retrieval)
             found = model.memory.retrieve_many([friend], [text], model.now_hours)[0]
             request.memories = [m[:300] for m in found[:8]]
         return request

@@ -56,6 +56,7 @@ function colourGraph() {
   const friends = new Set(play.state.friends.map((f) => f.id));
   view.colours = Array.from({ length: view.n }, (_, i) => i === play.agent ? "#e11d48" : friends.has(i) ? "#2563eb" : "#9aa0b4");
   view.highlight = new Set([play.agent, ...friends]);
+  view.links = [{ colour: "rgba(37, 99, 235, 0.55)", width: 1.4, pairs: [...friends].flatMap((f) => [play.agent, f]) }];
   view.selected = play.agent;
   view.request();
 }
