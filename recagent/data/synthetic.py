@@ -215,8 +215,11 @@ def make_synthetic(n_users: int = 100, n_items: int = 300, history_length: int =
     ages = rng.integers(16, 70, n_users)
     female = rng.random(n_users) < 0.5
     genders = np.where(female, "female", "male").tolist()
-    firsts = np.where(female, np.array(FEMALE_FIRST_NAMES)[first_draws], np.array(MALE_FIRST_NAMES)[first_draws])
-    names = np.char.add(np.char.add(firsts, " "), np.array(LAST_NAMES)[last_draws]).tolist()
+    # every possible full name once; each user's is a look-up (str is immutable: sharing is safe)
+    full_names = [f"{first} {last}" for firsts in (MALE_FIRST_NAMES, FEMALE_FIRST_NAMES) for first in firsts
+                  for last in LAST_NAMES]
+    name_codes = (female * len(MALE_FIRST_NAMES) + first_draws) * len(LAST_NAMES) + last_draws
+    names = [full_names[c] for c in name_codes.tolist()]
     users = Users(
         raw_ids=np.arange(1, n_users + 1),
         names=names,

@@ -42,7 +42,7 @@ class Adjacency:
         closeness = np.ones(len(source)) if closeness is None else np.asarray(closeness, dtype=np.float64)
         owner = np.concatenate([source, target])
         other = np.concatenate([target, source])
-        order = np.lexsort((other, owner))
+        order = np.argsort(owner * max(n, 1) + other)  # by row, then contact (one key: lexsort is ~5x slower)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(owner, minlength=n), out=indptr[1:])
         return cls(indptr, other[order], np.concatenate([closeness, closeness])[order])

@@ -51,7 +51,8 @@ def _undirected(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
     """Distinct undirected pairs (min, max) of the links a[k] - b[k], self-loops dropped, sorted."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     keep = a != b
-    key = np.unique(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
+    key = np.sort(np.minimum(a, b)[keep] * n + np.maximum(a, b)[keep])
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key  # np.unique is slower here
     return key // n, key % n
 
 
@@ -132,13 +133,13 @@ def _rejection_picks(unit: np.ndarray, m: int, strength: float, rng: np.random.G
                 break
             # enough proposals that most rows finish this round, at the acceptance seen so far
             cap = max(max_proposals // len(active), 2)
-            per_row = np.minimum(np.ceil(1.5 * missing[active] / accept_rate).astype(np.int64) + 2, cap)
+            per_row = np.minimum(np.ceil(1.2 * missing[active] / accept_rate).astype(np.int64) + 2, cap)
             r = np.repeat(active, per_row)
             v = rng.integers(0, n - 1, len(r))
             v += v >= rows_here[r]  # uniform over the others: no self-loops
             cosine = np.einsum("ed,ed->e", unit[rows_here[r]], unit[v])
             bound_r = bound[rows_here[r]]
-            kept = rng.random(len(r)) < np.exp(strength * (np.minimum(cosine, bound_r) - bound_r))
+            kept = rng.random(len(r), dtype=np.float32) < np.exp(strength * (np.minimum(cosine, bound_r) - bound_r))
             accept_rate = max(kept.mean(), 1e-4)
             # distinct picks per row, in proposal order, at most `missing` new ones per row
             cand_r = np.concatenate([got_rows, r[kept]])
