@@ -263,7 +263,7 @@ def test_conformity_counts_agreement_with_friends_earlier_likes(scenario_file):
     model.graph.add_edges_from([(0, 1), (0, 2)], closeness=1.0)
     tracker = model.step_metrics
     item = 5
-    tracker.rated[1][item], tracker.rated[2][item] = 5.0, 4.0  # both friends liked it before
+    tracker.rated.update([1, 2], [item, item], [5.0, 4.0])  # both friends liked it before
     from recagent.simulation.events import Event
 
     raw = int(model.catalog.raw_ids[item])

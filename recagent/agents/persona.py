@@ -115,29 +115,41 @@ def derive_traits(catalog: Catalog, interactions: Interactions, n_users: int) ->
 def derive_roles(traits: dict[str, np.ndarray], users: np.ndarray, rng: np.random.Generator,
                  shares: dict[str, float] | None) -> list[list[str]]:
     """Roles for users whose dataset has none: from given shares, else from traits."""
-    roles: list[list[str]] = []
+    role_sets, index = derive_role_sets(traits, users, rng, shares)
+    return [list(role_sets[i]) for i in index.tolist()]
+
+
+def derive_role_sets(traits: dict[str, np.ndarray], users: np.ndarray, rng: np.random.Generator,
+                     shares: dict[str, float] | None) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """`derive_roles` as (distinct role sets, index of each user's set), vectorised over users.
+
+    The draws are those of one draw per user in user order (a batch of uniforms equals the
+    sequence of single draws), so the roles are the same as drawing user by user."""
+    n = len(users)
     if shares:
         names = list(shares)
         p = np.array([shares[n] for n in names], dtype=np.float64)
         p /= p.sum()
-        for _ in users:
-            roles.append([names[rng.choice(len(names), p=p)]])
-        return roles
-    for u in users:
-        r = []
-        if traits["activity"][u] >= 0.6:
-            r.append("Watcher")
-        if traits["diversity"][u] >= 0.66:
-            r.append("Explorer")
-        if traits["conformity"][u] <= 0.25:
-            r.append("Critic")
-        draw = rng.random()
-        if draw < 0.25:
-            r.append("Chatter")
-        elif draw < 0.35:
-            r.append("Poster")
-        roles.append(r)
-    return roles
+        return [(name,) for name in names], rng.choice(len(names), size=n, p=p) if n else np.zeros(0, dtype=np.int64)
+    flags = np.stack([traits["activity"][users] >= 0.6, traits["diversity"][users] >= 0.66,
+                      traits["conformity"][users] <= 0.25], 1) if n else np.zeros((0, 3), dtype=bool)
+    draw = rng.random(n)
+    social = np.where(draw < 0.25, 1, np.where(draw < 0.35, 2, 0))  # Chatter, Poster, neither
+    code = flags[:, 0] * 1 + flags[:, 1] * 2 + flags[:, 2] * 4 + social * 8
+    codes, index = np.unique(code, return_inverse=True)
+    role_sets = []
+    for c in codes.tolist():
+        roles = [name for bit, name in ((1, "Watcher"), (2, "Explorer"), (4, "Critic")) if c & bit]
+        roles += {1: ["Chatter"], 2: ["Poster"]}.get(c // 8, [])
+        role_sets.append(tuple(roles))
+    return role_sets, index.reshape(-1)
+
+
+def role_sets_of(roles: list[list[str]]) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Given per-user role lists (a dataset's own), the distinct sets and each user's index."""
+    sets: dict[tuple[str, ...], int] = {}
+    index = np.fromiter((sets.setdefault(tuple(r), len(sets)) for r in roles), dtype=np.int64, count=len(roles))
+    return list(sets), index
 
 
 def act_weights(roles: list[str]) -> np.ndarray:

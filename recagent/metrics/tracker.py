@@ -1,8 +1,8 @@
 """Per-step cocoon and influence measures of a running simulation, read from its events.
 
-`StepMetrics` watches the model's events of each step (`page`, `watch`, `hear`) and keeps
-running numpy state, so one step costs O(events + agents x genres) plus a sampled Jaccard: cheap
-at thousands of agents. It never draws from the model's generator (the Jaccard sample uses its own
+`StepMetrics` reads the typed records of each step's `page`, `watch` and `hear` events
+(`StepEvents.records`: arrays, never parsed payloads) and keeps running numpy state, so one step
+costs O(events + agents x genres) vectorised, plus a sampled Jaccard. It never draws from the model's generator (the Jaccard sample uses its own
 generator seeded from the scenario seed and the step), so measuring does not change a run.
 
 Columns added to metrics.csv (all over the simulated period, "so far" = since step 0):
@@ -40,11 +40,13 @@ Columns added to metrics.csv (all over the simulated period, "so far" = since st
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 
 import numpy as np
 from scipy import sparse
 
+from .conformity import LatestRatings, friend_agreement
+from .records import Records
 from .measures import (Cascades, cosine_distance_rows, entropy_bits, gini, intra_list_diversity, jaccard_pairs,
                        rarefied_coverage, rarefied_entropy_bits)
 
@@ -78,6 +80,18 @@ class Rows:
         self.data[2, self.n:self.n + k] = step
         self.n += k
 
+    def extend_many(self, agents: np.ndarray, items: np.ndarray, step: int) -> None:
+        """Rows (agents[k], items[k], step) in order."""
+        k = len(agents)
+        if self.n + k > self.data.shape[1]:
+            grown = np.zeros((3, max(2 * self.data.shape[1], self.n + k)), dtype=np.int64)
+            grown[:, :self.n] = self.data[:, :self.n]
+            self.data = grown
+        self.data[0, self.n:self.n + k] = agents
+        self.data[1, self.n:self.n + k] = items
+        self.data[2, self.n:self.n + k] = step
+        self.n += k
+
     @property
     def agents(self) -> np.ndarray:
         return self.data[0, :self.n]
@@ -91,6 +105,45 @@ class Rows:
         return self.data[2, :self.n]
 
 
+class Rows1:
+    """A growing int64 column (amortised O(1) extend)."""
+
+    def __init__(self):
+        self.data = np.zeros(1024, dtype=np.int64)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        k = len(values)
+        if self.n + k > len(self.data):
+            grown = np.zeros(max(2 * len(self.data), self.n + k), dtype=np.int64)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:self.n + k] = values
+        self.n += k
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.data[:self.n]
+
+
+def top_influencers(agents: np.ndarray, sources: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per agent: the friend whose word preceded most of its watches (ties: the one that came first;
+    -1 for none), how many, and all its influenced watches."""
+    top, top_count = np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    influenced = np.bincount(agents, minlength=n)
+    if len(agents):
+        pairs, first, counts = np.unique(agents * n + sources, return_index=True, return_counts=True)
+        order = np.lexsort((first, -counts, pairs // n))  # per agent: most watches, then earliest
+        owner = pairs[order] // n
+        lead = np.r_[True, owner[1:] != owner[:-1]]
+        top[owner[lead]] = pairs[order][lead] % n
+        top_count[owner[lead]] = counts[order][lead]
+    return top, top_count, influenced
+
+
 class StepMetrics:
     def __init__(self, model):
         self.model = model
@@ -102,7 +155,6 @@ class StepMetrics:
         self.seed = model.scenario.seed
         self.like_rating = model.scenario.feedback.like_rating
         catalog = model.catalog
-        self.item_of_raw = {int(r): i for i, r in enumerate(catalog.raw_ids)}
         self.n_items = len(catalog)
         self.genres = catalog.genres.astype(np.float64)
         self.embeddings = None
@@ -114,24 +166,21 @@ class StepMetrics:
         n, g = model.n_agents, self.genres.shape[1]
         self.consumed_genres = np.zeros((n, g))
         self.exposed_genres = np.zeros((n, g))
-        self.window_steps: deque = deque()
+        self.window_steps: deque = deque()  # (agents, items) of each step's watches in the window
         self.window_genres = np.zeros((n, g))
         self.exposure = np.zeros(self.n_items)
         self.consumption = np.zeros(self.n_items)
-        self.watch_agents: list[int] = []
-        self.watch_items: list[int] = []
+        self.watch_agents, self.watch_items = Rows1(), Rows1()
         self.watched_rows, self.shown_rows = Rows(), Rows()  # for the rarefied entropies
         self.rarefied: dict[str, np.ndarray] = {}  # per agent, as of the last folded step
-        # the genre profile each agent starts from (its dataset history)
+        # the genre profile each agent starts from (its dataset history), and its ratings
+        counts, items, ratings = model.history.since(model.users, np.zeros(n, dtype=np.int64))
+        owners = np.repeat(np.arange(n), counts)
         self.start_genres = np.zeros((n, g))
-        self.rated: list[dict[int, float]] = []
-        for a, u in enumerate(model.users.tolist()):
-            items = model.history.items[u]
-            if items:
-                self.start_genres[a] = self.genres[items].sum(0)
-            self.rated.append(dict(zip(items, model.history.ratings[u])))
+        np.add.at(self.start_genres, owners, self.genres[items])
+        self.rated = LatestRatings(owners, items, ratings, self.n_items)
         self.watches = self.influenced = 0
-        self.influencers: list[Counter] = [Counter() for _ in range(n)]
+        self.influence_agents, self.influence_sources = Rows1(), Rows1()  # watches heard of first from a friend
         self.agree = self.conform_n = 0
         self.cascades = Cascades()
         self.step_done = -1
@@ -139,55 +188,53 @@ class StepMetrics:
 
     # --- events ----------------------------------------------------------------------------------
 
-    def observe(self, events) -> dict:
-        """Fold one step's events into the running state; returns this step's raw tallies."""
-        pages, step_genres = [], np.zeros_like(self.consumed_genres)
-        step_watches = step_influenced = 0
-        graph = self.model.graph
-        for e in events:
-            if e.kind == "page":
-                items = [self.item_of_raw[r] for r in e.payload["items"] if r in self.item_of_raw]
-                if items:
-                    pages.append(items)
-                    self.shown_rows.extend(e.agent_id, items, e.step)
-                    np.add.at(self.exposure, items, 1)
-                    self.exposed_genres[e.agent_id] += self.genres[items].sum(0)
-            elif e.kind == "watch":
-                a, i = e.agent_id, self.item_of_raw[e.item_id]
-                rating = float(e.payload["rating"])
-                step_genres[a] += self.genres[i]
-                self.consumption[i] += 1
-                self.watch_agents.append(a)
-                self.watch_items.append(i)
-                self.watched_rows.extend(a, [i], e.step)
-                step_watches += 1
-                source = e.payload.get("heard_from")
-                if source is not None:
-                    step_influenced += 1
-                    self.influencers[a][int(source)] += 1
-                friend_likes = [self.rated[f][i] >= self.like_rating for f in graph.neighbors(a) if i in self.rated[f]]
-                if friend_likes:
-                    share = sum(friend_likes) / len(friend_likes)
-                    if share != 0.5:
-                        self.conform_n += 1
-                        self.agree += int((rating >= self.like_rating) == (share > 0.5))
-                self.rated[a][i] = rating
-            elif e.kind == "hear" and e.item_id in self.item_of_raw:
-                self.cascades.hear(self.item_of_raw[e.item_id], int(e.target_agent_id), int(e.agent_id))
+    def observe(self, records, step: int) -> dict:
+        """Fold one step's records (the pages, watches and hearings of `StepEvents.records`) into the
+        running state; returns this step's raw tallies."""
+        page_agents, page_items = records.pages()
+        shown = page_items >= 0
+        keep = shown.any(1) if page_items.size else np.zeros(len(page_agents), dtype=bool)
+        page_agents, page_items, shown = page_agents[keep], page_items[keep], shown[keep]
+        flat_agents, flat_items = np.broadcast_to(page_agents[:, None], page_items.shape)[shown], page_items[shown]
+        self.shown_rows.extend_many(flat_agents, flat_items, step)
+        np.add.at(self.exposure, flat_items, 1)
+        np.add.at(self.exposed_genres, flat_agents, self.genres[flat_items])
+        pages = [row[ok].tolist() for row, ok in zip(page_items, shown)]
+        agents, items, ratings, sources = records.watch_columns()
+        step_genres = np.zeros_like(self.consumed_genres)
+        np.add.at(step_genres, agents, self.genres[items])
+        np.add.at(self.consumption, items, 1)
+        self.watch_agents.extend(agents)
+        self.watch_items.extend(items)
+        self.watched_rows.extend_many(agents, items, step)
+        heard = sources >= 0
+        self.influence_agents.extend(agents[heard])
+        self.influence_sources.extend(sources[heard])
+        conform_n, agree = friend_agreement(self.rated, self.model.world.adjacency, agents, items, ratings,
+                                            self.like_rating)
+        self.conform_n += conform_n
+        self.agree += agree
+        listeners, heard_items, speakers = records.hear_columns()
+        for item, speaker, listener in zip(heard_items.tolist(), speakers.tolist(), listeners.tolist()):
+            self.cascades.hear(item, speaker, listener)
         self.consumed_genres += step_genres
-        self.window_steps.append(step_genres)
+        self.window_steps.append((agents, items))
         self.window_genres += step_genres
         if len(self.window_steps) > self.window:
-            self.window_genres -= self.window_steps.popleft()
-        self.watches += step_watches
-        self.influenced += step_influenced
-        return {"pages": pages, "watches": step_watches, "influenced": step_influenced}
+            old_agents, old_items = self.window_steps.popleft()
+            np.subtract.at(self.window_genres, old_agents, self.genres[old_items])
+        self.watches += len(agents)
+        self.influenced += int(heard.sum())
+        return {"pages": pages, "watches": len(agents), "influenced": int(heard.sum())}
 
     # --- measures --------------------------------------------------------------------------------
 
-    def compute(self, step: int, events) -> dict[str, float]:
-        """Fold one step's `events` into the running state, then measure; call it once per step."""
-        tally = self.observe(events)
+    def compute(self, step: int, records) -> dict[str, float]:
+        """Fold one step's `records` (or its events, one by one) into the running state, then measure;
+        call it once per step."""
+        if not isinstance(records, Records):
+            records = Records.of_events(records, self.model.catalog)
+        tally = self.observe(records, step)
         self.rarefy(step)
         return self.measures(step, tally)
 
@@ -246,10 +293,10 @@ class StepMetrics:
         return v
 
     def homogenisation(self, step: int) -> float:
-        if not self.watch_agents:
+        if not len(self.watch_agents):
             return 0.0
         n = self.model.n_agents
-        sets = sparse.csr_matrix((np.ones(len(self.watch_agents)), (self.watch_agents, self.watch_items)),
+        sets = sparse.csr_matrix((np.ones(len(self.watch_agents)), (self.watch_agents.values, self.watch_items.values)),
                                  shape=(n, self.n_items))
         who = np.flatnonzero(np.asarray(sets.sum(1)).ravel() > 0)
         if len(who) < 2:
@@ -270,7 +317,7 @@ class StepMetrics:
         `step_index` moves on; asking again during the same step folds nothing twice."""
         model = self.model
         if self.step_done != model.step_index:
-            self.values = self.compute(model.step_index, model.step_events)
+            self.values = self.compute(model.step_index, model.step_events.records)
             self.step_done = model.step_index
         return self.values
 
@@ -289,21 +336,22 @@ class StepMetrics:
         import pandas as pd
 
         m = self.model
-        top = [c.most_common(1)[0] if c else (None, 0) for c in self.influencers]
+        top, top_watches, influenced = top_influencers(self.influence_agents.values, self.influence_sources.values,
+                                                       m.n_agents)
         current = self.start_genres + self.consumed_genres
         return pd.DataFrame({
             "agent_id": np.arange(m.n_agents),
             "user_id": m.dataset.users.raw_ids[m.users],
-            "watches": np.bincount(np.asarray(self.watch_agents, dtype=np.int64), minlength=m.n_agents),
+            "watches": np.bincount(self.watch_agents.values, minlength=m.n_agents),
             "genre_entropy": entropy_bits(self.consumed_genres),
             "genre_entropy_window": entropy_bits(self.window_genres),
             "exposure_genre_entropy": entropy_bits(self.exposed_genres),
             **{f"{name}_rarefied": self.rarefied.get(name, np.full(m.n_agents, np.nan))
                for name in ("genre_entropy", "genre_entropy_window", "exposure_genre_entropy")},
             "taste_drift": cosine_distance_rows(self.start_genres, current),
-            "influenced_watches": [sum(c.values()) for c in self.influencers],
-            "top_influencer": pd.array([t[0] for t in top], dtype="Int64"),
-            "top_influencer_watches": [t[1] for t in top],
+            "influenced_watches": influenced,
+            "top_influencer": pd.arrays.IntegerArray(np.where(top >= 0, top, 0), top < 0),
+            "top_influencer_watches": top_watches,
         })
 
 

@@ -4,8 +4,8 @@ A checkpoint is `checkpoint/state.pkl` in the run folder, written at a step boun
 line (format version, recagent version, a digest of the scenario, the step, the event-log
 position) and a pickle of everything a step can change:
 
-- the world state (`World`: arrays, the history, the social graph, pending feedback, profiles)
-  and each agent's persona and word of mouth;
+- the world state (`World`: arrays, the history, the social graph, pending feedback, profiles,
+  word of mouth, the run's watches, the persona columns; Mesa agents are made again on demand);
 - every random state: the model's numpy generator, Mesa's Python `random`, the global Python,
   numpy and (when loaded) torch generators;
 - the recommender pipeline in use (weights, optimiser state, re-rankers), whole;
@@ -52,7 +52,7 @@ from .events import EventLog
 from .journal import attach_journal
 from .state import World
 
-FORMAT = 1
+FORMAT = 2  # 2: word of mouth, watches and personas in columns (issue 17)
 MAGIC = b"RECAGENT-CHECKPOINT\n"
 FOLDER, FILE = "checkpoint", "state.pkl"
 MEMORY_FIELDS = ("sensory", "short", "long", "since_reflection", "next_id", "totals")
@@ -112,6 +112,7 @@ class _Unpickler(pickle.Unpickler):
 def rebuilt_objects(model) -> dict[str, object]:
     """The objects a resumed run rebuilds from its scenario, by reference name."""
     objects = {"model": model, "scenario": model.scenario, "dataset": model.dataset, "catalog": model.catalog,
+               "dataset_users": model.dataset.users,
                "feedback": model.feedback, "backend": model.backend, "rng": model.rng, "random": model.random,
                "datacollector": model.datacollector}
     if model.memory is not None:
@@ -126,8 +127,7 @@ def capture(session) -> dict:
     model = session.model
     world, backend = model.world, model.backend
     state = {
-        "world": {f.name: getattr(world, f.name) for f in fields(World) if f.name != "agents"},
-        "agents": [(a.persona, a.heard) for a in world.agents],
+        "world": {f.name: getattr(world, f.name) for f in fields(World)},
         "random": {"model_rng": model.rng.bit_generator.state, "model_random": model.random.getstate(),
                    "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch_state()},
         "mesa_steps": model.steps,
@@ -216,10 +216,9 @@ def load_checkpoint(run_dir: Path, *, steps: int | None = None):
 
 
 def restore(model, state: dict) -> None:
-    world = World(agents=model.world.agents, **state["world"])
+    world = World(**state["world"])
+    world.people.bind(model)
     model.world = world
-    for agent, (persona, heard) in zip(world.agents, state["agents"]):
-        agent.persona, agent.heard = persona, heard
     rand = state["random"]
     model.rng.bit_generator.state = rand["model_rng"]
     model.random.setstate(rand["model_random"])

@@ -95,6 +95,10 @@ class EventLog:
         self.buffer.append((event.step, event.sim_time, event.agent_id, event.kind, event.item_id,
                             event.target_agent_id, encode_payload(event.payload)))
 
+    def extend(self, rows: Iterable[tuple]) -> None:
+        """Buffer rows (step, sim_time, agent_id, kind, item_id, target_agent_id, payload JSON text)."""
+        self.buffer.extend(rows)
+
     def flush(self) -> int:
         """Write the buffered events in one transaction; returns how many were written."""
         rows, self.buffer = self.buffer, []

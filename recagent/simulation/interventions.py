@@ -122,7 +122,7 @@ def set_traits(model, iv: SetTraits) -> np.ndarray:
     else:
         agents = np.array(sorted({model.agent_of_user[model.dataset.users.index_of(u)] for u in iv.agents}), dtype=int)
     if iv.role is not None:
-        agents = np.array([a for a in agents if iv.role in model.agent_list[a].persona.roles], dtype=int)
+        agents = model.world.people.with_role(agents, iv.role)
     if iv.share < 1 and len(agents):
         agents = np.sort(model.rng.choice(agents, size=int(round(iv.share * len(agents))), replace=False))
     changed = {}
@@ -135,7 +135,6 @@ def set_traits(model, iv: SetTraits) -> np.ndarray:
             model.conformity[agents] = value
         elif trait == "activity":
             model.activity[agents] = value
-        for a in agents:
-            setattr(model.agent_list[a].persona, trait, float(value))
+        model.world.people.set_trait(agents, trait, value)
     model.emit(None, "intervention", payload={"kind": iv.kind, "agents": len(agents), "traits": changed})
     return agents

@@ -4,16 +4,18 @@ A step (see `recagent.simulation.phases` for each one): activate -> choose acts 
 search -> social -> remember -> learn -> measure -> record, each preceded by the hooks scheduled
 for it (the scenario's interventions run before `activate` of their step).
 
-What Mesa does here: every simulated person is a `mesa.Agent` (`UserAgent`, in `model.agents`, an
-AgentSet) holding its persona and word of mouth; `model.rng` (seeded by the scenario) is the one
-generator every phase draws from; the DataCollector gathers metrics.csv. What is vectorised
-outside Mesa: activation, act choice, page ranking, feedback and watch decisions run as numpy
-operations over all agents at once (`World` arrays), because stepping agents one by one through
-the scheduler would cost a Python call and a model call per agent and per item.
+What Mesa does here: every simulated person is a `mesa.Agent` (`UserAgent`, registered in
+`model.agents`, an AgentSet, when first asked for: `model.agent_list[k]`), the per-person view of
+its persona and word of mouth; `model.rng` (seeded by the scenario) is the one generator every
+phase draws from; the DataCollector gathers metrics.csv. What is vectorised outside Mesa:
+activation, act choice, page ranking, feedback, watch decisions, word of mouth and the events
+run as numpy operations over all agents at once (`World` columns), because stepping agents one
+by one through the scheduler would cost a Python call and a model call per agent and per item.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import mesa
@@ -23,15 +25,35 @@ from ..data import Dataset
 from ..feedback import FeedbackModel
 from ..llm import LanguageBackend
 from ..metrics import metrics_reporters
-from ..recommenders import Recommender, RecommenderWorld
+from ..recommenders import Recommender
 from ..scenario import Scenario
-from .events import Event, EventLog
+from .events import EventLog
 from .hooks import Schedule
 from .interventions import apply_intervention, check_interventions
 from .phases import PIPELINE
 from .phases.measure import mean_genre_entropy
 from .population import agent_rows, build_world, edge_rows, item_rows
 from .state import World
+
+
+class LiveWorld:
+    """What a recommender that asks for it reads of the run (the RecommenderWorld fields), read at
+    the time it asks: the graph is built then, and is the one in use after an intervention."""
+
+    def __init__(self, model):
+        self._model = model
+
+    @property
+    def graph(self):
+        return self._model.world.graph
+
+    @property
+    def users(self) -> np.ndarray:
+        return self._model.world.users
+
+    @property
+    def history(self):
+        return self._model.world.history
 
 
 class RecSimModel(mesa.Model):
@@ -51,7 +73,6 @@ class RecSimModel(mesa.Model):
         self.memory = None  # a recagent.memory.MemorySystem once attach_memory() is called
         self.event_log: EventLog | None = None
         self.world: World = build_world(self)
-        self.agent_list = self.world.agents
         self.agent_of_user = {int(u): k for k, u in enumerate(self.world.users)}
         self.recommender: Recommender = self.new_recommender(*self.world.recommender_spec)
         self.recommender.fit(self.catalog, dataset.interactions)
@@ -74,14 +95,19 @@ class RecSimModel(mesa.Model):
     def __getattr__(self, name: str):
         """The world's fields read as the model's own (model.history, model.graph, model.step_index...)."""
         world = self.__dict__.get("world")
-        if world is not None and (name in World.__dataclass_fields__ or name == "n_agents"):
+        if world is not None and (name in World.__dataclass_fields__ or isinstance(getattr(World, name, None), property)):
             return getattr(world, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def agent_list(self):
+        """Agent k's Mesa agent is agent_list[k], made the first time it is asked for (`People`)."""
+        return self.world.people
 
     def attach_log(self, event_log: EventLog, *, write_context: bool = True) -> None:
         """Send each step's events to `event_log`, after writing the run's agents, items and edges."""
         if write_context:
-            event_log.write_context(agent_rows(self), item_rows(self.catalog), edge_rows(self.world.graph))
+            event_log.write_context(agent_rows(self), item_rows(self.catalog), edge_rows(self.world))
         self.event_log = event_log
 
     def attach_memory(self, path) -> None:
@@ -90,8 +116,8 @@ class RecSimModel(mesa.Model):
 
         self.memory = MemorySystem(self.scenario.llm.memory, LongTermStore(path), backend=self.backend,
                                    seed=self.scenario.seed,
-                                   who=lambda a: (self.agent_list[a].persona.name,
-                                                  self.world.profiles.get(a) or self.agent_list[a].persona.summary()))
+                                   who=lambda a: (self.world.people.name(a),
+                                                  self.world.profiles.get(a) or self.world.people.persona(a).summary()))
 
     def build_profiles(self, batch: int = 20, last_n: int = 40) -> None:
         """Lusifer taste profiles from each agent's starting ratings (batched waves, cached); used as personas."""
@@ -108,8 +134,7 @@ class RecSimModel(mesa.Model):
         recommender = self.make_recommender(name, params, self.rng, rerankers)
         bind = getattr(recommender, "bind", None)
         if bind is not None:
-            world = self.world
-            bind(RecommenderWorld(graph=world.graph, users=world.users, history=world.history))
+            bind(LiveWorld(self))
         return recommender
 
     # --- time and events -------------------------------------------------------------------------
@@ -126,9 +151,31 @@ class RecSimModel(mesa.Model):
         """Record one event of the step in progress (`item` is a catalog index, stored as the dataset id)."""
         world = self.world
         raw_item = int(self.catalog.raw_ids[item]) if item is not None else None
-        world.step_events.append(Event(world.step_index, self.sim_time, None if agent_id is None else int(agent_id),
-                                       kind, raw_item, None if target is None else int(target), payload))
+        agent = None if agent_id is None else int(agent_id)
+        target = None if target is None else int(target)
+        world.step_events.add(world.step_index, self.sim_time, agent, kind, raw_item, target, payload)
         world.counters[kind] = world.counters.get(kind, 0) + 1
+        world.step_events.records.note(self.catalog, agent, kind, item, target, payload)  # what the metrics read
+
+    def emit_many(self, agents, kinds, payloads: list[str], items=None, targets=None) -> None:
+        """Record a batch of events (arrays; -1 for no agent, item or target; `kinds` one name or a
+        list); `payloads` are JSON texts encoded as `events.encode_payload` would."""
+        n = len(payloads)
+        if n == 0:
+            return
+        world = self.world
+        kinds = [kinds] * n if isinstance(kinds, str) else list(kinds)
+        raw = [None] * n
+        if items is not None:
+            items = np.asarray(items, dtype=np.int64)
+            raw = [None if i < 0 else r for i, r in zip(items.tolist(),
+                                                         self.catalog.raw_ids[np.maximum(items, 0)].tolist())]
+        who = [None if a < 0 else a for a in np.asarray(agents, dtype=np.int64).tolist()]
+        whom = [None] * n if targets is None else [None if t < 0 else t
+                                                   for t in np.asarray(targets, dtype=np.int64).tolist()]
+        world.step_events.add_many(world.step_index, self.sim_time, who, kinds, raw, whom, payloads)
+        for kind, count in Counter(kinds).items():
+            world.counters[kind] = world.counters.get(kind, 0) + count
 
     # --- the step --------------------------------------------------------------------------------
 

@@ -22,11 +22,11 @@ def choose(model, active: np.ndarray) -> np.ndarray:
     p = world.act_p[active]
     acts = (model.rng.random((len(active), 1)) > np.cumsum(p, 1)).sum(1)
     acts = np.minimum(acts, NOTHING)
-    for n, a in enumerate(active):
-        if acts[n] in (CHAT, POST) and world.graph.degree[int(a)] == 0:
-            acts[n] = BROWSE
-        elif acts[n] == SEARCH and not world.agents[a].wanted_items():
-            acts[n] = BROWSE
+    alone = ((acts == CHAT) | (acts == POST)) & (world.adjacency.degree[active] == 0)
+    searching = acts == SEARCH
+    clueless = np.zeros(len(active), dtype=bool)
+    clueless[searching] = ~world.word_of_mouth.has_wanted(active[searching])
+    acts[alone | clueless] = BROWSE
     return acts
 
 

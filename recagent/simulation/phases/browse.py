@@ -8,10 +8,12 @@ there, `continue_if_watched` if it did, else it leaves.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ...recommenders.label import strategy_label
-from ..watching import decide, watch
+from ..watching import apply_watches, decide, note_watches, watch_payloads
 from .acts import BROWSE, doing
 
 
@@ -38,17 +40,57 @@ def browse(model, agents: np.ndarray) -> None:
     watched &= seen[:, :, None]
     recs3 = recs.reshape(len(agents), pages, k)
     strategy = strategy_label(*model.world.recommender_spec)  # e.g. mf+mmr(lambda=0.5), as run.json names it
-    for row, agent in enumerate(agents):
-        n_watched = 0
-        for page in range(pages):
-            if not seen[row, page]:
-                break
-            shown = [int(catalog.raw_ids[i]) for i in recs3[row, page] if i >= 0]
-            model.emit(agent, "page", payload={"page": page, "items": shown, "recommender": strategy})
-            for pos in np.flatnonzero(watched[row, page]):
-                col = page * k + pos
-                watch(model, agent, int(recs[row, col]), float(ratings[row, col]), float(p_like[row, col]),
-                      "recommender", {"page": page, "position": int(pos)})
-                n_watched += 1
-        model.emit(agent, "leave", payload={"pages": int(seen[row].sum()), "watched": n_watched})
-        world.busy_until[agent] = model.now_hours + n_watched * model.sim.busy_hours.watch
+    emit_browsing(model, agents, recs3, seen, watched, ratings.reshape(recs3.shape), p_like.reshape(recs3.shape),
+                  strategy)
+
+
+def emit_browsing(model, agents: np.ndarray, recs3: np.ndarray, seen: np.ndarray, watched: np.ndarray,
+                  ratings: np.ndarray, p_like: np.ndarray, strategy: str) -> None:
+    """Every browser's events in one batch, each agent's in order (page, its watches each followed by
+    its like or dislike, the next page, ..., leave), then the watches' effects and busy time."""
+    world, catalog = model.world, model.catalog
+    n, pages, k = recs3.shape
+    per_page = 2 * k + 1  # a page event, then a watch and a like/dislike slot per position
+    per_agent = pages * per_page + 1
+    # pages seen
+    p_rows, p_pages = np.nonzero(seen)
+    shown = recs3[p_rows, p_pages]
+    raw = catalog.raw_ids[np.maximum(shown, 0)].tolist()
+    if (shown >= 0).all():
+        lists = [",".join(map(str, ids)) for ids in raw]
+    else:
+        lists = [",".join(str(i) for i, ok in zip(ids, oks) if ok) for ids, oks in zip(raw, (shown >= 0).tolist())]
+    label = json.dumps(strategy, ensure_ascii=False)
+    page_payloads = [f'{{"items":[{ids}],"page":{p},"recommender":{label}}}' for ids, p in zip(lists, p_pages.tolist())]
+    # watches, and the like or dislike after each
+    w_rows, w_pages, w_pos = np.nonzero(watched)
+    w_items = recs3[w_rows, w_pages, w_pos]
+    w_agents = agents[w_rows]
+    w_ratings = ratings[w_rows, w_pages, w_pos]
+    sources = world.word_of_mouth.first_source(w_agents, w_items)
+    watch_texts, follow, follow_texts = watch_payloads(model, w_ratings, p_like[w_rows, w_pages, w_pos], sources,
+                                                       "recommender", w_pages, w_pos)
+    liked = np.array([f is not None for f in follow], dtype=bool)
+    # leaving
+    n_seen = seen.sum(1)
+    n_watched = watched.sum((1, 2))
+    leave_payloads = [f'{{"pages":{a},"watched":{b}}}' for a, b in zip(n_seen.tolist(), n_watched.tolist())]
+    # one batch in agent order
+    w_slot = w_rows * per_agent + w_pages * per_page + 1 + 2 * w_pos
+    key = np.concatenate([p_rows * per_agent + p_pages * per_page, w_slot, w_slot[liked] + 1,
+                          np.arange(n) * per_agent + per_agent - 1])
+    row = np.concatenate([p_rows, w_rows, w_rows[liked], np.arange(n)])
+    item = np.concatenate([np.full(len(p_rows), -1), w_items, w_items[liked], np.full(n, -1)])
+    kinds = (["page"] * len(p_rows) + ["watch"] * len(w_rows) + [f for f in follow if f is not None]
+             + ["leave"] * n)
+    payloads = page_payloads + watch_texts + [t for t, f in zip(follow_texts, follow) if f is not None] + leave_payloads
+    order = np.argsort(key, kind="stable")
+    idx = order.tolist()
+    model.emit_many(agents[row[order]], [kinds[i] for i in idx], [payloads[i] for i in idx], items=item[order])
+    records = world.step_events.records
+    valid = (shown >= 0).any(1)
+    records.page_agents.append(agents[p_rows[valid]])
+    records.page_items.append(shown[valid])
+    note_watches(model, w_agents, w_items, w_ratings, sources)
+    apply_watches(model, w_agents, w_items, w_ratings)
+    world.busy_until[agents] = model.now_hours + n_watched * model.sim.busy_hours.watch

@@ -8,6 +8,5 @@ def run(model) -> None:
     log = model.event_log
     if log is None:
         return
-    for event in model.world.step_events:
-        log.append(event)
+    log.extend(model.world.step_events.rows())
     log.flush()

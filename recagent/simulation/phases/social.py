@@ -9,11 +9,12 @@ to watch it?" scales how much the hearing weighs.
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import numpy as np
 
-from ...agents.user_agent import Hearing
+from ...agents.word_of_mouth import SENTIMENTS
 from ...llm import SpeechRequest
 from .acts import CHAT, POST, doing
 
@@ -26,39 +27,25 @@ def run(model) -> None:
 
 def socialise(model, chatters: np.ndarray, posters: np.ndarray) -> None:
     world, backend = model.world, model.backend
-    chats = []
-    for agent in chatters:
-        friend = pick_friend(model, int(agent))
-        item, rating = mention(model, int(agent))
-        chats.append((int(agent), friend, item, rating))
-    post_items = [mention(model, int(a)) for a in posters]
+    chatters = np.asarray(chatters, dtype=np.int64)
+    posters = np.asarray(posters, dtype=np.int64)
+    friends = world.adjacency.pick_neighbour(chatters, model.rng, world.taste)
+    chat_items, chat_ratings = mentions(model, chatters)
+    post_items, post_ratings = mentions(model, posters)
     feelings = feeling_watches(model)
+    chats = list(zip(chatters.tolist(), friends.tolist(), chat_items.tolist(), chat_ratings.tolist()))
     requests = ([request(model, "chat", a, i, r, listener=f) for a, f, i, r in chats]
-                + [request(model, "post", int(a), i, r) for a, (i, r) in zip(posters, post_items)]
+                + [request(model, "post", a, i, r) for a, i, r in zip(posters.tolist(), post_items.tolist(),
+                                                                      post_ratings.tolist())]
                 + [request(model, "feeling", a, i, r) for a, i, r in feelings])
-    with_memories(model, requests, [c[0] for c in chats] + [int(a) for a in posters] + [f[0] for f in feelings])
+    with_memories(model, requests, chatters.tolist() + posters.tolist() + [f[0] for f in feelings])
     replies = backend.respond_many(requests)
     chat_replies = replies[:len(chats)]
-    post_replies = replies[len(chats):len(chats) + len(post_items)]
-    feeling_replies = replies[len(chats) + len(post_items):]
-    lo, hi = model.sim.busy_hours.chat
-    for (agent, friend, item, rating), reply in zip(chats, chat_replies):
-        feeling = sentiment(model, rating)
-        wants = getattr(reply.data, "listener_wants_to_watch", None)
-        payload = {"text": reply.text, "sentiment": feeling, "backend": backend.label, "source": reply.source}
-        if wants is not None:
-            payload["wants_to_watch"] = wants
-        model.emit(agent, "chat", item, target=friend, payload=payload)
-        weight = 1.0 if wants is None else HEARD_WANTS if wants else HEARD_DECLINES
-        deliver(model, friend, agent, item, feeling, "chat", weight)
-        title = model.catalog.titles[item]
-        observe(model, agent, f"I told {world.agents[friend].persona.name} about {title}: {reply.text}", "chat")
-        observe(model, friend, f"{world.agents[agent].persona.name} told me about {title}: {reply.text}",
-                "hear_chat")
-        duration = model.rng.uniform(lo, hi)
-        for who in (agent, friend):
-            world.busy_until[who] = max(world.busy_until[who], model.now_hours + duration)
-    post(model, [int(a) for a in posters], [i for i, _ in post_items], ratings=[r for _, r in post_items],
+    post_replies = replies[len(chats):len(chats) + len(posters)]
+    feeling_replies = replies[len(chats) + len(posters):]
+    if len(chats):
+        talk(model, chatters, friends, chat_items, chat_ratings, chat_replies)
+    post(model, posters.tolist(), post_items.tolist(), ratings=post_ratings.tolist(),
          texts=[r.text for r in post_replies], sources=[r.source for r in post_replies])
     for (agent, item, rating), reply in zip(feelings, feeling_replies):
         emotion = getattr(reply.data, "emotion", None)
@@ -69,46 +56,133 @@ def socialise(model, chatters: np.ndarray, posters: np.ndarray) -> None:
         observe(model, agent, f"After watching {model.catalog.titles[item]}: {reply.text}", "feeling")
 
 
+def talk(model, chatters: np.ndarray, friends: np.ndarray, items: np.ndarray, ratings: np.ndarray, replies) -> None:
+    """The step's chats in one batch: each chat event followed by the friend's hearing of it."""
+    world, backend = model.world, model.backend
+    feelings = sentiment_codes(model, ratings)
+    wants = [getattr(r.data, "listener_wants_to_watch", None) for r in replies]
+    label = json.dumps(backend.label, ensure_ascii=False)
+    texts = []
+    for reply, feeling, want in zip(replies, feelings.tolist(), wants):
+        extra = "" if want is None else f',"wants_to_watch":{"true" if want else "false"}'
+        texts.append(f'{{"backend":{label},"sentiment":"{SENTIMENTS[feeling]}","source":'
+                     f'{json.dumps(reply.source, ensure_ascii=False)},"text":{json.dumps(reply.text, ensure_ascii=False)}'
+                     f'{extra}}}')
+    n = len(chatters)
+    model.emit_many(chatters, "chat", texts, items=items, targets=friends)
+    weight = np.array([1.0 if w is None else HEARD_WANTS if w else HEARD_DECLINES for w in wants])
+    deliver_many(model, friends, chatters, items, feelings, "chat", weight)
+    # the chat and its hearing side by side: chat k's hear event goes right after chat k
+    _interleave_last(model.world.step_events, n)
+    if model.memory is not None:
+        people, titles = world.people, model.catalog.titles
+        for agent, friend, item, reply in zip(chatters.tolist(), friends.tolist(), items.tolist(), replies):
+            observe(model, agent, f"I told {people.name(friend)} about {titles[item]}: {reply.text}", "chat")
+            observe(model, friend, f"{people.name(agent)} told me about {titles[item]}: {reply.text}", "hear_chat")
+    lo, hi = model.sim.busy_hours.chat
+    until = model.now_hours + model.rng.uniform(lo, hi, n)
+    for who in (chatters, friends):
+        np.maximum.at(world.busy_until, who, until)
+
+
+def _interleave_last(events, n: int) -> None:
+    """The last 2n events of the open chunk are n of one kind then n of another: put them a1 b1 a2 b2..."""
+    chunk = events.chunks[-1]
+    for name in ("agents", "kinds", "items", "targets", "payloads"):
+        column = getattr(chunk, name)
+        first, second = column[-2 * n:-n], column[-n:]
+        column[-2 * n:] = [x for pair in zip(first, second) for x in pair]
+
+
 def post(model, agents: list[int], items: list[int], ratings: list[float] | None = None,
          texts: list[str] | None = None, sources: list[str] | None = None) -> None:
     """Each agent posts about its item to all its contacts (texts from the backend unless given)."""
-    if not agents:
+    if not len(agents):
         return
     world, backend = model.world, model.backend
-    ratings = ratings or [float(model.scenario.feedback.like_rating)] * len(agents)
+    agents = [int(a) for a in agents]
+    items = [int(i) for i in items]
+    ratings = list(ratings) if ratings is not None else [float(model.scenario.feedback.like_rating)] * len(agents)
     if texts is None:
         replies = backend.respond_many([request(model, "post", a, i, r) for a, i, r in zip(agents, items, ratings)])
         texts, sources = [r.text for r in replies], [r.source for r in replies]
     sources = sources or ["scenario"] * len(agents)
-    for agent, item, rating, text, source in zip(agents, items, ratings, texts, sources):
-        feeling = sentiment(model, rating)
-        contacts = sorted(world.graph.neighbors(agent))
-        model.emit(agent, "post", item, payload={"text": text, "sentiment": feeling, "backend": backend.label,
-                                                 "source": source, "recipients": len(contacts)})
-        name, title = world.agents[agent].persona.name, model.catalog.titles[item]
-        observe(model, agent, f"I posted about {title}: {text}", "post")
-        for contact in contacts:
-            deliver(model, contact, agent, item, feeling, "post")
-            observe(model, contact, f"{name} posted about {title}: {text}", "hear_post")
-        world.busy_until[agent] = max(world.busy_until[agent], model.now_hours + model.sim.busy_hours.post)
+    posters, posted = np.array(agents, dtype=np.int64), np.array(items, dtype=np.int64)
+    feelings = sentiment_codes(model, np.array(ratings, dtype=np.float64))
+    owner, contacts, _ = world.adjacency.contacts(posters)
+    degree = world.adjacency.degree[posters]
+    label = json.dumps(backend.label, ensure_ascii=False)
+    post_texts = [f'{{"backend":{label},"recipients":{d},"sentiment":"{SENTIMENTS[f]}","source":'
+                  f'{json.dumps(source, ensure_ascii=False)},"text":{json.dumps(text, ensure_ascii=False)}}}'
+                  for d, f, source, text in zip(degree.tolist(), feelings.tolist(), sources, texts)]
+    # each post event, then the hearings of its contacts (ascending), poster by poster
+    model.emit_many(posters, "post", post_texts, items=posted)
+    deliver_many(model, contacts, posters[owner], posted[owner], feelings[owner], "post")
+    chunk = world.step_events.chunks[-1]
+    n, m = len(posters), len(owner)
+    ends = np.cumsum(degree)
+    order = np.concatenate([np.arange(n) + ends - degree, np.arange(m) + np.repeat(np.arange(n), degree) + 1])
+    slots = np.empty(n + m, dtype=np.int64)
+    slots[order] = np.arange(n + m)
+    idx = slots.tolist()
+    for name in ("agents", "kinds", "items", "targets", "payloads"):
+        column = getattr(chunk, name)
+        tail = column[-(n + m):]
+        column[-(n + m):] = [tail[i] for i in idx]
+    if model.memory is not None:
+        people, titles = world.people, model.catalog.titles
+        for k, (agent, item, text) in enumerate(zip(agents, items, texts)):
+            observe(model, agent, f"I posted about {titles[item]}: {text}", "post")
+            for contact in world.adjacency.neighbours(agent).tolist():
+                observe(model, contact, f"{people.name(agent)} posted about {titles[item]}: {text}", "hear_post")
+    np.maximum.at(world.busy_until, posters, model.now_hours + model.sim.busy_hours.post)
 
 
 def deliver(model, listener: int, speaker: int, item: int, feeling: str, via: str, weight: float = 1.0) -> None:
     """`weight` scales the hearing: a listener who said it wants to watch takes it more to heart."""
-    graph = model.world.graph
-    closeness = float(graph.edges[listener, speaker].get("closeness", 1.0)) if graph.has_edge(listener, speaker) else 0.5
-    closeness *= weight
-    model.world.agents[listener].hear(Hearing(item, speaker, model.world.step_index, feeling, closeness, via))
-    model.emit(listener, "hear", item, target=speaker, payload={"via": via, "sentiment": feeling})
+    deliver_many(model, np.array([listener]), np.array([speaker]), np.array([item]),
+                 np.array([SENTIMENTS.index(feeling)]), via, np.array([weight]))
+
+
+def deliver_many(model, listeners: np.ndarray, speakers: np.ndarray, items: np.ndarray, feelings: np.ndarray,
+                 via: str, weight: np.ndarray | float = 1.0) -> None:
+    """Hearings in a batch: closeness of the (listener, speaker) edge (0.5 between strangers) times
+    `weight` goes into word of mouth; one hear event each, in order."""
+    if len(listeners) == 0:
+        return
+    world = model.world
+    listeners, speakers = np.asarray(listeners, dtype=np.int64), np.asarray(speakers, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    closeness = world.adjacency.pair_closeness(listeners, speakers, default=0.5) * weight
+    world.word_of_mouth.add(listeners, items, speakers, world.step_index, feelings, closeness, via)
+    v = json.dumps(via, ensure_ascii=False)
+    texts = [f'{{"sentiment":"{SENTIMENTS[f]}","via":{v}}}' for f in np.asarray(feelings).tolist()]
+    model.emit_many(listeners, "hear", texts, items=items, targets=speakers)
+    world.step_events.records.hears.append((listeners, items, speakers))
+
+
+def mentions(model, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The item each agent talks about, and its rating: its latest watch in the run, else its latest rating."""
+    world = model.world
+    items = world.watches.last_item[agents]
+    ratings = world.watches.last_rating[agents]
+    none = items < 0
+    if none.any():
+        last_items, last_ratings = world.history.padded(world.users[agents[none]], 1)
+        items[none], ratings[none] = last_items[:, 0], last_ratings[:, 0].astype(np.float64)
+    return items, ratings
 
 
 def mention(model, agent: int) -> tuple[int, float]:
     """The item an agent talks about: its latest watch in the run, else its latest rating."""
-    world = model.world
-    if world.sim_watches[agent]:
-        return world.sim_watches[agent][-1]
-    user = world.users[agent]
-    return world.history.items[user][-1], world.history.ratings[user][-1]
+    items, ratings = mentions(model, np.array([agent]))
+    return int(items[0]), float(ratings[0])
+
+
+def sentiment_codes(model, ratings: np.ndarray) -> np.ndarray:
+    """Index into SENTIMENTS (liked, neutral, disliked) of each rating."""
+    fb = model.scenario.feedback
+    return np.where(ratings >= fb.like_rating, 0, np.where(ratings <= fb.dislike_rating, 2, 1))
 
 
 def sentiment(model, rating: float) -> str:
@@ -118,24 +192,21 @@ def sentiment(model, rating: float) -> str:
 
 def request(model, kind: str, agent: int, item: int, rating: float, listener: int | None = None) -> SpeechRequest:
     world, catalog = model.world, model.catalog
-    speaker = world.agents[agent].persona
+    speaker = world.people.persona(agent)
     genres = catalog.item_genres(item)
     liked = set(speaker.favourite_genres)
     reasons = [g for g in genres if g in liked] or genres
     return SpeechRequest(
         kind=kind, speaker=speaker.name, persona=world.profiles.get(agent) or speaker.summary(),
         item_title=catalog.titles[item], item_genres=genres, reasons=reasons, sentiment=sentiment(model, rating),
-        rating=rating, listener=world.agents[listener].persona.name if listener is not None else None,
+        rating=rating, listener=world.people.name(listener) if listener is not None else None,
         key=f"{model.scenario.seed}:{world.step_index}:{agent}:{item}:{kind}")
 
 
 def pick_friend(model, agent: int) -> int:
+    """A contact drawn by closeness and shared taste (one uniform draw)."""
     world = model.world
-    friends = sorted(world.graph.neighbors(agent))
-    closeness = np.array([world.graph.edges[agent, f].get("closeness", 1.0) for f in friends])
-    shared = world.taste[friends] @ world.taste[agent]
-    weights = closeness * (1.0 + shared / max(float(world.taste[agent] @ world.taste[agent]), 1e-12))
-    return friends[model.rng.choice(len(friends), p=weights / weights.sum())]
+    return int(world.adjacency.pick_neighbour(np.array([agent]), model.rng, world.taste)[0])
 
 
 def feeling_watches(model) -> list[tuple[int, int, float]]:
