@@ -211,7 +211,7 @@ def make_synthetic(n_users: int = 100, n_items: int = 300, history_length: int =
     role_lists = [sorted({ROLES[a]} | ({ROLES[b - 1]} if b else set()))
                   for a in range(len(ROLES)) for b in range(len(ROLES) + 1)]
     role_codes = first_role * (len(ROLES) + 1) + np.where(two_roles, second_role + 1, 0)
-    roles = [list(role_lists[c]) for c in role_codes.tolist()]
+    roles = list(map(list, map(role_lists.__getitem__, role_codes.tolist())))  # a list of its own per user
     ages = rng.integers(16, 70, n_users)
     female = rng.random(n_users) < 0.5
     genders = np.where(female, "female", "male").tolist()
