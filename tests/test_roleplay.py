@@ -5,7 +5,10 @@ are one line with exit code 2 and nothing written. The browser test is tests/tes
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,9 +22,11 @@ from recagent.cli import app
 from recagent.simulation.roleplay import NotYourTurn, RolePlay
 from recagent.web.browser import ServerThread
 
-from .conftest import SMALL_SCENARIO, merge
+from .conftest import ROOT, SMALL_SCENARIO, merge
+from .test_web_access import free_port, wait_until_up
 
 PLAYED = 2
+TOKEN = "roleplay-test-token-0123456789"
 
 
 def rows(run_dir, *, without=()) -> list[tuple]:
@@ -117,6 +122,15 @@ def test_commands_that_do_not_fit_the_turn_are_refused_over_http(live):
         wait_turn(url, 1)
         assert httpx.post(act, json={"do": "nothing"}).status_code == 200
     assert live["done"].wait(60)
+    # with an access token the role-play page and API follow the server's rule (web/access.py)
+    with ServerThread(live["sim"].run_dir.parent, play=live["roleplay"], token=TOKEN) as guarded:
+        base = guarded.url.rstrip("/")
+        assert httpx.get(f"{base}/api/play").status_code == 401
+        assert httpx.get(f"{base}/play").status_code == 401
+        with httpx.Client(follow_redirects=True) as browser:  # the printed link: cookie set, token dropped
+            page = browser.get(f"{base}/play?token={TOKEN}")
+            assert page.status_code == 200 and "/static/play.js" in page.text and str(page.url) == f"{base}/play"
+            assert browser.get(f"{base}/api/play").json()["agents"][0]["id"] == PLAYED
     with pytest.raises(NotYourTurn):
         live["roleplay"].submit(PLAYED, {"do": "nothing"})
     turns = [json.loads(r[6]) for r in rows(live["sim"].run_dir) if r[3] == "turn"]
@@ -196,3 +210,23 @@ def test_a_friend_answers_through_the_llm_from_its_memories_and_the_replay_match
     # the replay's LLM texts come from the prompt cache: the same words, `source` says "cache" for "llm"
     cached = lambda found: [r[:6] + (r[6].replace('"source":"cache"', '"source":"llm"'),) for r in found]
     assert cached(rows(replay.run_dir, without=("llm",))) == rows(sim.run_dir, without=("llm",))
+
+
+def test_ctrl_c_while_waiting_for_a_person_ends_the_run_as_interrupted(tmp_path):
+    path = write(tmp_path, {"simulation": {"steps": 3}})
+    port, out = free_port(), tmp_path / "runs" / "live"
+    proc = subprocess.Popen([sys.executable, "-c", "from recagent.cli import app; app()", "run", str(path), "--play",
+                             str(PLAYED), "--turn-timeout", "120", "--port", str(port), "--out", str(out), "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # a shell may start the tests with SIGINT ignored, which the child would inherit
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/api/play")
+        wait_turn(f"http://127.0.0.1:{port}", 0)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["steps_completed"] == 0

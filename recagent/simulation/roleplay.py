@@ -73,6 +73,7 @@ class RolePlay:
         check_roleplay(model.scenario, model.world.n_agents, "scenario")
         self.seats = {a: Seat(a) for a in self.spec.agents}
         self.finished = False
+        self.stopping = False  # set by stop(): the waiting turn raises KeyboardInterrupt on the run's thread
         self._pending_before_learn: list = []
         self._human_feedback: set = set()  # (user, item, step) of ratings people gave
         self._lock = threading.Lock()
@@ -154,6 +155,8 @@ class RolePlay:
         self._publish(seat)
         try:
             while not turn.done:
+                if self.stopping:  # Ctrl-C on the main thread: the run's thread stops as an interrupted run
+                    raise KeyboardInterrupt
                 left = seat.deadline - time.monotonic()
                 if left <= 0:
                     return True
@@ -223,6 +226,10 @@ class RolePlay:
         for event in model.world.step_events:
             if event.kind == "watch" and event.agent_id == agent and (event.payload or {}).get("source") == "human":
                 self._human_feedback.add((user, catalog.index_of(event.item_id), event.step))
+
+    def stop(self) -> None:
+        """Ask the run's thread to stop at its next wait for a person (it ends as `interrupted`)."""
+        self.stopping = True
 
     def finish(self) -> None:
         self.finished = True

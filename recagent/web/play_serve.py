@@ -59,6 +59,8 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
     console.print(f"play: {base.replace(f':{port}/', f':{port}/play', 1)}  (agents {', '.join(map(str, scenario.roleplay.agents))}; "
                   f"{scenario.roleplay.turn_timeout_s:g} s per turn)", highlight=False, soft_wrap=True)
     outcome: dict = {}
+    ended = threading.Event()  # waited on, not Thread.join: a join interrupted by Ctrl-C can report the
+    # thread as stopped while it still runs (CPython before 3.13), and the process would exit under it
 
     def simulate():
         # the run folder, its event log (an SQLite connection belongs to the thread that opened it)
@@ -70,12 +72,13 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
             outcome["error"] = e
         finally:
             roleplay.finish()
+            ended.set()
 
     runner = threading.Thread(target=simulate, name="recagent-roleplay", daemon=True)
     runner.start()
     try:
-        while runner.is_alive():
-            runner.join(0.5)
+        while not ended.wait(0.5):
+            pass
         if "error" in outcome:
             raise outcome["error"]
         result = outcome["result"]
@@ -85,7 +88,9 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
             while web.is_alive():
                 web.join(0.5)
         return result
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the run's thread closes its folder as interrupted when it next waits
+        roleplay.stop()
+        ended.wait(10)
         return outcome.get("result")
     finally:
         server.should_exit = True
