@@ -120,3 +120,24 @@ def test_pick_neighbour_follows_closeness_times_taste():
     assert np.abs(share - weights / weights.sum()).max() < 0.01
     chunked = adj.pick_neighbour(np.zeros(1000, dtype=int), np.random.default_rng(3), taste, chunk=7)
     assert np.array_equal(chunked, adj.pick_neighbour(np.zeros(1000, dtype=int), np.random.default_rng(3), taste))
+
+
+def test_vectorised_watts_strogatz_and_barabasi_albert_match_networkx():
+    from recagent.social.graphs import barabasi_albert_edges, watts_strogatz_edges
+
+    ring = watts_strogatz_edges(50, 6, 0.0, np.random.default_rng(0)).to_graph()
+    assert sorted(ring.edges) == sorted(tuple(sorted(e)) for e in nx.watts_strogatz_graph(50, 6, 0.0).edges)
+    ours = [nx.average_clustering(watts_strogatz_edges(400, 8, 0.2, np.random.default_rng(s)).to_graph())
+            for s in range(3)]
+    theirs = [nx.average_clustering(nx.watts_strogatz_graph(400, 8, 0.2, seed=s)) for s in range(3)]
+    assert abs(np.mean(ours) - np.mean(theirs)) < 0.03
+    assert watts_strogatz_edges(9, 8, 1.0, np.random.default_rng(0)).to_graph().number_of_edges() == 36  # complete
+    top = []
+    for s in range(3):
+        edges = barabasi_albert_edges(3000, 8, np.random.default_rng(s))
+        degree = np.bincount(np.r_[edges.source, edges.target], minlength=3000)
+        assert len(edges) == 4 * (3000 - 5) + 4 and degree.min() == 4  # m distinct targets per new node
+        theirs = np.array([d for _, d in nx.barabasi_albert_graph(3000, 4, seed=s).degree])
+        top.append((np.sort(degree)[-30:].mean(), np.sort(theirs)[-30:].mean()))
+    ours_top, nx_top = np.mean(top, 0)
+    assert abs(ours_top - nx_top) < 0.2 * nx_top

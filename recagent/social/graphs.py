@@ -8,7 +8,9 @@ at a million agents the nx.Graph costs gigabytes, so a caller may keep the array
 graph only when something asks for it. `build_edges` gives the arrays, `build_graph` the graph.
 
 The homophily graph links users with similar tastes more often: each user draws `degree / 2`
-contacts with probability proportional to exp(homophily * cosine(taste_u, taste_v)).
+contacts with probability proportional to exp(homophily * cosine(taste_u, taste_v)). The
+Watts-Strogatz and Barabasi-Albert graphs follow NetworkX's generators, vectorised (same models,
+other draws: a seed gives another graph than NetworkX's for the same seed would).
 """
 
 from __future__ import annotations
@@ -66,20 +68,93 @@ def _friends(n: int, source: np.ndarray, target: np.ndarray, rng: np.random.Gene
     return SocialEdges(n, source, target, np.round(closeness, 4), np.full(len(source), "friend"))
 
 
-def _from_nx(graph: nx.Graph, rng: np.random.Generator) -> SocialEdges:
-    pairs = np.fromiter((x for e in graph.edges() for x in e), dtype=np.int64,
-                        count=2 * graph.number_of_edges()).reshape(-1, 2)
-    return _friends(graph.number_of_nodes(), *_undirected(graph.number_of_nodes(), pairs[:, 0], pairs[:, 1]), rng)
+def watts_strogatz_edges(n: int, degree: int, rewire: float, rng: np.random.Generator,
+                         max_rounds: int = 100) -> SocialEdges:
+    """A ring where each node links to its k/2 next neighbours, each link's far end rewired with
+    probability `rewire` to a uniformly drawn node (NetworkX's watts_strogatz_graph, vectorised).
 
-
-def watts_strogatz_edges(n: int, degree: int, rewire: float, rng: np.random.Generator) -> SocialEdges:
+    A rewired end that lands on its own node, its old neighbour or a pair already linked is drawn again, all such
+    ends at once per round; NetworkX redraws them one link at a time in ring order, so the two
+    differ only in which of two colliding links keeps its draw. An end still colliding after
+    `max_rounds` rounds (a nearly complete graph) keeps its ring neighbour, as NetworkX does, or
+    if another link took that pair meanwhile, is lost (only ever seen with k close to n).
+    """
     k = max(2, min(degree, n - 1))
-    return _from_nx(nx.watts_strogatz_graph(n, k, rewire, seed=int(rng.integers(2**31))), rng)
+    if n < 2:
+        return _friends(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), rng)
+    u = np.tile(np.arange(n), k // 2)  # ring order: every node's next neighbour, then the one after...
+    v = (u + np.repeat(np.arange(1, k // 2 + 1), n)) % n
+    ring_key = np.minimum(u, v) * n + np.maximum(u, v)
+    first = np.sort(np.unique(ring_key, return_index=True)[1])
+    u, v = u[first], v[first]  # when k >= n - 1 the ring meets itself: each pair once
+    target = v.copy()
+    pending = np.flatnonzero(rng.random(len(u)) < rewire)
+    if len(u) == n * (n - 1) // 2:
+        pending = pending[:0]  # the complete graph: nowhere to rewire to (NetworkX gives up too)
+    for _ in range(max_rounds):
+        if not len(pending):
+            break
+        draw = rng.integers(0, n, len(pending))
+        target[pending] = draw
+        key = np.minimum(u, target) * n + np.maximum(u, target)
+        # as in NetworkX, neither the node itself nor the ring neighbour being left will do
+        own = (draw == u[pending]) | (draw == v[pending])
+        key[pending[own]] = -1 - pending[own]
+        order = np.argsort(key, kind="stable")
+        same = key[order[1:]] == key[order[:-1]]
+        shared = np.zeros(len(key), dtype=bool)
+        shared[order[1:][same]] = shared[order[:-1][same]] = True  # a pair more than one link wants
+        clash = shared[pending] | own
+        pending = pending[clash]
+    target[pending] = v[pending]  # still clashing after max_rounds (a nearly complete graph): stay on the ring
+    source, target = _undirected(n, u, target)
+    return _friends(n, source, target, rng)
 
 
-def barabasi_albert_edges(n: int, degree: int, rng: np.random.Generator) -> SocialEdges:
+def barabasi_albert_edges(n: int, degree: int, rng: np.random.Generator, max_rounds: int = 50) -> SocialEdges:
+    """Preferential attachment as in NetworkX's barabasi_albert_graph, vectorised.
+
+    NetworkX starts from a star of m + 1 nodes and keeps a list with every node repeated once per
+    link it has; each new node links to m distinct nodes drawn uniformly from that list, then
+    appends them and itself (m times). Every draw is a position in that list: a position holding
+    a new node's own copies is known at once, one holding an earlier draw points to the position
+    that draw took, so all draws resolve together by pointer jumping (Batagelj and Brandes).
+    Draws that repeat a node within its row are drawn again and everything is resolved again,
+    until rows are distinct (or `max_rounds`, after which a repeat is dropped).
+    """
     m = max(1, min(degree // 2, n - 1))
-    return _from_nx(nx.barabasi_albert_graph(n, m, seed=int(rng.integers(2**31))), rng)
+    if n < 2:
+        return _friends(n, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), rng)
+    new = np.arange(m + 1, n)
+    rows = len(new)
+    # the list: the star (centre 0 m times, each leaf once), then per new node m draws and m copies of itself
+    known = np.full(2 * m * (rows + 1), -1, dtype=np.int64)
+    known[:2 * m] = np.r_[np.zeros(m, dtype=np.int64), np.arange(1, m + 1)]
+    draw_slots = (2 * m * (np.arange(rows) + 1))[:, None] + np.arange(m)
+    known[draw_slots + m] = new[:, None]
+    span = 2 * m * (np.arange(rows) + 1)  # row j draws among the first span[j] positions
+    position = (rng.random((rows, m)) * span[:, None]).astype(np.int64)
+    targets = np.zeros((rows, m), dtype=np.int64)
+    for _ in range(max_rounds):
+        link = np.arange(len(known))
+        link[draw_slots] = position
+        while True:  # pointer jumping: every position ends at one that holds a known node
+            jumped = link[link]
+            if np.array_equal(jumped, link):
+                break
+            link = jumped
+        targets = known[link[draw_slots]]
+        key = np.arange(rows)[:, None] * n + targets
+        repeat = np.ones(rows * m, dtype=bool)
+        repeat[np.unique(key.reshape(-1), return_index=True)[1]] = False
+        repeat = repeat.reshape(rows, m)
+        if not repeat.any():
+            break
+        redraw_rows = np.nonzero(repeat)[0]
+        position[repeat] = (rng.random(len(redraw_rows)) * span[redraw_rows]).astype(np.int64)
+    source = np.r_[np.zeros(m, dtype=np.int64), np.repeat(new, m)]
+    target = np.r_[np.arange(1, m + 1), targets.reshape(-1)]
+    return _friends(n, *_undirected(n, source, target), rng)
 
 
 def homophily_edges(tastes: np.ndarray, degree: int, strength: float, rng: np.random.Generator,
