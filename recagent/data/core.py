@@ -17,6 +17,17 @@ def spans(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, np.arange(len(r)) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
+def take_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """matrix[rows] for a C-contiguous 2-D matrix, gathering each row as one opaque item.
+
+    NumPy's fancy indexing copies a narrow row element by element; viewing a row as a single
+    void item makes the gather several times faster (millions of taste rows per call).
+    """
+    matrix = np.ascontiguousarray(matrix)
+    row = np.dtype((np.void, matrix.shape[1] * matrix.itemsize))
+    return matrix.view(row).reshape(-1)[rows].view(matrix.dtype).reshape(len(rows), matrix.shape[1])
+
+
 def user_time_order(users: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Indices that sort by user, then time, ties kept in input order: np.lexsort((times, users)).
 

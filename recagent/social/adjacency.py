@@ -24,7 +24,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
-from ..data.core import spans
+from ..data.core import spans, take_rows
 
 
 class Adjacency:
@@ -110,8 +110,9 @@ class Adjacency:
         owner, contact, weight = self.contacts(agents)
         if taste is not None:
             mine = taste[agents]
-            own = np.maximum((mine * mine).sum(1), 1e-12)
-            weight = weight * (1.0 + (taste[contact] * mine[owner]).sum(1) / own[owner])
+            own = np.maximum(np.einsum("ad,ad->a", mine, mine), 1e-12)
+            shared = np.einsum("ed,ed->e", take_rows(taste, contact), take_rows(mine, owner))
+            weight = weight * (1.0 + shared / own[owner])
         cumulative = np.cumsum(weight)
         end = np.cumsum(self.degree[agents])
         start = end - self.degree[agents]

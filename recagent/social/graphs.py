@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from ..data.core import take_rows
 from .adjacency import Adjacency
 
 
@@ -212,7 +213,7 @@ def _rejection_picks(unit: np.ndarray, m: int, strength: float, rng: np.random.G
             r = np.repeat(active, per_row)
             v = rng.integers(0, n - 1, len(r))
             v += v >= rows_here[r]  # uniform over the others: no self-loops
-            cosine = np.einsum("ed,ed->e", unit[rows_here[r]], unit[v])
+            cosine = np.einsum("ed,ed->e", take_rows(unit, rows_here[r]), take_rows(unit, v))
             bound_r = bound[rows_here[r]]
             kept = rng.random(len(r), dtype=np.float32) < np.exp(strength * (np.minimum(cosine, bound_r) - bound_r))
             accept_rate = max(kept.mean(), 1e-4)
