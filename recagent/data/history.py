@@ -40,6 +40,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def _listed(values) -> list:
+    return values if type(values) is list else np.asarray(values).reshape(-1).tolist()
+
+
 class Rows(Sequence):
     """One column (items or ratings) of a History as a sequence of per-user Python lists."""
 
@@ -54,6 +58,15 @@ class Rows(Sequence):
             return [self._history._row(u, self._column) for u in range(*user.indices(len(self)))]
         return self._history._row(self._index(user), self._column)
 
+    def _index(self, user) -> int:
+        u = int(user)
+        if u < 0 or u >= len(self._history):
+            n = len(self._history)
+            if not -n <= u < 0:
+                raise IndexError(f"user {u} out of range for {n} users")
+            u += n
+        return u
+
     def __setitem__(self, user, values) -> None:
         """Rewrite one user's row (a what-if replay); assign items[u] and ratings[u] the same length."""
         self._history._set_row(self._index(user), self._column, values)
@@ -67,13 +80,6 @@ class Rows(Sequence):
         return len(other) == len(self) and all(mine == list(theirs) for mine, theirs in zip(self, other))
 
     __hash__ = None  # mutable, compared by content
-
-    def _index(self, user) -> int:
-        u = int(user)
-        n = len(self)
-        if not -n <= u < n:
-            raise IndexError(f"user {u} out of range for {n} users")
-        return u + n if u < 0 else u
 
 
 class History:
@@ -143,19 +149,21 @@ class History:
 
     def add(self, users, items, ratings) -> None:
         """Append (users[k], items[k], ratings[k]) in order; a user may appear several times."""
+        if len(users) <= SMALL_ADD:
+            # a watch at a time: scalar reads and writes are ~10x cheaper than array calls
+            lengths, capacities = self._len, self._cap
+            for u, i, r in zip(_listed(users), _listed(items), _listed(ratings)):
+                n = lengths.item(u)
+                if n == capacities.item(u):
+                    self._move(np.array([u]), np.array([max(2 * n, n + 1, INITIAL_SLACK)]))
+                pos = self._start.item(u) + n
+                self._items[pos] = i
+                self._ratings[pos] = r
+                lengths[u] = n + 1
+            return
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         items = np.asarray(items).reshape(-1)
         ratings = np.asarray(ratings, dtype=np.float64).reshape(-1)
-        if len(users) <= SMALL_ADD:
-            # a watch at a time: scalar numpy reads and writes are ~10x cheaper than array calls
-            for u, i, r in zip(users.tolist(), items.tolist(), ratings.tolist()):
-                n = int(self._len[u])
-                if n == self._cap[u]:
-                    self._move(np.array([u]), np.array([max(2 * n, n + 1, INITIAL_SLACK)]))
-                pos = int(self._start[u]) + n
-                self._items[pos], self._ratings[pos] = i, r
-                self._len[u] = n + 1
-            return
         order = np.argsort(users, kind="stable")
         sorted_users = users[order]
         first = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
@@ -227,8 +235,8 @@ class History:
     # --- reads ----------------------------------------------------------------------------------
 
     def _row(self, user: int, column: str) -> list:
-        start = int(self._start[user])
-        return (self._items if column == "items" else self._ratings)[start:start + int(self._len[user])].tolist()
+        start = self._start.item(user)
+        return (self._items if column == "items" else self._ratings)[start:start + self._len.item(user)].tolist()
 
     def lengths(self, user_ids) -> np.ndarray:
         return self._len[np.asarray(user_ids, dtype=np.int64)]
