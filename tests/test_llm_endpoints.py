@@ -108,6 +108,16 @@ def test_a_dead_endpoint_is_a_connection_error_not_a_timeout():
     assert reply.source == "fallback" and reply.error.startswith("APIConnectionError: Connection error")
 
 
+def test_a_reply_past_the_timeout_is_the_sdks_timeout_error():
+    with LLMServer(script=["slow"], slow_seconds=2) as server:
+        backend = make_backend(spec(server.url, timeout=0.3, max_retries=0))
+        started = time.perf_counter()
+        [reply] = backend.respond_many([chat(0)])
+        backend.close()
+    assert reply.source == "fallback" and reply.error == "APITimeoutError: Request timed out."
+    assert time.perf_counter() - started < 1.5
+
+
 def test_the_prompt_cache_commits_in_wal_mode(tmp_path):
     cache = PromptCache(tmp_path / "c.sqlite")
     for n in range(200):
