@@ -62,6 +62,7 @@ class EndpointPool:
         self._slots.release()
 
     async def aclose(self) -> None:
+        self._slots = None  # bound to this event loop; a backend used again gets a new loop
         for endpoint in self.endpoints:
             if endpoint.poster is not None:
                 await endpoint.poster.aclose()
