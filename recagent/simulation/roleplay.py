@@ -134,7 +134,7 @@ class RolePlay:
             turn = Turn(model, agent)
             timed_out = self._play(seat, turn) if self.source is None else self._replay(seat, turn)
             turn.close()
-            self._note_human_watches(model, agent)
+            self._note_human_watches(model, turn)
             policy = None
             if timed_out and not turn.acts and drawn is not None:  # the simulated policy acts instead
                 at = int(np.searchsorted(world.active, agent))
@@ -220,12 +220,10 @@ class RolePlay:
             self._human_feedback.clear()
         self._pending_before_learn = []
 
-    def _note_human_watches(self, model, agent: int) -> None:
-        """Remember which of the step's ratings so far the person gave (their `watch` events)."""
-        user, catalog = int(model.world.users[agent]), model.catalog
-        for event in model.world.step_events:
-            if event.kind == "watch" and event.agent_id == agent and (event.payload or {}).get("source") == "human":
-                self._human_feedback.add((user, catalog.index_of(event.item_id), event.step))
+    def _note_human_watches(self, model, turn: Turn) -> None:
+        """Remember which ratings of the step the person gave, for the `recommender_update` event."""
+        user = int(model.world.users[turn.agent])
+        self._human_feedback.update((user, item, model.world.step_index) for item in turn.rated)
 
     def stop(self) -> None:
         """Ask the run's thread to stop at its next wait for a person (it ends as `interrupted`)."""

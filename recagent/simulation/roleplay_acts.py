@@ -133,7 +133,8 @@ class Turn:
         self.strategy = strategy_label(*world.recommender_spec)
         self.mode: str | None = None
         self.pages_shown = 0
-        self.watched: list[int] = []
+        self.watched: list[int] = []  # watched from the pages
+        self.rated: list[int] = []  # every item watched and rated this turn (pages and search)
         self.friend: int | None = None
         self.chat_log: list[dict] = []
         self.acts: list[dict] = []  # the recorded commands, as the turn event stores them
@@ -181,6 +182,7 @@ class Turn:
         watch(self.model, self.agent, item, float(cmd.rating), self.p_like.get(item, 0.0), "recommender",
               {"page": page, "position": pos, **HUMAN})
         self.watched.append(item)
+        self.rated.append(item)
 
     def _leave(self, cmd: LeaveCmd | None = None) -> None:
         model = self.model
@@ -206,6 +208,7 @@ class Turn:
                 p_like = float(predict_both(model.feedback, users, np.array([item]), model.world.history,
                                             exposure="chosen")[0][0])
                 watch(model, agent, item, float(cmd.rating), p_like, "search", dict(HUMAN))
+                self.rated.append(item)
                 model.world.busy_until[agent] = model.now_hours + model.sim.busy_hours.watch
         self.done = True
 
@@ -261,7 +264,7 @@ class Turn:
             raise ActError(f"item {cmd.item} is not in the catalog")
         else:
             item = model.catalog.index_of(cmd.item)
-            rated = [r for i, r in self.rated() if i == item]
+            rated = [r for i, r in self.ratings() if i == item]
             rating = rated[-1] if rated else float(model.scenario.feedback.like_rating)
         if not any(True for _ in model.world.graph.neighbors(agent)):
             raise ActError("you have no contacts to post to")
@@ -283,7 +286,7 @@ class Turn:
             self._end()
         self.done = True
 
-    def rated(self) -> list[tuple[int, float]]:
+    def ratings(self) -> list[tuple[int, float]]:
         world = self.model.world
         user = world.users[self.agent]
         return list(zip(world.history.items[user], world.history.ratings[user]))
