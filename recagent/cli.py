@@ -97,9 +97,9 @@ def run(
         raise UserError("give a scenario file to run, or --resume RUN_DIR to continue a run (not both)")
     if turn_timeout is not None and (scenario is None or not (play or _plays(scenario))):
         raise UserError("--turn-timeout applies with --play AGENT_ID")
-    if resume is not None and (serve or seed is not None or out is not None or checkpoint_every is not None):
+    if resume is not None and (serve or seed is not None or out is not None or checkpoint_every is not None or play):
         raise UserError("--resume continues a run with its own scenario, folder and checkpoints; "
-                        "--serve, --seed, --out and --checkpoint-every do not apply")
+                        "--serve, --seed, --out, --checkpoint-every and --play do not apply")
     if resume is not None:
         result = resume_run(resume, steps=steps, progress=not quiet, console=console)
     elif play or _plays(scenario):  # recagent/web/play.py (issue 16): people play agents in the page

@@ -149,6 +149,8 @@ def write(tmp_path, overrides: dict):
     (["run", "--out", "{out}", "--play", "40"], {}, "field 'roleplay.agents': agent 40 does not exist"),
     (["run", "--out", "{out}", "--turn-timeout", "5"], {}, "--turn-timeout applies with --play"),
     (["run", "--out", "{out}", "--play", "1", "--turn-timeout", "-1"], {}, "--play/--turn-timeout"),
+    (["run", "--out", "{out}", "--play", "1", "--checkpoint-every", "2"], {}, "--checkpoint-every does not apply"),
+    (["run", "--out", "{out}"], {"agents": [1], "every_step": "yes please"}, "roleplay.every_step"),
 ])
 def test_user_errors_are_one_line_exit_2_and_write_nothing(tmp_path, args, roleplay, message):
     path = write(tmp_path, {"roleplay": roleplay} if roleplay else {})

@@ -37,6 +37,10 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
     except Exception as e:  # pydantic: one line naming the option
         first = e.errors()[0] if hasattr(e, "errors") else {"msg": str(e), "loc": ()}
         raise UserError(f"--play/--turn-timeout: {first['msg']}") from None
+    if scenario.simulation.checkpoint_every:  # a resumed run would go on without its people
+        raise UserError("field 'simulation.checkpoint_every': a role-play run is not checkpointed (a resumed run "
+                        "would have no people in it); leave it out, and replay the run with --replay instead",
+                        scenario_path)
     required = check_bind(host, port, token, console)
     dataset = check_run(scenario, scenario_path, out).dataset  # the played ids are checked here (exit 2)
     with in_file(scenario_path):
