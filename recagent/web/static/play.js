@@ -122,7 +122,11 @@ function renderTurn(s) {
   $("status").textContent = s.status; $("status").className = `badge ${s.status.replace(" ", "-")}`;
   $("step").textContent = `step ${s.step} of ${s.steps} (${s.sim_time})`;
   const key = turn ? `${s.step}` : null;
-  if (key !== play.turnKey) { play.turnKey = key; play.chosen = null; $("results").replaceChildren(); $("chat-text").value = ""; $("post-text").value = ""; }
+  if (key !== play.turnKey) { // a new turn (or none): forget the last one's choices and lists
+    play.turnKey = key; play.chosen = null;
+    for (const id of ["results", "post-item", "chat-friend"]) $(id).replaceChildren();
+    $("chat-text").value = ""; $("post-text").value = "";
+  }
   const mode = turn ? (turn.mode || play.chosen) : null;
   $("waiting").hidden = !!turn;
   $("waiting").textContent = s.status === "finished" ? "The run has finished." : "Waiting for your turn: the simulation is running.";
@@ -140,7 +144,7 @@ function renderTurn(s) {
   }
   if (mode === "chat") {
     const select = $("chat-friend");
-    if (select.options.length !== s.friends.length) {
+    if (!select.options.length) {
       select.replaceChildren(...s.friends.map((f) => { const o = el("option", null, `${f.name} (agent ${f.id})`); o.value = f.id; return o; }));
     }
     select.disabled = !!turn.friend;
