@@ -37,6 +37,7 @@ from .base import LIKE_THRESHOLD
 from .ensemble_features import BASE_FEATURES, FEATURES, Components, EnsembleFeatures, keyword_bitsets
 from .ensemble_prepare import (FORMAT_VERSION, EnsemblePreparation, fingerprint, save_keywords, split_holdout,
                                versions)
+from .sample import FIT_USERS, MAX_INTERACTIONS
 from .state import coin
 
 # the names other modules import from here; Components also stays here for checkpoints pickled before the split
@@ -66,6 +67,8 @@ class EnsembleParams:
     mf_reg: float = 12.0
     like_threshold: float = LIKE_THRESHOLD
     seed: int = 0
+    fit_users: int = FIT_USERS  # fit on a seeded sample of at most this many users ...
+    max_interactions: int = MAX_INTERACTIONS  # ... and at most this many of their ratings (sample.py)
 
 
 class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):

@@ -87,18 +87,19 @@ class EnsembleFeatures:
     # ===== per-user state ==============================================================================
     # What a pair's features need from its user lives in one row of `self._cache`
     # (IncrementalUserStates), advanced by each appended (item, rating) with order-free updates:
-    # sums for the rating features and the MF fold-in, and for f_mat the rated categories and the
-    # per-category keyword unions (bit sets). f_sim reads the pair's history directly (O(history)
-    # per pair), and the SASRec state is recomputed only when a pair needs it. So the state costs
-    # a few KB per user whatever the catalog size, and an appended item costs O(keywords).
+    # sums for the rating features, and for f_mat the rated categories and the per-category keyword
+    # unions (bit sets). f_sim reads the pair's history directly (O(history) per pair); the SASRec
+    # state and the MF user side are recomputed from the history only when a pair needs them (the
+    # MF normal equations, (k+1)^2 floats, would be the largest part of the state: 5 KB a user). So
+    # the state costs a few KB per user whatever the catalog size, and an appended item costs O(keywords).
     def _empty_states(self, n: int) -> dict[str, np.ndarray]:
         n_genres, n_cat = self.genres.shape[1], self.f_mat.n_categories
         width = self.keyword_bits["pos"].shape[1]
-        k1 = self.components.mf.factors + 1
+        k1 = self.components.mf.factors + 1  # the MF user side [p_u, b_u]
         out = {name: np.zeros(n) for name in ("count", "resid_sum", "rating_sum", "rating_sq")}
         out.update({
             "genre_resid": np.zeros((n, n_genres)), "genre_count": np.zeros((n, n_genres)),
-            "mf_gram": np.zeros((n, k1, k1)), "mf_rhs": np.zeros((n, k1)), "mf_side": np.zeros((n, k1)),
+            "mf_side": np.zeros((n, k1)),
             "rated": np.zeros((n, n_cat), dtype=bool),
             "union_pos": np.zeros((n, n_cat + 1, width), dtype=np.uint64),  # row C: all categories
             "union_neg": np.zeros((n, n_cat + 1, width), dtype=np.uint64),
@@ -115,6 +116,7 @@ class EnsembleFeatures:
         if len(items) == 0:
             return
         A["sta_ok"][rows[counts > 0]] = False
+        A["mf_ok"][rows[counts > 0]] = False
         # rating sums: folded here for rows built from the start (so a snapshot carries them),
         # else when a rating feature asks (`_ensure_sums`): the majority vote never reads them
         built = starts == 0
@@ -135,26 +137,22 @@ class EnsembleFeatures:
                     np.bitwise_or.at(A[f"union_{side}"], (o, scope), bits)
 
     def _add_sums(self, A, rows, counts, items, ratings) -> None:
-        """Order-free per-user sums: count, residuals, ratings, genre sums, MF normal equations.
+        """Order-free per-user sums: count, residuals, ratings, genre sums.
 
         The entries arrive grouped by row (`counts` each), so each chunk is summed per row with
         one `add.reduceat`; a row split across two chunks just gets two additions.
         """
         c = self.components
         owner = np.repeat(rows, counts)
-        A["mf_ok"][rows] = False
-        for lo in range(0, len(items), 8192):  # bounded memory for the outer products
-            sl = slice(lo, lo + 8192)
+        for lo in range(0, len(items), 1 << 16):  # bounded memory for the genre products
+            sl = slice(lo, lo + (1 << 16))
             o, it, r = owner[sl], items[sl], ratings[sl]
-            design, target = c.mf.fold_in_terms(it, r)
             resid = r - c.mu - c.b_item[it]
             g = self.genres[it]
             starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
             one_each = len(starts) == len(o)  # one entry per row (an RL step): nothing to reduce
             for name, value in (("count", np.ones(len(o))), ("resid_sum", resid), ("rating_sum", r),
-                                ("rating_sq", r * r), ("genre_resid", resid[:, None] * g), ("genre_count", g),
-                                ("mf_rhs", target[:, None] * design),
-                                ("mf_gram", design[:, :, None] * design[:, None, :])):
+                                ("rating_sq", r * r), ("genre_resid", resid[:, None] * g), ("genre_count", g)):
                 A[name][o[starts]] += value if one_each else np.add.reduceat(value, starts, axis=0)
 
     def _ensure_sums(self, slots: np.ndarray, users: np.ndarray, history: History) -> None:
@@ -168,15 +166,17 @@ class EnsembleFeatures:
             self._add_sums(A, rows, counts, items, ratings)
             A["sums_len"][rows] = A["_length"][rows]
 
-    def _mf_sides(self, slots: np.ndarray) -> np.ndarray:
-        """MF user sides [p_u, b_u] of the given rows, solved where the sums changed since the last solve."""
+    def _mf_sides(self, slots: np.ndarray, users: np.ndarray, history: History) -> np.ndarray:
+        """MF user sides [p_u, b_u] of the given rows, folded in from the history where it changed since."""
         A = self._cache.arrays
-        stale = np.unique(slots[~A["mf_ok"][slots]])
-        if len(stale):
-            penalty = np.diag(self.components.mf.user_penalty)
-            A["mf_side"][stale] = np.linalg.solve(A["mf_gram"][stale] + penalty, A["mf_rhs"][stale][..., None])[..., 0]
-            A["mf_ok"][stale] = True
-        return A["mf_side"][slots]
+        slots, first = np.unique(slots, return_index=True)
+        stale = ~A["mf_ok"][slots]
+        rows, users = slots[stale], users[first][stale]
+        for lo in range(0, len(rows), 16384):  # bounded memory: (k+1)^2 floats per user being solved
+            block, who = rows[lo:lo + 16384], users[lo:lo + 16384]
+            A["mf_side"][block] = self.components.mf.fold_in_flat(*history.since(who, np.zeros(len(who), np.int64)))
+            A["mf_ok"][block] = True
+        return A["mf_side"]
 
     def _ensure_sta(self, slots: np.ndarray, users: np.ndarray, history: History) -> None:
         """Compute the SASRec state of the given rows where it is out of date."""
@@ -214,7 +214,7 @@ class EnsembleFeatures:
             X[:, 1] = b_u
             X[:, 2] = c.b_item[item_ids]
             X[:, 0] = np.clip(c.mu + b_u + X[:, 2], 1, 5)
-            X[:, 3] = np.clip(c.mf.rating_from_side(self._mf_sides(slots), item_ids), 1, 5)
+            X[:, 3] = np.clip(c.mf.rating_from_side(self._mf_sides(slots, user_ids, history)[slots], item_ids), 1, 5)
             X[:, 4] = np.log1p(count)
             X[:, 5] = np.log1p(c.item_count[item_ids])
             n = np.maximum(count, 1)

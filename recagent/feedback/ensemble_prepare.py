@@ -2,7 +2,9 @@
 
 Preparation distils (or loads) the catalog's keywords, fits the base models on an inner split of
 the training ratings, the stacker and the shown correction on the held-out rest, and refits the
-base models on all training ratings (see recagent/feedback/ensemble.py). A prepared model is
+base models on all training ratings (see recagent/feedback/ensemble.py). A large population is
+fitted on a bounded sample of its users (`fit_users`, `max_interactions`; recagent/feedback/
+sample.py), keeping the inner fit, and every user's own parameters come from its ratings. A prepared model is
 cached under `<cache_dir>/ensemble/<dataset>-<fingerprint[:12]>/`, where the fingerprint
 covers the data and everything that changes what is fitted; keywords are cached separately under
 `<cache_dir>/keywords/`, per catalog.
@@ -26,9 +28,11 @@ from ..errors import UserError
 from ..keywords.base import ItemKeywords
 from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .bias import BiasFeedback
+from .compiled_stacker import compiled
 from .ensemble_features import Components
-from .exposure import GRID as EXPOSURE_GRID, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
+from .exposure import GRID as EXPOSURE_GRID, MAX_DENSE_CELLS, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
 from .mf import MatrixFactorization
+from .sample import MAX_EXPOSURE_INTERACTIONS, fit_sample, sample_users
 from .sasrec import SASRec
 
 FORMAT_VERSION = 3  # 2: incremental user state (float32 f_sim features); 3: the shown correction (exposure.npz)
@@ -88,7 +92,11 @@ class EnsemblePreparation:
     # ===== fitting ===================================================================================
     def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
-        key = asdict(self.params)
+        key, p = asdict(self.params), self.params
+        if sample_users(interactions, p.fit_users, p.max_interactions, p.seed) is None:
+            del key["fit_users"], key["max_interactions"]  # the whole data is the sample: the bounds change nothing
+        if self._exposure_sample(interactions, len(catalog)) is not None:
+            key["exposure_fit_interactions"] = MAX_EXPOSURE_INTERACTIONS
         key["format"] = FORMAT_VERSION  # what is fitted changed: a new entry, not the old folder's name
         key["exposure"] = [list(EXPOSURE_GRID), EXPOSURE_STEPS]  # the shown correction's exposure model
         if self.keywords is None and self.params.route == "offline":
@@ -107,6 +115,15 @@ class EnsemblePreparation:
         if folder is not None:
             publish_folder(folder, self.save, "manifest.json")
         return self
+
+    def _exposure_sample(self, interactions: Interactions, n_items: int) -> np.ndarray | None:
+        """The users the exposure model is fitted on (None: all). Its fit is dense (every cell of the
+        users x items matrix) up to MAX_DENSE_CELLS; beyond, the fit costs 800 full-batch steps over
+        every rated cell, so it gets a smaller share of the fit sample and folds every user in."""
+        p = self.params
+        if (int(interactions.users.max()) + 1) * n_items <= MAX_DENSE_CELLS:
+            return None
+        return sample_users(interactions, p.fit_users, min(p.max_interactions, MAX_EXPOSURE_INTERACTIONS), p.seed)
 
     def cache_folder(self, fp: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.dataset_name)
@@ -131,24 +148,32 @@ class EnsemblePreparation:
             vocab = self.keywords.vocabulary()
             self.keyword_vectors = dict(zip(vocab, embed(vocab)))
         self._build_content(catalog)
+        # everything is fitted on a bounded sample of users (all of them when the data is within
+        # bounds); per-user parameters come from each user's own ratings (fold-ins, live state)
+        sample, sampled = fit_sample(interactions, p.fit_users, p.max_interactions, p.seed)
+        self.fit_sample_ = {"users": int(len(sampled) if sampled is not None else len(np.unique(interactions.users))),
+                            "interactions": len(sample), "whole_data": sampled is None}
         self.progress("fitting base models on the inner split", 0.45)
-        inner, holdout = split_holdout(interactions, p.holdout, p.holdout_fraction, p.seed)
+        inner, holdout = split_holdout(sample, p.holdout, p.holdout_fraction, p.seed)
         self.components = self._timed("base models (inner)", self._fit_components, catalog, inner, 0.45, 0.65)
         self.progress("fitting the stacker", 0.65)
-        n_users = int(max(interactions.users.max(), holdout.users.max() if len(holdout) else 0)) + 1
+        n_users = int(interactions.users.max()) + 1
         history = History.from_interactions(inner, n_users)
         X = self.features(holdout.users, holdout.items, history)
         self._timed("stacker", self._fit_stackers, X, holdout.ratings)
         self.stack_rows = len(holdout)
         self.progress("fitting the exposure model (the shown correction)", 0.68)
-        exposure = self._timed("exposure model", ExposureModel(seed=p.seed).fit, interactions, n_users, len(catalog))
+        exposure = self._timed("exposure model", ExposureModel(seed=p.seed).fit, interactions, n_users, len(catalog),
+                               self._exposure_sample(interactions, len(catalog)))
         Xs = self._stack_inputs(X)
         self.shown = ShownCorrection.fit_ips(exposure, holdout.users, holdout.items,
                                              self.stack_like.predict_proba(Xs)[:, 1],
                                              np.clip(self.stack_rating.predict(Xs), 1, 5), holdout.ratings,
                                              p.like_threshold)
-        self.progress("refitting base models on all training ratings", 0.7)
-        self.components = self._timed("base models (all)", self._fit_components, catalog, interactions, 0.7, 0.98)
+        if sampled is None:  # on a sample, the inner fit is kept: a refit would cost as much again for
+            # a quarter more ratings of the same few users (the population's own ratings enter per user)
+            self.progress("refitting base models on all training ratings", 0.7)
+            self.components = self._timed("base models (all)", self._fit_components, catalog, interactions, 0.7, 0.98)
         self.progress("ready", 1.0)
 
     def keywords_for(self, catalog: Catalog) -> tuple[ItemKeywords, dict[str, np.ndarray]]:
@@ -215,8 +240,8 @@ class EnsemblePreparation:
             raise UserError("the stacker needs both liked and disliked ratings in the training data", "feedback")
         if p.stacker == "linear":
             self.stack_like = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, liked)
-            self.stack_rating = make_pipeline(StandardScaler(), SplineTransformer(n_knots=5, degree=3),
-                                              Ridge(alpha=1.0)).fit(X, ratings)
+            self.stack_rating = compiled(make_pipeline(StandardScaler(), SplineTransformer(n_knots=5, degree=3),
+                                                       Ridge(alpha=1.0)).fit(X, ratings))
         elif p.stacker == "gbm":
             from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -240,7 +265,8 @@ class EnsemblePreparation:
                  mf_item_side=c.mf.item_side)
         torch.save({"sasrec": c.sasrec.state()}, folder / "sasrec.pt")
         with open(folder / "stacker.pkl", "wb") as f:
-            pickle.dump({"like": self.stack_like, "rating": self.stack_rating}, f)
+            rating = getattr(self.stack_rating, "pipeline", self.stack_rating)  # the sklearn model, not its compiled form
+            pickle.dump({"like": self.stack_like, "rating": rating}, f)
         with open(folder / "shown.pkl", "wb") as f:
             pickle.dump(self.shown.state(), f)
         mf_state = c.mf.state()
@@ -251,6 +277,7 @@ class EnsemblePreparation:
             "keywords": {"vocabulary": len(self.vocabulary), **self.keywords.meta},
             "mf": {k: v for k, v in mf_state.items() if k not in ("item_side",)},
             "sasrec": c.extra, "stacker_rows": getattr(self, "stack_rows", None),
+            "fit_sample": getattr(self, "fit_sample_", None),
             "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings_s": self.timings,
             "files": ["keywords.json", "keyword_vectors.npz", "components.npz", "sasrec.pt", "stacker.pkl", "shown.pkl"],
             "shown": {"exposure_reg": self.shown.exposure.reg, "head_like": self.shown.like.tolist(),
@@ -277,7 +304,7 @@ class EnsemblePreparation:
                                      mf, sasrec, manifest.get("sasrec", {}))
         with open(folder / "stacker.pkl", "rb") as f:
             stackers = pickle.load(f)
-        self.stack_like, self.stack_rating = stackers["like"], stackers["rating"]
+        self.stack_like, self.stack_rating = stackers["like"], compiled(stackers["rating"])
         with open(folder / "shown.pkl", "rb") as f:
             self.shown = ShownCorrection.from_state(pickle.load(f))
         self.fingerprint_ = manifest.get("fingerprint")

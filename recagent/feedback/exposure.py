@@ -43,7 +43,8 @@ CLIP = 10.0  # IPS weights are clipped at CLIP x their median
 IPS_PRECISION = 1.0  # unit Gaussian prior on the IPS head, centred on shown = chosen: negligible for thousands
 # of held-out ratings, keeps a head fitted on a handful (a tiny dataset) near the identity
 PRIOR_PRECISION = 1.0  # calibration: Gaussian prior on the head's coefficients, centred on the IPS fit
-MAX_DENSE_CELLS = 4_000_000  # above this, unobserved cells are subsampled (and up-weighted)
+MAX_DENSE_CELLS = 4_000_000  # above this, unobserved cells are subsampled (and up-weighted) ...
+NEG_PER_POS = 4  # ... to this many per observed cell: the fit's cost follows the ratings, not users x items
 EPS = 1e-4
 
 
@@ -62,30 +63,43 @@ class ExposureModel:
     def __init__(self, grid: tuple[tuple[int, float], ...] = GRID, steps: int = STEPS, seed: int = 0):
         self.grid, self.steps, self.seed = tuple(grid), steps, seed
 
-    def fit(self, interactions: Interactions, n_users: int, n_items: int) -> "ExposureModel":
+    def fit(self, interactions: Interactions, n_users: int, n_items: int,
+            sample: np.ndarray | None = None) -> "ExposureModel":
         """Fit on the observation matrix of `interactions` (every cell: rated or not).
 
         The head is fitted on the propensities of this same fit, the ones it is applied to later.
         (Leaving the head's rated cells out of this fit, for out-of-sample propensities, was tried
-        on the synthetic self-selection world and corrected less.)"""
+        on the synthetic self-selection world and corrected less.)
+
+        `sample` (sorted user ids, recagent/feedback/sample.py): fit on those users' rows only, then fold
+        every user in against the fitted item side (exposure_fold_in.py): one vectorised pass over them."""
         import torch
 
-        path = self._cache_path(interactions, n_users, n_items)
+        path = self._cache_path(interactions, n_users, n_items, sample)
         if path is not None and path.is_file():
             return self._load_cached(path)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small matrices: one thread is faster than several fighting for cores
         try:
-            self._fit(torch, interactions, n_users, n_items)
+            if sample is None:
+                self._fit(torch, interactions, n_users, n_items)
+            else:
+                from .exposure_fold_in import fold_in, restrict
+
+                self._fit(torch, restrict(interactions, sample, n_users), len(sample), n_items)
+                p = self.params
+                p["a"], p["P"] = fold_in(p["b"], p["c"], p["Q"], self.reg, interactions.users, interactions.items,
+                                         n_users)
+                self.n_users = n_users
         finally:
             torch.set_num_threads(threads)
         if path is not None:
             self._save_cached(path)
         return self
 
-    def _cache_path(self, interactions: Interactions, n_users: int, n_items: int):
-        """The fit depends only on which cells are rated (and the settings): one file per observation
-        matrix in <cache dir>/exposure/, shared by every model fitted on the same ratings."""
+    def _cache_path(self, interactions: Interactions, n_users: int, n_items: int, sample: np.ndarray | None = None):
+        """The fit depends only on which cells are rated (and the settings, and the fit sample): one
+        file per observation matrix in <cache dir>/exposure/, shared by every model fitted on the same ratings."""
         import hashlib
 
         from ..cache import cache_dir
@@ -93,6 +107,13 @@ class ExposureModel:
         cells = np.unique(interactions.users.astype(np.int64) * max(n_items, 1) + interactions.items.astype(np.int64))
         h = hashlib.sha256(cells.tobytes())
         h.update(repr((n_users, n_items, self.grid, self.steps, self.seed, CACHE_VERSION)).encode())
+        if (n_users if sample is None else len(sample)) * n_items > MAX_DENSE_CELLS:
+            h.update(repr(("negatives per positive", NEG_PER_POS)).encode())
+        if sample is not None:
+            from .exposure_fold_in import GRID_POINTS
+
+            h.update(np.asarray(sample, dtype=np.int64).tobytes())
+            h.update(repr(("fold-in", GRID_POINTS)).encode())
         return cache_dir() / "exposure" / f"{h.hexdigest()[:20]}.npz"
 
     def _save_cached(self, path) -> None:
@@ -144,7 +165,7 @@ class ExposureModel:
         """All observed cells plus a sample of the rest, up-weighted to stand for them all."""
         n_users, n_items = observed.shape
         pos_u, pos_i = np.nonzero(observed)
-        n_neg = min(MAX_DENSE_CELLS - len(pos_u), n_users * n_items - len(pos_u))
+        n_neg = min(MAX_DENSE_CELLS - len(pos_u), NEG_PER_POS * len(pos_u), n_users * n_items - len(pos_u))
         neg_u, neg_i = rng.integers(0, n_users, n_neg * 2), rng.integers(0, n_items, n_neg * 2)
         keep = ~observed[neg_u, neg_i]
         neg_u, neg_i = neg_u[keep][:n_neg], neg_i[keep][:n_neg]

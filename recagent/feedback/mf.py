@@ -16,6 +16,7 @@ Items the user is *shown* rather than chose: `predict_shown`, the exposure corre
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from ..data import Catalog, History, Interactions
@@ -24,14 +25,36 @@ from .exposure import AnswersShown, ShownCorrection, fit_correction
 from .state import UserStateCache
 
 
-def _ridge_rows(groups: list[np.ndarray], design: np.ndarray, targets: list[np.ndarray], reg: np.ndarray) -> np.ndarray:
-    """One ridge solve per group: argmin ||design[g] x - t||^2 + x' diag(reg) x."""
-    out = np.zeros((len(groups), design.shape[1]))
-    eye = np.diag(reg)
-    for row, (g, t) in enumerate(zip(groups, targets)):
-        if len(g):
-            a = design[g]
-            out[row] = np.linalg.solve(a.T @ a + eye, a.T @ t)
+GRAM_TABLE_CELLS = 1 << 25  # design rows x (k+2)^2 floats tabulated at most (256 MB)
+
+
+def ridge_groups(counts: np.ndarray, rows: np.ndarray, design: np.ndarray, target: np.ndarray,
+                 reg: np.ndarray, block: int = 8192) -> np.ndarray:
+    """One ridge solve per group: argmin ||design[rows_g] x - target_g||^2 + x' diag(reg) x.
+
+    Group g is the counts[g] consecutive entries of `rows` (indices into `design`) and `target`
+    after those of groups 0..g-1. The normal equations are summed per group by sparse products
+    (the outer product of each design row is tabulated once) and all groups are solved in one
+    batched call (no Python loop per group); an empty group gets x = 0.
+    """
+    n, d = len(counts), design.shape[1]
+    counts = np.asarray(counts, dtype=np.int64)
+    indptr = np.r_[0, np.cumsum(counts)]
+    rhs = sparse.csr_matrix((target, rows, indptr), shape=(n, len(design))) @ design
+    if len(design) * d * d <= GRAM_TABLE_CELLS:
+        # each design row's outer product once, then one sparse product sums them per group
+        outer = (design[:, :, None] * design[:, None, :]).reshape(len(design), d * d)
+        gram = (sparse.csr_matrix((np.ones(len(rows)), rows, indptr), shape=(n, len(design))) @ outer).reshape(n, d, d)
+    else:  # too many design rows to tabulate: outer products per entry, summed per block of entries
+        gram = np.zeros((n, d, d))
+        owner = np.repeat(np.arange(n), counts)
+        for lo in range(0, len(owner), block):
+            o, x = owner[lo:lo + block], design[rows[lo:lo + block]]
+            starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+            gram[o[starts]] += np.add.reduceat(x[:, :, None] * x[:, None, :], starts, axis=0)
+    out = np.zeros((n, d))
+    some = np.asarray(counts) > 0
+    out[some] = np.linalg.solve(gram[some] + np.diag(reg), rhs[some][..., None])[..., 0]
     return out
 
 
@@ -57,22 +80,20 @@ class MatrixFactorization(AnswersShown):
         self.item_side = np.zeros((n_items, k + 2))  # [q_i, b_i, 1]
         self.item_side[:, :k] = rng.normal(0, 0.1, (n_items, k))
         self.item_side[:, k + 1] = 1.0
-        by_user = np.split(np.argsort(u, kind="stable"), np.cumsum(np.bincount(u, minlength=n_users))[:-1])
-        by_item = np.split(np.argsort(i, kind="stable"), np.cumsum(np.bincount(i, minlength=n_items))[:-1])
+        by_user, by_item = np.argsort(u, kind="stable"), np.argsort(i, kind="stable")
+        user_count, item_count = np.bincount(u, minlength=n_users), np.bincount(i, minlength=n_items)
         user_side = np.zeros((n_users, k + 2))
         reg_u = self.user_penalty
         for _ in range(self.iterations):
             # user step: x_u = [p_u, b_u] against [q_i, 1], target r - mu - b_i
             design = self.item_side[:, list(range(k)) + [k + 1]]
             target = r - self.mu - self.item_side[i, k]
-            user_side[:, list(range(k)) + [k + 1]] = _ridge_rows([i[g] for g in by_user], design,
-                                                                [target[g] for g in by_user], reg_u)
+            user_side[:, list(range(k)) + [k + 1]] = ridge_groups(user_count, i[by_user], design, target[by_user], reg_u)
             user_side[:, k] = 1.0
             # item step: [q_i, b_i] against [p_u, 1], target r - mu - b_u
             design = user_side[:, :k + 1]
             target = r - self.mu - user_side[u, k + 1]
-            self.item_side[:, :k + 1] = _ridge_rows([u[g] for g in by_item], design,
-                                                    [target[g] for g in by_item], reg_u)
+            self.item_side[:, :k + 1] = ridge_groups(item_count, u[by_item], design, target[by_item], reg_u)
         pred = self.mu + user_side[u, k + 1] + self.item_side[i, k] + (user_side[u, :k] * self.item_side[i, :k]).sum(1)
         liked = r >= self.like_threshold
         if len(r) and liked.any() and not liked.all():
@@ -91,33 +112,28 @@ class MatrixFactorization(AnswersShown):
     # --- user side from the live history -------------------------------------------------------------
     def fold_in(self, hist_items: list[np.ndarray], hist_ratings: list[np.ndarray]) -> np.ndarray:
         """[p_u, b_u] per user from their rated items, the ALS user step."""
+        counts = np.array([len(it) for it in hist_items], dtype=np.int64)
+        flat = np.concatenate([np.asarray(it, dtype=np.int64) for it in hist_items]) if len(hist_items) else \
+            np.zeros(0, dtype=np.int64)
+        ratings = np.concatenate([np.asarray(r, dtype=np.float64) for r in hist_ratings]) if len(hist_ratings) else \
+            np.zeros(0)
+        return self.fold_in_flat(counts, flat, ratings)
+
+    def fold_in_flat(self, counts: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """fold_in for histories given flat (what `History.since(users, 0)` returns): counts[g] entries each."""
         k = self.factors
+        items = np.asarray(items, dtype=np.int64)
         design = self.item_side[:, list(range(k)) + [k + 1]]
-        targets = [np.asarray(r, dtype=np.float64) - self.mu - self.item_side[np.asarray(it, dtype=np.int64), k]
-                   for it, r in zip(hist_items, hist_ratings)]
-        return _ridge_rows([np.asarray(it, dtype=np.int64) for it in hist_items], design, targets, self.user_penalty)
+        target = np.asarray(ratings, dtype=np.float64) - self.mu - self.item_side[items, k]
+        return ridge_groups(np.asarray(counts, dtype=np.int64), items, design, target, self.user_penalty)
 
     @property
     def user_penalty(self) -> np.ndarray:
         """Ridge penalty of the user side [p_u, b_u]: `reg` on the factors, `reg_bias` on the bias."""
         return np.r_[np.full(self.factors, self.reg), self.reg_bias]
 
-    def fold_in_terms(self, items: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per rated item its design row [q_i, 1] and target r - mu - b_i.
-
-        A user's [p_u, b_u] = solve(sum d d' + diag(user_penalty), sum t d): callers that keep these
-        sums per user can update them as items arrive instead of refitting (the ensemble does).
-        """
-        k = self.factors
-        items = np.asarray(items, dtype=np.int64)
-        design = self.item_side[items][:, list(range(k)) + [k + 1]]
-        target = np.asarray(ratings, dtype=np.float64) - self.mu - self.item_side[items, k]
-        return design, target
-
     def _user_states(self, users: np.ndarray, history: History) -> dict[str, np.ndarray]:
-        side = self.fold_in([np.asarray(history.items[u]) for u in users.tolist()],
-                            [np.asarray(history.ratings[u]) for u in users.tolist()])
-        return {"side": side.astype(np.float64)}
+        return {"side": self.fold_in_flat(*history.since(users, np.zeros(len(users), dtype=np.int64)))}
 
     def rating_from_side(self, side: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         k = self.factors

@@ -18,6 +18,7 @@ from pydantic import Field
 from ..params import ComponentParams, check_params, params_model_for
 from .base import LIKE_THRESHOLD, FeedbackModel
 from .bias import BiasFeedback
+from .sample import FIT_USERS, MAX_INTERACTIONS
 
 
 @dataclass
@@ -47,6 +48,9 @@ class EnsembleParams(ComponentParams):
     mf_reg: float = Field(12.0, ge=0, allow_inf_nan=False)
     like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
     seed: int = Field(0, description="training seed; part of the cache key")
+    fit_users: int = Field(FIT_USERS, ge=1, description="fit on a seeded sample of at most this many users; each "
+                           "user's own parameters come from its ratings (fitting time stops growing with users)")
+    max_interactions: int = Field(MAX_INTERACTIONS, ge=1, description="... and at most this many of their ratings")
 
 
 def _ensemble(context: FeedbackContext, **params: Any) -> FeedbackModel:

@@ -170,6 +170,7 @@ class SASRec:
             train_seqs = [(s[:-1], q[:-1]) if len(s) >= 2 else (s, q) for s, q in seqs]
             val = [(s[:-1], q[:-1], s[-1], q[-1]) for s, q in seqs if len(s) >= 2]
             tok, rat, tgt, lab = self._windows(train_seqs)
+            n_tokens = (tok != 0).sum(1) if len(tok) else np.zeros(0, dtype=np.int64)
             net, P = self.net, self.params
             opt = torch.optim.Adam(net.parameters(), lr=P["lr"], weight_decay=0.0)
             loss_fn = nn.BCEWithLogitsLoss(reduction="sum")  # logits in, so the sigmoid is applied once
@@ -179,8 +180,11 @@ class SASRec:
                 perm = rng.permutation(len(tok))
                 for start in range(0, len(perm), P["batch_size"]):
                     b = perm[start:start + P["batch_size"]]
-                    t_tok, t_rat = torch.from_numpy(tok[b]), torch.from_numpy(rat[b])
-                    t_tgt, t_lab = torch.from_numpy(tgt[b]), torch.from_numpy(lab[b])
+                    # cut the columns that are padding in every row (positions count from the right,
+                    # so nothing else changes): short sequences do not pay for max_len
+                    width = int(n_tokens[b].max())
+                    t_tok, t_rat = torch.from_numpy(tok[b, -width:]), torch.from_numpy(rat[b, -width:])
+                    t_tgt, t_lab = torch.from_numpy(tgt[b, -width:]), torch.from_numpy(lab[b, -width:])
                     valid = t_tgt >= 0
                     hidden = net.encode(t_tok, t_rat)
                     logit = net.logits(hidden[valid], t_tgt[valid])
@@ -234,11 +238,16 @@ class SASRec:
         n_tokens = (tok != 0).sum(1)
         order = np.argsort(n_tokens, kind="stable")
         out = np.zeros((len(tok), self.net.dim), dtype=np.float32)
-        for start in range(0, len(order), batch):
-            rows = order[start:start + batch]
-            width = int(n_tokens[rows].max())
-            out[rows] = self.net.last_hidden(torch.from_numpy(tok[rows, -width:]),
-                                             torch.from_numpy(rat[rows, -width:])).numpy()
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)  # small matrices: more threads than cores only fight (as in fit)
+        try:
+            for start in range(0, len(order), batch):
+                rows = order[start:start + batch]
+                width = int(n_tokens[rows].max())
+                out[rows] = self.net.last_hidden(torch.from_numpy(tok[rows, -width:]),
+                                                 torch.from_numpy(rat[rows, -width:])).numpy()
+        finally:
+            torch.set_num_threads(old_threads)
         return out
 
     def output_tables(self) -> tuple[np.ndarray, np.ndarray]:

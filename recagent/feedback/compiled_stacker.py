@@ -1,0 +1,64 @@
+"""The ensemble's rating stacker compiled for prediction: one cubic spline per feature.
+
+The stacker is a scikit-learn pipeline StandardScaler -> SplineTransformer -> Ridge. Because the
+ridge is linear in the spline basis, the fitted pipeline is an additive model: a constant plus one
+cubic spline per (standardised) feature, whose coefficients are the ridge weights of that feature's
+basis functions. Evaluating those splines directly, as cubic pieces between the knots (Horner),
+gives the same numbers (up to float rounding)
+without building the (pairs x features x basis) design matrix that SplineTransformer.transform
+materialises, which dominated a simulation step's prediction time. Outside the fitted range the
+transformer's default "constant" extrapolation holds the basis at the boundary, i.e. the feature
+is clamped to the range. The pipeline itself is kept (and is what the cache pickles).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import BSpline, PPoly
+
+
+class CompiledRating:
+    """`predict(X)` of a fitted StandardScaler -> SplineTransformer -> Ridge pipeline, feature by feature."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        scaler, spline, ridge = (step for _, step in pipeline.steps)
+        self.mean, self.scale = scaler.mean_, scaler.scale_
+        self.intercept = float(ridge.intercept_)
+        coef = np.asarray(ridge.coef_, dtype=np.float64).ravel()
+        width = len(coef) // len(spline.bsplines_)
+        self.pieces = []  # per feature: (breakpoints, (degree + 1, intervals) polynomial coefficients)
+        for f, basis in enumerate(spline.bsplines_):
+            t, k = basis.t, basis.k
+            lo, hi = t[k], t[len(t) - k - 1]
+            poly = PPoly.from_spline(BSpline(t, coef[f * width:(f + 1) * width], k))
+            keep = (poly.x[:-1] >= lo) & (poly.x[:-1] < hi)  # the intervals inside the fitted range
+            self.pieces.append((np.r_[poly.x[:-1][keep], hi], poly.c[:, keep]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        Z = (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
+        out = np.full(len(Z), self.intercept)
+        for f, (x, c) in enumerate(self.pieces):
+            z = np.clip(Z[:, f], x[0], x[-1])
+            piece = np.clip(np.searchsorted(x, z, side="right") - 1, 0, c.shape[1] - 1)
+            dz = z - x[piece]
+            value = c[0, piece]
+            for row in c[1:]:  # Horner
+                value = value * dz + row[piece]
+            out += value
+        return out
+
+
+def compiled(model):
+    """`model` as a CompiledRating when it is the spline pipeline this module knows, else unchanged."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import SplineTransformer, StandardScaler
+
+    if not isinstance(model, Pipeline) or len(model.steps) != 3:
+        return model
+    scaler, spline, ridge = (step for _, step in model.steps)
+    if not (isinstance(scaler, StandardScaler) and isinstance(spline, SplineTransformer) and isinstance(ridge, Ridge)
+            and spline.extrapolation == "constant" and spline.include_bias and scaler.with_mean and scaler.with_std):
+        return model
+    return CompiledRating(model)
