@@ -89,6 +89,28 @@ class People(Sequence):
                        diversity=float(self.traits["diversity"][k]),
                        conformity=float(self.traits["conformity"][k]), favourite_genres=favourite)
 
+    def favourites(self, agents: np.ndarray) -> list[list[str]]:
+        """`persona.favourite_genres` of many agents at once (the same sort, row by row)."""
+        names = self.genre_names
+        if not self.taste.shape[1]:
+            return [[] for _ in range(len(agents))]
+        taste = self.taste[agents]
+        top = np.argsort(-taste, axis=1)[:, :2]
+        liked = np.take_along_axis(taste, top, 1) > 0
+        return [[names[g] for g, ok in zip(row, oks) if ok] for row, oks in zip(top.tolist(), liked.tolist())]
+
+    def summaries(self, agents: np.ndarray, favourites: list[list[str]]) -> list[str]:
+        """`persona.summary()` of many agents at once."""
+        meta, out = self.meta, []
+        for k, u, likes in zip(np.asarray(agents).tolist(), self.users[agents].tolist(), favourites):
+            age = int(meta.ages[u])
+            bits = [f"{age}-year-old" if age else "", meta.genders[u], meta.occupations[u]]
+            who = " ".join(b for b in bits if b) or "a movie fan"
+            roles = self.role_sets[self.role_index[k]]
+            out.append(f"{who}{'; enjoys ' + ', '.join(likes) if likes else ''}"
+                       f"{'; a ' + '/'.join(roles) if roles else ''}")
+        return out
+
     def set_trait(self, agents: np.ndarray, trait: str, value: float) -> None:
         """Set a persona trait of `agents` (and of their personas already handed out)."""
         self.traits[trait][agents] = value

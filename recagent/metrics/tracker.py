@@ -199,7 +199,6 @@ class StepMetrics:
         self.shown_rows.extend_many(flat_agents, flat_items, step)
         np.add.at(self.exposure, flat_items, 1)
         np.add.at(self.exposed_genres, flat_agents, self.genres[flat_items])
-        pages = [row[ok].tolist() for row, ok in zip(page_items, shown)]
         agents, items, ratings, sources = records.watch_columns()
         step_genres = np.zeros_like(self.consumed_genres)
         np.add.at(step_genres, agents, self.genres[items])
@@ -225,7 +224,7 @@ class StepMetrics:
             np.subtract.at(self.window_genres, old_agents, self.genres[old_items])
         self.watches += len(agents)
         self.influenced += int(heard.sum())
-        return {"pages": pages, "watches": len(agents), "influenced": int(heard.sum())}
+        return {"pages": page_items, "watches": len(agents), "influenced": int(heard.sum())}
 
     # --- measures --------------------------------------------------------------------------------
 
@@ -261,12 +260,11 @@ class StepMetrics:
             per_agent = self.rarefied.get(name)
             measured = per_agent is not None and np.isfinite(per_agent).any()
             v[f"{name}_rarefied"] = float(np.nanmean(per_agent)) if measured else np.nan
-        pages = tally["pages"]
-        if pages:
-            width = max(len(p) for p in pages)
-            lists = np.full((len(pages), width), -1)
-            for r, p in enumerate(pages):
-                lists[r, :len(p)] = p
+        pages = np.asarray(tally["pages"])  # (pages, width), -1 where a page had no item
+        if len(pages):
+            lists = np.take_along_axis(pages, np.argsort(pages < 0, axis=1, kind="stable"), 1)  # items first
+            width = int((lists >= 0).sum(1).max())
+            lists = lists[:, :width]
             v["ild_genre"] = float(np.nanmean(intra_list_diversity(lists, self.genres))) if width > 1 else np.nan
             v["ild_embedding"] = (float(np.nanmean(intra_list_diversity(lists, self.embeddings)))
                                   if self.embeddings is not None and width > 1 else np.nan)
@@ -326,7 +324,7 @@ class StepMetrics:
         steps (when `step_index` has already moved on but `step_events` still holds the last
         step's events) once folded that step a second time and lost the next one."""
         if self.step_done < 0:  # nothing collected yet: the measures of the starting state
-            return self.measures(0, {"pages": [], "watches": 0, "influenced": 0})[column]
+            return self.measures(0, {"pages": np.zeros((0, 0), dtype=np.int64), "watches": 0, "influenced": 0})[column]
         return self.values[column]
 
     # --- per agent -------------------------------------------------------------------------------

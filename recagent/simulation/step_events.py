@@ -13,6 +13,7 @@ directly, `add` fills them from the payload of a single page, watch or hear even
 from __future__ import annotations
 
 import json
+from itertools import repeat
 from dataclasses import dataclass
 
 from ..metrics.records import Records
@@ -71,12 +72,13 @@ class StepEvents:
         chunk.payloads += payloads
         self._n += len(agents)
 
-    def rows(self):
+    def rows(self) -> list[tuple]:
         """(step, sim_time, agent_id, kind, item_id, target_agent_id, payload) tuples in order."""
+        rows = []
         for c in self.chunks:
             payloads = [p if type(p) is str else encode_payload(p) for p in c.payloads]
-            n = len(payloads)
-            yield from zip([c.step] * n, [c.sim_time] * n, c.agents, c.kinds, c.items, c.targets, payloads)
+            rows += zip(repeat(c.step), repeat(c.sim_time), c.agents, c.kinds, c.items, c.targets, payloads)
+        return rows
 
     def __iter__(self):
         for c in self.chunks:

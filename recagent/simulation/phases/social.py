@@ -34,10 +34,10 @@ def socialise(model, chatters: np.ndarray, posters: np.ndarray) -> None:
     post_items, post_ratings = mentions(model, posters)
     feelings = feeling_watches(model)
     chats = list(zip(chatters.tolist(), friends.tolist(), chat_items.tolist(), chat_ratings.tolist()))
-    requests = ([request(model, "chat", a, i, r, listener=f) for a, f, i, r in chats]
-                + [request(model, "post", a, i, r) for a, i, r in zip(posters.tolist(), post_items.tolist(),
-                                                                      post_ratings.tolist())]
-                + [request(model, "feeling", a, i, r) for a, i, r in feelings])
+    requests = (speech_requests(model, "chat", chatters, chat_items, chat_ratings, friends)
+                + speech_requests(model, "post", posters, post_items, post_ratings)
+                + speech_requests(model, "feeling", *(np.array(c) for c in zip(*feelings)) if feelings
+                                  else (np.zeros(0, dtype=np.int64),) * 3))
     with_memories(model, requests, chatters.tolist() + posters.tolist() + [f[0] for f in feelings])
     replies = backend.respond_many(requests)
     chat_replies = replies[:len(chats)]
@@ -104,7 +104,8 @@ def post(model, agents: list[int], items: list[int], ratings: list[float] | None
     items = [int(i) for i in items]
     ratings = list(ratings) if ratings is not None else [float(model.scenario.feedback.like_rating)] * len(agents)
     if texts is None:
-        replies = backend.respond_many([request(model, "post", a, i, r) for a, i, r in zip(agents, items, ratings)])
+        replies = backend.respond_many(speech_requests(model, "post", np.array(agents, dtype=np.int64),
+                                                       np.array(items, dtype=np.int64), np.array(ratings)))
         texts, sources = [r.text for r in replies], [r.source for r in replies]
     sources = sources or ["scenario"] * len(agents)
     posters, posted = np.array(agents, dtype=np.int64), np.array(items, dtype=np.int64)
@@ -201,6 +202,37 @@ def request(model, kind: str, agent: int, item: int, rating: float, listener: in
         item_title=catalog.titles[item], item_genres=genres, reasons=reasons, sentiment=sentiment(model, rating),
         rating=rating, listener=world.people.name(listener) if listener is not None else None,
         key=f"{model.scenario.seed}:{world.step_index}:{agent}:{item}:{kind}")
+
+
+def speech_requests(model, kind: str, agents: np.ndarray, items: np.ndarray, ratings: np.ndarray,
+                    listeners: np.ndarray | None = None) -> list[SpeechRequest]:
+    """`request` for many acts of one kind at once (personas read from the columns in bulk)."""
+    if len(agents) == 0:
+        return []
+    world, catalog = model.world, model.catalog
+    people = world.people
+    agents = np.asarray(agents, dtype=np.int64)
+    favourites = people.favourites(agents)
+    summaries = people.summaries(agents, favourites)
+    names = [people.meta.names[u] for u in world.users[agents].tolist()]
+    heard_by = ([None] * len(agents) if listeners is None
+                else [people.meta.names[u] for u in world.users[np.asarray(listeners, dtype=np.int64)].tolist()])
+    genre_lists = {}
+    feelings = sentiment_codes(model, np.asarray(ratings, dtype=np.float64)).tolist()
+    prefix = f"{model.scenario.seed}:{world.step_index}:"
+    out = []
+    for agent, item, rating, name, summary, liked, listener, feeling in zip(
+            agents.tolist(), np.asarray(items).tolist(), np.asarray(ratings, dtype=np.float64).tolist(), names,
+            summaries, favourites, heard_by, feelings):
+        genres = genre_lists.get(item)
+        if genres is None:
+            genres = genre_lists[item] = catalog.item_genres(item)
+        reasons = [g for g in genres if g in liked] or genres
+        out.append(SpeechRequest(kind=kind, speaker=name, persona=world.profiles.get(agent) or summary,
+                                 item_title=catalog.titles[item], item_genres=list(genres), reasons=list(reasons),
+                                 sentiment=SENTIMENTS[feeling], rating=rating, listener=listener,
+                                 key=f"{prefix}{agent}:{item}:{kind}"))
+    return out
 
 
 def pick_friend(model, agent: int) -> int:
