@@ -24,7 +24,7 @@ import queue
 import sqlite3
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +111,17 @@ class RolePlay:
             raise NotYourTurn("it is not your turn; wait until the page says so")
         future: Future = Future()
         seat.inbox.put((command, future))
-        return future.result(timeout=wait_s)
+        deadline = time.monotonic() + wait_s
+        while True:  # a command that arrived as the turn closed waits for the next turn, which refuses it
+            try:
+                return future.result(timeout=0.5)
+            except FutureTimeout:
+                if future.done():  # the command itself failed with a timeout
+                    raise
+                if self.finished:  # no next turn will come
+                    self._reject_waiting(seat, "the run has finished")
+                elif time.monotonic() > deadline:
+                    raise TimeoutError("the simulation did not take the command in time") from None
 
     def _seat(self, agent: int) -> Seat:
         if agent not in self.seats:

@@ -18,14 +18,43 @@ import json
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import UserError
 from ..simulation.roleplay import NotYourTurn, RolePlay
-from ..simulation.roleplay_acts import ActError
+from ..simulation.roleplay_acts import COMMAND, ActError
 
 MAX_BODY = 4096
+
+
+class PlayError(BaseModel):
+    """Every error answer of the role-play API: one message saying what was wrong."""
+
+    error: str
+
+
+def command_schema() -> dict:
+    """The commands' JSON schema with its definitions inlined (an OpenAPI document has no `$defs`)."""
+    schema = COMMAND.json_schema()
+    defs = schema.pop("$defs", {})
+    schema.pop("discriminator", None)  # its mapping points into $defs; `do`'s const tells the variants apart
+
+    def inline(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        return [inline(v) for v in node] if isinstance(node, list) else node
+
+    return inline(schema)
+
+
+def _documented(*codes: int) -> dict:
+    phrases = {404: "nobody plays that agent here", 409: "it is not that agent's turn", 415: "the body is not JSON",
+               503: "the simulation did not answer in time"}
+    return {code: {"model": PlayError, "description": phrases.get(code, "the command does not fit")} for code in codes}
 
 
 def mount_play(app: FastAPI, roleplay: RolePlay, page_dir: Path) -> None:
@@ -41,14 +70,16 @@ def mount_play(app: FastAPI, roleplay: RolePlay, page_dir: Path) -> None:
                 "agents": [{"id": a, "name": roleplay.state(a).get("name"), "status": roleplay.state(a).get("status")}
                            for a in roleplay.seats]}
 
-    @app.get("/api/play/{agent}")
+    @app.get("/api/play/{agent}", responses=_documented(404))
     def seat_state(agent: int):
         try:
             return roleplay.state(agent)
         except NotYourTurn as e:
             return JSONResponse({"error": str(e)}, status_code=404)
 
-    @app.post("/api/play/{agent}")
+    # the body is read by hand (JSON only, which keeps cross-site forms out); the schema documents it
+    @app.post("/api/play/{agent}", responses=_documented(400, 404, 409, 415, 503), openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": command_schema()}}}})
     async def act(agent: int, request: Request):
         if "application/json" not in request.headers.get("content-type", ""):
             return JSONResponse({"error": "send the act as JSON, e.g. {\"do\": \"nothing\"}"}, status_code=415)
