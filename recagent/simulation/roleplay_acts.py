@@ -295,9 +295,18 @@ class Turn:
         return [int(self.model.catalog.raw_ids[i]) for i in self.recs[page * self.k:(page + 1) * self.k] if i >= 0]
 
     def page_items(self, page: int) -> list[dict]:
+        """The page's items with why each is there: the strategy and place, and who told the agent
+        about it when someone did (no recommender says more than that today)."""
         items = self.recs[page * self.k:(page + 1) * self.k]
-        return [item_view(self.model, int(i), f"{self.strategy}, page {page + 1}, position {pos + 1}")
-                for pos, i in enumerate(items) if i >= 0]
+        me, names = self.model.agent_list[self.agent], self.model.world.agents
+        views = []
+        for pos, i in enumerate(items):
+            if i < 0:
+                continue
+            source = me.first_source(int(i))
+            heard = f"; {names[source].persona.name} told you about it" if source is not None else ""
+            views.append(item_view(self.model, int(i), f"{self.strategy}, page {page + 1}, position {pos + 1}{heard}"))
+        return views
 
     def view(self) -> dict:
         names = self.model.world.agents
