@@ -45,6 +45,11 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
 
 
+def note(text: str) -> None:
+    """Progress on stderr (a run of a million agents takes many minutes)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def one(agents: int, steps: int, items: int, feedback: str) -> dict:
     """One size in this process (RECAGENT_CACHE already points at an empty folder)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,11 +71,18 @@ def one(agents: int, steps: int, items: int, feedback: str) -> dict:
         prepared.fit(dataset.catalog, dataset.interactions)  # the one-time preparation, into the empty cache
         del prepared
         prepare_s = time.perf_counter() - t
+        note(f"{agents:,} agents: dataset {data_s:.1f} s, preparation {prepare_s:.1f} s")
         t = time.perf_counter()
         model = build_model(spec, dataset, preflight=False)
         session = Session.start(spec, dataset, model, Path(tmp) / "run")  # writes the agents, items and edges
         build_s = data_s + time.perf_counter() - t
-        session.run(progress=False)
+        note(f"built in {build_s:.1f} s")
+        while session.steps_left:
+            t = time.perf_counter()
+            session.step()
+            note(f"step {model.world.step_index}: {time.perf_counter() - t:.1f} s, {len(model.world.step_events):,} "
+                 f"events, peak RSS {peak_rss_gib():.2f} GiB")
+        session.finish("completed")
         info = session.info
         total = time.perf_counter() - begun
         return {"agents": agents, "steps": steps, "prepare_s": prepare_s, "build_s": build_s,
@@ -99,9 +111,9 @@ def main() -> None:
             env = dict(os.environ, RECAGENT_CACHE=args.cache or fresh)
             done = subprocess.run([sys.executable, __file__, "--one", "--agents", str(n), "--steps", str(args.steps),
                                    "--items", str(args.items), "--feedback", args.feedback],
-                                  env=env, capture_output=True, text=True)
+                                  env=env, stdout=subprocess.PIPE, text=True)  # progress goes to stderr as it comes
         if done.returncode != 0:
-            print(f"{n:>10,} failed:\n{done.stderr[-3000:]}")
+            print(f"{n:>10,} failed (exit {done.returncode})")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{n:>10,} {r['prepare_s']:>10.1f} {r['build_s']:>8.1f} {r['agent_steps_per_s']:>14,.0f} "

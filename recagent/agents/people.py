@@ -91,13 +91,13 @@ class People(Sequence):
 
     def favourites(self, agents: np.ndarray) -> list[list[str]]:
         """`persona.favourite_genres` of many agents at once (the same sort, row by row)."""
-        names = self.genre_names
         if not self.taste.shape[1]:
             return [[] for _ in range(len(agents))]
         taste = self.taste[agents]
         top = np.argsort(-taste, axis=1)[:, :2]
-        liked = np.take_along_axis(taste, top, 1) > 0
-        return [[names[g] for g, ok in zip(row, oks) if ok] for row, oks in zip(top.tolist(), liked.tolist())]
+        count = (np.take_along_axis(taste, top, 1) > 0).sum(1)  # strongest first: the liked ones lead
+        names = np.array(self.genre_names, dtype=object)[top].tolist()
+        return [row[:c] for row, c in zip(names, count.tolist())]
 
     def summaries(self, agents: np.ndarray, favourites: list[list[str]]) -> list[str]:
         """`persona.summary()` of many agents at once."""

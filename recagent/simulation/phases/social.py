@@ -217,22 +217,32 @@ def speech_requests(model, kind: str, agents: np.ndarray, items: np.ndarray, rat
     names = [people.meta.names[u] for u in world.users[agents].tolist()]
     heard_by = ([None] * len(agents) if listeners is None
                 else [people.meta.names[u] for u in world.users[np.asarray(listeners, dtype=np.int64)].tolist()])
-    genre_lists = {}
+    genre_lists = item_genre_lists(model)
     feelings = sentiment_codes(model, np.asarray(ratings, dtype=np.float64)).tolist()
     prefix = f"{model.scenario.seed}:{world.step_index}:"
     out = []
     for agent, item, rating, name, summary, liked, listener, feeling in zip(
             agents.tolist(), np.asarray(items).tolist(), np.asarray(ratings, dtype=np.float64).tolist(), names,
             summaries, favourites, heard_by, feelings):
-        genres = genre_lists.get(item)
-        if genres is None:
-            genres = genre_lists[item] = catalog.item_genres(item)
+        genres = genre_lists[item]
         reasons = [g for g in genres if g in liked] or genres
         out.append(SpeechRequest(kind=kind, speaker=name, persona=world.profiles.get(agent) or summary,
                                  item_title=catalog.titles[item], item_genres=list(genres), reasons=list(reasons),
                                  sentiment=SENTIMENTS[feeling], rating=rating, listener=listener,
                                  key=f"{prefix}{agent}:{item}:{kind}"))
     return out
+
+
+def item_genre_lists(model) -> list[list[str]]:
+    """catalog.item_genres(i) of every item, computed once per model."""
+    lists = getattr(model, "_item_genre_lists", None)
+    if lists is None:
+        catalog = model.catalog
+        rows, cols = np.nonzero(catalog.genres)
+        names = np.array(catalog.genre_names, dtype=object)[cols].tolist()
+        ends = np.cumsum(np.bincount(rows, minlength=len(catalog))).tolist()
+        lists = model._item_genre_lists = [names[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    return lists
 
 
 def pick_friend(model, agent: int) -> int:
