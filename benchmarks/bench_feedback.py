@@ -41,9 +41,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--users", type=int, default=0, help="at scale: this many synthetic users (see above)")
     ap.add_argument("--steps", type=int, default=4, help="at scale: simulation-like steps to time")
+    ap.add_argument("--reuse-cache", action="store_true",
+                    help="at scale: prepare into (or load from) --cache instead of an empty temporary folder")
     args = ap.parse_args()
     if args.users:
-        return at_scale(args.users, args.steps)
+        return at_scale(args.users, args.steps, Path(args.cache) if args.reuse_cache else None)
     if Path(args.path).is_dir():
         data = load_movielens_100k(args.path, tmdb=args.tmdb if Path(args.tmdb).is_file() else None)
     else:
@@ -80,7 +82,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def at_scale(n_users: int, steps: int) -> None:
+def at_scale(n_users: int, steps: int, cache: Path | None) -> None:
     import tempfile
 
     from recagent.feedback import predict_both
@@ -89,12 +91,15 @@ def at_scale(n_users: int, steps: int) -> None:
     data = make_synthetic(n_users, 5000, 20, seed=1)
     print(f"synthetic data: {n_users:,} users, {len(data.interactions):,} ratings "
           f"({time.perf_counter() - start:.1f} s)", flush=True)
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["RECAGENT_CACHE"] = cache  # the exposure model's cache too: nothing prepared before
+    with tempfile.TemporaryDirectory() as empty:
+        folder = cache or Path(empty)
+        os.environ["RECAGENT_CACHE"] = str(folder)  # the exposure model's cache too
         start = time.perf_counter()
-        model = EnsembleFeedback(cache_dir=Path(cache), dataset_name=data.name).fit(data.catalog, data.interactions)
+        model = EnsembleFeedback(cache_dir=folder, dataset_name=data.name).fit(data.catalog, data.interactions)
         prep = time.perf_counter() - start
-    print(f"preparation from an empty cache: {prep:.1f} s; stages {model.timings}; fit sample {model.fit_sample_}; "
+    how = f"loaded from {model.loaded_from}" if model.loaded_from else \
+        f"prepared from {'an EMPTY cache' if cache is None else folder}"
+    print(f"ensemble {how} in {prep:.1f} s; stages {model.timings}; fit sample {getattr(model, 'fit_sample_', None)}; "
           f"SASRec {model.components.extra}; peak RSS so far {peak_rss_mb():,.0f} MB", flush=True)
     start = time.perf_counter()
     history = History.from_interactions(data.interactions, n_users)

@@ -32,7 +32,7 @@ from .compiled_stacker import compiled
 from .ensemble_features import Components
 from .exposure import GRID as EXPOSURE_GRID, MAX_DENSE_CELLS, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
 from .mf import MatrixFactorization
-from .sample import MAX_EXPOSURE_INTERACTIONS, fit_sample, sample_users
+from .sample import MAX_EXPOSURE_INTERACTIONS, exposure_sample, fit_sample, sample_users
 from .sasrec import SASRec
 
 FORMAT_VERSION = 3  # 2: incremental user state (float32 f_sim features); 3: the shown correction (exposure.npz)
@@ -117,13 +117,9 @@ class EnsemblePreparation:
         return self
 
     def _exposure_sample(self, interactions: Interactions, n_items: int) -> np.ndarray | None:
-        """The users the exposure model is fitted on (None: all). Its fit is dense (every cell of the
-        users x items matrix) up to MAX_DENSE_CELLS; beyond, the fit costs 800 full-batch steps over
-        every rated cell, so it gets a smaller share of the fit sample and folds every user in."""
+        """The users the exposure model is fitted on (None: all; see sample.exposure_sample)."""
         p = self.params
-        if (int(interactions.users.max()) + 1) * n_items <= MAX_DENSE_CELLS:
-            return None
-        return sample_users(interactions, p.fit_users, min(p.max_interactions, MAX_EXPOSURE_INTERACTIONS), p.seed)
+        return exposure_sample(interactions, n_items, p.seed, MAX_DENSE_CELLS, p.fit_users, p.max_interactions)
 
     def cache_folder(self, fp: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.dataset_name)
@@ -214,7 +210,8 @@ class EnsemblePreparation:
                                  shown_correction=False).fit(catalog, interactions)
         self.progress("training SASRec", lo + 0.1 * (hi - lo))
         sasrec = SASRec(len(catalog), dim=p.sasrec_dim, max_len=p.sasrec_max_len, epochs=p.sasrec_epochs,
-                        dropout=p.sasrec_dropout, seed=p.seed, like_threshold=p.like_threshold)
+                        dropout=p.sasrec_dropout, seed=p.seed, like_threshold=p.like_threshold,
+                        trim=not self.fit_sample_["whole_data"])
         sasrec.fit(interactions.users, interactions.items, interactions.ratings, interactions.times,
                    progress=lambda e, n: self.progress(f"training SASRec (epoch {e})", lo + (hi - lo) * (0.1 + 0.9 * e / n)))
         count = np.bincount(interactions.items, minlength=len(catalog)).astype(np.float32)

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..data import Interactions
+from .sample import exposure_sample
 
 # the exposure model's (rank, L2 strength) pairs tried; the one with the best held-out likelihood of
 # observation cells wins (the L2 is per row, on the mean cross-entropy)
@@ -67,10 +68,8 @@ class ExposureModel:
             sample: np.ndarray | None = None) -> "ExposureModel":
         """Fit on the observation matrix of `interactions` (every cell: rated or not).
 
-        The head is fitted on the propensities of this same fit, the ones it is applied to later.
-        (Leaving the head's rated cells out of this fit, for out-of-sample propensities, was tried
-        on the synthetic self-selection world and corrected less.)
-
+        The head is fitted on the propensities of this same fit, the ones it is applied to later (leaving
+        its rated cells out of this fit was tried on the synthetic self-selection world and corrected less).
         `sample` (sorted user ids, recagent/feedback/sample.py): fit on those users' rows only, then fold
         every user in against the fitted item side (exposure_fold_in.py): one vectorised pass over them."""
         import torch
@@ -165,7 +164,7 @@ class ExposureModel:
         """All observed cells plus a sample of the rest, up-weighted to stand for them all."""
         n_users, n_items = observed.shape
         pos_u, pos_i = np.nonzero(observed)
-        n_neg = min(MAX_DENSE_CELLS - len(pos_u), NEG_PER_POS * len(pos_u), n_users * n_items - len(pos_u))
+        n_neg = min(NEG_PER_POS * len(pos_u), n_users * n_items - len(pos_u))
         neg_u, neg_i = rng.integers(0, n_users, n_neg * 2), rng.integers(0, n_items, n_neg * 2)
         keep = ~observed[neg_u, neg_i]
         neg_u, neg_i = neg_u[keep][:n_neg], neg_i[keep][:n_neg]
@@ -343,14 +342,15 @@ def holdout_split(interactions: Interactions, fraction: float = 0.2, seed: int =
 
 def fit_correction(make_model: Callable[[], object], catalog, interactions: Interactions, like_threshold: float,
                    seed: int = 0) -> ShownCorrection:
-    """The shown correction of a rating model: `make_model()` (uncorrected) is fitted on 80% of the
-    training ratings and answers the chosen question for the other 20%; the head learns from those
-    answers, weighted by the exposure model fitted on all training ratings."""
+    """The shown correction of a rating model: `make_model()` (uncorrected) is fitted on 80% of the training
+    ratings and answers the chosen question for the other 20%; the head learns from those answers,
+    weighted by the exposure model fitted on all training ratings (on a sample of users when large)."""
     from ..data import History
 
     n_users = int(interactions.users.max()) + 1 if len(interactions) else 0
     inner, holdout = holdout_split(interactions, seed=seed)
-    exposure = ExposureModel(seed=seed).fit(interactions, n_users, len(catalog))
+    sample = exposure_sample(interactions, len(catalog), seed, MAX_DENSE_CELLS)
+    exposure = ExposureModel(seed=seed).fit(interactions, n_users, len(catalog), sample)
     model = make_model().fit(catalog, inner)
     history = History.from_interactions(inner, n_users)
     p = model.predict_proba(holdout.users, holdout.items, history)

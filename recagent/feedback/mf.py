@@ -25,35 +25,32 @@ from .exposure import AnswersShown, ShownCorrection, fit_correction
 from .state import UserStateCache
 
 
-GRAM_TABLE_CELLS = 1 << 25  # design rows x (k+2)^2 floats tabulated at most (256 MB)
-
-
 def ridge_groups(counts: np.ndarray, rows: np.ndarray, design: np.ndarray, target: np.ndarray,
-                 reg: np.ndarray, block: int = 8192) -> np.ndarray:
+                 reg: np.ndarray, block: int = 1 << 16) -> np.ndarray:
     """One ridge solve per group: argmin ||design[rows_g] x - target_g||^2 + x' diag(reg) x.
 
     Group g is the counts[g] consecutive entries of `rows` (indices into `design`) and `target`
-    after those of groups 0..g-1. The normal equations are summed per group by sparse products
-    (the outer product of each design row is tabulated once) and all groups are solved in one
-    batched call (no Python loop per group); an empty group gets x = 0.
+    after those of groups 0..g-1. Groups of the same size are stacked, so each normal matrix
+    X_g' X_g is one batched matrix product (about `block` entries at a time), and all groups are
+    solved in one batched call: no Python loop per group. An empty group gets x = 0.
     """
     n, d = len(counts), design.shape[1]
     counts = np.asarray(counts, dtype=np.int64)
-    indptr = np.r_[0, np.cumsum(counts)]
-    rhs = sparse.csr_matrix((target, rows, indptr), shape=(n, len(design))) @ design
-    if len(design) * d * d <= GRAM_TABLE_CELLS:
-        # each design row's outer product once, then one sparse product sums them per group
-        outer = (design[:, :, None] * design[:, None, :]).reshape(len(design), d * d)
-        gram = (sparse.csr_matrix((np.ones(len(rows)), rows, indptr), shape=(n, len(design))) @ outer).reshape(n, d, d)
-    else:  # too many design rows to tabulate: outer products per entry, summed per block of entries
-        gram = np.zeros((n, d, d))
-        owner = np.repeat(np.arange(n), counts)
-        for lo in range(0, len(owner), block):
-            o, x = owner[lo:lo + block], design[rows[lo:lo + block]]
-            starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
-            gram[o[starts]] += np.add.reduceat(x[:, :, None] * x[:, None, :], starts, axis=0)
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    rhs = sparse.csr_matrix((target, rows, np.r_[0, np.cumsum(counts)]), shape=(n, len(design))) @ design
+    gram = np.zeros((n, d, d))
+    order = np.argsort(counts, kind="stable")
+    sizes = counts[order]
+    edges = np.flatnonzero(np.r_[True, sizes[1:] != sizes[:-1], True])
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        size = int(sizes[lo])
+        step = max(1, block // max(size, 1))
+        for start in range(lo, hi if size else lo, step):
+            groups = order[start:min(start + step, hi)]
+            x = design[rows[first[groups][:, None] + np.arange(size)]]  # (groups, size, d)
+            gram[groups] = np.matmul(x.transpose(0, 2, 1), x)
     out = np.zeros((n, d))
-    some = np.asarray(counts) > 0
+    some = counts > 0
     out[some] = np.linalg.solve(gram[some] + np.diag(reg), rhs[some][..., None])[..., 0]
     return out
 

@@ -51,3 +51,17 @@ def fit_sample(interactions: Interactions, fit_users: int, max_interactions: int
     member = np.zeros(int(interactions.users.max()) + 1, dtype=bool)
     member[users] = True
     return interactions.subset(member[interactions.users]), users
+
+
+def exposure_sample(interactions: Interactions, n_items: int, seed: int, dense_cells: int, fit_users: int = FIT_USERS,
+                    max_interactions: int = MAX_INTERACTIONS) -> np.ndarray | None:
+    """The users an exposure model is fitted on (None: all of them).
+
+    Its fit is dense (every cell of the users x items matrix) up to `dense_cells`
+    (exposure.MAX_DENSE_CELLS); beyond, it costs 800 full-batch steps over every rated cell and
+    four sampled unrated ones each, so it gets a smaller share of the fit sample
+    (MAX_EXPOSURE_INTERACTIONS) and every user is folded in (exposure_fold_in.py).
+    """
+    if len(interactions) == 0 or (int(interactions.users.max()) + 1) * n_items <= dense_cells:
+        return None
+    return sample_users(interactions, fit_users, min(max_interactions, MAX_EXPOSURE_INTERACTIONS), seed)

@@ -124,10 +124,14 @@ class SASRec:
 
     def __init__(self, n_items: int, dim: int = 32, layers: int = 2, max_len: int = 50, epochs: int = 30,
                  batch_size: int = 128, lr: float = 0.005, dropout: float = 0.2, patience: int = 5,
-                 seed: int = 0, like_threshold: float = LIKE_THRESHOLD, threads: int = 1):
+                 seed: int = 0, like_threshold: float = LIKE_THRESHOLD, threads: int = 1, trim: bool = False):
         self.params = dict(dim=dim, layers=layers, max_len=max_len, epochs=epochs, batch_size=batch_size, lr=lr,
                            dropout=dropout, patience=patience)
         self.n_items, self.seed, self.like_threshold, self.threads = n_items, seed, like_threshold, threads
+        # trim: cut each training batch to its longest sequence (faster for short histories; the
+        # dropout draws then differ from an untrimmed run, so fits of whole datasets leave it off
+        # and stay identical to before)
+        self.trim = trim
         self.max_len = max_len
         torch.manual_seed(seed)
         self.net = SASRecNet(n_items, dim, layers, 1, max_len, dropout)
@@ -182,7 +186,7 @@ class SASRec:
                     b = perm[start:start + P["batch_size"]]
                     # cut the columns that are padding in every row (positions count from the right,
                     # so nothing else changes): short sequences do not pay for max_len
-                    width = int(n_tokens[b].max())
+                    width = int(n_tokens[b].max()) if self.trim else tok.shape[1]
                     t_tok, t_rat = torch.from_numpy(tok[b, -width:]), torch.from_numpy(rat[b, -width:])
                     t_tgt, t_lab = torch.from_numpy(tgt[b, -width:]), torch.from_numpy(lab[b, -width:])
                     valid = t_tgt >= 0

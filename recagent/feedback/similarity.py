@@ -94,8 +94,9 @@ class KeywordSimilarity:
         liked = np.asarray(hist_ratings) >= self.like_threshold
         out_pos = np.zeros(len(item_ids), dtype=np.float32)
         out_neg = np.zeros(len(item_ids), dtype=np.float32)
-        if len(item_ids) >= 8 * len(counts):
-            # many candidates per history (a fidelity batch): one history at a time, broadcast
+        if len(item_ids) >= 64 * len(counts):
+            # many candidates per history (every item for a user): one history at a time, broadcast;
+            # a simulation step (a page or two per browser) stays on the flat path, no loop per user
             order = np.argsort(rows, kind="stable")
             bounds = np.searchsorted(rows[order], np.arange(len(counts) + 1))
             for r in np.flatnonzero(np.diff(bounds) * counts).tolist():
