@@ -144,3 +144,17 @@ def test_a_wave_sets_older_objects_aside_from_the_collector_and_gives_them_back(
         backend.close()
     assert {r.source for r in replies} == {"llm"} and len(seen) == 3
     assert min(seen) > 1000 and gc.get_freeze_count() == 0  # the test process's objects, then none
+
+
+def test_calls_take_the_proxy_the_environment_gives(monkeypatch):
+    from recagent.llm.completion import env_proxy
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("https://api.openai.com/v1/chat/completions") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert env_proxy("https://api.openai.com/v1/chat/completions") == "http://proxy.example:3128"
+    assert env_proxy("http://127.0.0.1:8000/v1/chat/completions") is None  # NO_PROXY
+    assert env_proxy("http://gpu1:8000/v1/chat/completions") is None  # no HTTP_PROXY for http://

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage
@@ -74,6 +76,16 @@ def status_error(status: int, headers, content: bytes, url: str):
     return kind(f"Error code: {status} - {body}", response=response, body=error)
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy that HTTP(S)_PROXY and NO_PROXY give `url`, as the OpenAI SDK's client and the preflight
+    read them. Read once per endpoint: aiohttp's `trust_env` reads the environment again for every
+    request, 0.1-0.3 ms of client CPU per call."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 class ChatPoster:
     """Posts chat completions to one OpenAI-compatible endpoint, as the `ChatOpenAI` it is built from would."""
 
@@ -102,7 +114,7 @@ class ChatPoster:
 
         # keep-alive connections, one per call in flight: a wave never reconnects
         connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(connector=connector, headers=self.headers,
+        self._session = aiohttp.ClientSession(connector=connector, headers=self.headers, proxy=env_proxy(self.url),
                                               timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
