@@ -150,3 +150,19 @@ def test_compiled_rating_stacker_equals_the_pipeline():
     assert np.allclose(fast.predict(wide), pipe.predict(wide), rtol=0, atol=1e-10)
     other = make_pipeline(StandardScaler(), Ridge()).fit(X, y)
     assert compiled(other) is other  # anything else is left as it is
+
+
+def test_per_user_state_never_grows_past_the_users():
+    """Rows double as users arrive, but not beyond the population (a million users: gigabytes)."""
+    from recagent.feedback.state import RowStore
+
+    template = {"x": np.zeros((1, 3))}
+    store = RowStore(template)
+    store.allocate(60, template, limit=100)
+    assert store.capacity == 64
+    store.allocate(30, template, limit=100)  # a doubling would be 128
+    assert store.capacity == 100 and store.used == 90
+    store.allocate(10, template, limit=100)
+    assert store.capacity == 100 and store.used == 100
+    store.allocate(5, template)  # no limit: amortised doubling
+    assert store.capacity == 200

@@ -41,11 +41,15 @@ class RowStore:
     def capacity(self) -> int:
         return len(next(iter(self.arrays.values()))) if self.arrays else 0
 
-    def allocate(self, count: int, template: dict[str, np.ndarray]) -> np.ndarray:
-        """`count` new row indices; `template` gives each array's per-row shape and dtype."""
+    def allocate(self, count: int, template: dict[str, np.ndarray], limit: int | None = None) -> np.ndarray:
+        """`count` new row indices; `template` gives each array's per-row shape and dtype.
+
+        Capacity doubles (amortised growth) but never beyond `limit` rows (the users there are:
+        at a million users a doubling past them would hold gigabytes nobody uses)."""
         needed = self.used + count
         if needed > self.capacity:
             old_cap, new_cap = self.capacity, max(needed, 2 * self.capacity, 64)
+            new_cap = max(needed, min(new_cap, limit)) if limit is not None else new_cap
             for name, value in template.items():
                 fresh = np.zeros((new_cap,) + value.shape[1:], dtype=value.dtype)
                 if name in self.arrays:
@@ -93,7 +97,7 @@ class UserStateCache:
         """Rows of `users`, allocating rows for new users."""
         new = users[self.slot_of[users] < 0]
         if len(new):
-            self.slot_of[new] = self.store.allocate(len(new), {**template, **BOOKKEEPING})
+            self.slot_of[new] = self.store.allocate(len(new), {**template, **BOOKKEEPING}, limit=len(self.slot_of))
         return self.slot_of[users]
 
     def slots(self, user_ids: np.ndarray, history: History) -> np.ndarray:
