@@ -250,10 +250,13 @@ class LanguageBackend:
             finally:
                 alive.release()
 
-        async with asyncio.TaskGroup() as group:
-            for index, task in enumerate(tasks):
-                await alive.acquire()
-                group.create_task(run(index, task))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, task in enumerate(tasks):
+                    await alive.acquire()
+                    group.create_task(run(index, task))
+        except BaseExceptionGroup as failed:  # a bug, not a failed call (those fall back): raise it as gather did
+            raise failed.exceptions[0] from None
         return replies
 
     def _budget_reply(self, task: Task) -> Reply:
