@@ -68,6 +68,10 @@ def one(agents: int, steps: int, items: int, feedback: str) -> dict:
         t = time.perf_counter()
         prepared = make_feedback(spec.feedback.model, FeedbackContext(spec.seed, cache_dir(), dataset.name),
                                  **spec.feedback.params)
+        if hasattr(prepared, "progress"):  # the ensemble says which stage it is in
+            stages = set()
+            prepared.progress = lambda stage, _: stage in stages or stages.add(stage) or note(
+                f"  preparing: {stage} ({time.perf_counter() - t:.0f} s)")
         prepared.fit(dataset.catalog, dataset.interactions)  # the one-time preparation, into the empty cache
         del prepared
         prepare_s = time.perf_counter() - t
