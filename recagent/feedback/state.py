@@ -95,6 +95,8 @@ class UserStateCache:
 
     def _assign(self, users: np.ndarray, template: dict[str, np.ndarray]) -> np.ndarray:
         """Rows of `users`, allocating rows for new users."""
+        for name in set(self.store.arrays) - set(template) - set(BOOKKEEPING):
+            del self.store.arrays[name]  # a part that state pickled by an older version (a checkpoint) had
         new = users[self.slot_of[users] < 0]
         if len(new):
             self.slot_of[new] = self.store.allocate(len(new), {**template, **BOOKKEEPING}, limit=len(self.slot_of))
