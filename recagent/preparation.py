@@ -26,8 +26,12 @@ SECONDS_FIXED, SECONDS_PER_ITEM, SECONDS_PER_RATING = 10.0, 0.035, 0.00027
 
 
 def estimated_seconds(n_items: int, n_ratings: int) -> int:
-    """A rough duration of the ensemble's preparation, rounded to 5 s (at least 5)."""
-    seconds = SECONDS_FIXED + SECONDS_PER_ITEM * n_items + SECONDS_PER_RATING * n_ratings
+    """A rough duration of the ensemble's preparation, rounded to 5 s (at least 5).
+
+    The base models are fitted on at most the default fit sample's ratings (recagent/feedback/sample.py)."""
+    from .feedback.sample import MAX_INTERACTIONS
+
+    seconds = SECONDS_FIXED + SECONDS_PER_ITEM * n_items + SECONDS_PER_RATING * min(n_ratings, MAX_INTERACTIONS)
     return max(5, int(round(seconds / 5.0)) * 5)
 
 
