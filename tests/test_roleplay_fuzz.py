@@ -28,7 +28,7 @@ PLAYED = 2
 def play_api(tmp_path_factory):
     root = tmp_path_factory.mktemp("playfuzz")
     scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 200},
-                                      "roleplay": {"agents": [PLAYED], "turn_timeout_s": 0.5, "chat_turns": 2}})
+                                      "roleplay": {"agents": [PLAYED], "turn_timeout_s": 5, "chat_turns": 2}})
     made, ready, done = {}, threading.Event(), threading.Event()
 
     def simulate():  # on the thread that steps it (its SQLite log belongs to that thread)
