@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from .reference_notes import (  # noqa: F401 - re-exported: tests/test_reference.py reads them here
-    AGENT_METRICS_COLUMNS, EVENT_COLUMNS, EVENTS, FIELD_NOTES, METRICS_COLUMNS)
+    AGENT_METRICS_COLUMNS, EVENT_COLUMNS, EVENTS, FIELD_NOTES, METRICS_COLUMNS, ROLEPLAY_EVENTS, ROLEPLAY_KEYS)
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 SCENARIO_PAGE = "scenario-reference.md"
@@ -232,6 +232,15 @@ def outputs_reference() -> str:
         out += [f"### `{kind}`", "", f"{meaning}. Ids: {ids}.", ""]
         out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in keys.items()])
         out.append("")
+    out += ["## Role-play runs", "",
+            "A run in which people play agents ([role-play](roleplay.md)) also writes these kinds and keys.", ""]
+    for kind, (meaning, ids, keys) in ROLEPLAY_EVENTS.items():
+        out += [f"### `{kind}`", "", f"{meaning}. Ids: {ids}.", ""]
+        out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in keys.items()])
+        out.append("")
+    out += ["Keys added to ordinary kinds:", ""]
+    out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in ROLEPLAY_KEYS.items()])
+    out.append("")
     return "\n".join(out)
 
 

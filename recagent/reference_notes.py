@@ -218,4 +218,26 @@ EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
     }),
 }
 
+# role-play runs (docs/roleplay.md) write two more kinds and a few more keys on ordinary kinds
+ROLEPLAY_EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "turn": ("a played agent's turn closed (role-play runs only)", "agent_id: the played agent", {
+        "source": "`human`",
+        "acts": "the person's commands in order (what `run --replay` applies)",
+        "timed_out": "whether the turn ran out of time",
+        "policy": "after a timeout with nothing done: the simulated act done instead, else null",
+    }),
+    "recommender_update": ("the learn phase handed the recommender new ratings (role-play runs only)",
+                           "no agent", {
+        "ratings": "how many ratings the recommender learned from",
+        "human_ratings": "how many of them a person gave",
+        "human_items": "dataset item ids a person rated among them",
+    }),
+}
+ROLEPLAY_KEYS: dict[str, str] = {
+    "source": "`human` on every page, watch, leave, search, chat and post a person made (the like or "
+              "dislike of a person's watch follows its watch event)",
+    "message": "chat in a role-play turn: the message's number within the chat, from 0",
+    "reply_to": "chat: `human` on a friend's answer to a person",
+}
+
 EVENT_COLUMNS = ("id", "step", "sim_time", "agent_id", "kind", "item_id", "target_agent_id", "payload")

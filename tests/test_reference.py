@@ -98,3 +98,55 @@ def test_every_event_kind_and_payload_key_is_documented(full_run):
     assert set(seen) == set(EVENT_KINDS)
     undocumented = {kind: sorted(keys - set(reference.EVENTS[kind][2])) for kind, keys in seen.items()}
     assert {k: v for k, v in undocumented.items() if v} == {}
+
+
+def test_role_play_event_kinds_and_keys_are_documented(tmp_path):
+    """A scripted person browses and rates, chats, posts and searches: every kind and payload key of
+    that run is in the reference (ordinary kinds, plus the role-play kinds and keys)."""
+    import threading
+    import time
+
+    from recagent import Simulation
+    from recagent.simulation.roleplay import RolePlay
+
+    scenario = {"name": "played", "seed": 1, "dataset": {"kind": "synthetic", "users": 30, "items": 100},
+                "recommender": {"name": "popular", "retrain_every": 1}, "feedback": {"model": "bias"},
+                "simulation": {"steps": 4}, "roleplay": {"agents": [0], "turn_timeout_s": 30, "chat_turns": 1}}
+    sim = Simulation.from_dict(scenario, out=tmp_path / "live")
+    play = RolePlay(sim.model, "live").attach()
+    done = []
+
+    def person():
+        for step in range(4):
+            while not (play.state(0)["status"] == "your turn" and play.state(0)["step"] == step):
+                time.sleep(0.01)
+            if step == 0:
+                first = play.submit(0, {"do": "page", "page": 0})["items"][0]
+                play.submit(0, {"do": "watch", "item": first["id"], "rating": 5})
+                play.submit(0, {"do": "leave"})
+            elif step == 1:
+                play.submit(0, {"do": "chat", "friend": play.state(0)["friends"][0]["id"], "text": "seen it?"})
+            elif step == 2:
+                play.submit(0, {"do": "post", "text": "a good one"})
+            else:
+                found = play.submit(0, {"do": "find", "query": "a"})["items"][0]
+                play.submit(0, {"do": "search", "query": "a", "item": found["id"], "rating": 2})
+        done.append(True)
+
+    threading.Thread(target=person, daemon=True).start()
+    sim.run()
+    play.finish()
+    assert done
+    documented = {**reference.EVENTS, **reference.ROLEPLAY_EVENTS}
+    con = sqlite3.connect(sim.run_dir / "events.sqlite")
+    seen: dict[str, set[str]] = defaultdict(set)
+    for kind, payload in con.execute("SELECT kind, payload FROM events"):
+        seen[kind] |= set(json.loads(payload))
+    human = {kind for (kind,) in con.execute("SELECT kind FROM events WHERE payload LIKE '%\"source\":\"human\"%'")}
+    con.close()
+    assert {"page", "watch", "leave", "chat", "post", "search", "turn"} <= human
+    assert {"turn", "recommender_update", "hear"} <= set(seen)
+    assert set(seen) <= set(documented)
+    undocumented = {kind: sorted(keys - set(documented[kind][2]) - set(reference.ROLEPLAY_KEYS))
+                    for kind, keys in seen.items()}
+    assert {k: v for k, v in undocumented.items() if v} == {}
