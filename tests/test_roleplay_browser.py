@@ -7,29 +7,21 @@ updates; `recagent run --replay` of the run writes a byte-identical event log.""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
 from recagent.cli import app
-from recagent.web.browser import find_chromium, launch, wait_for
+from recagent.web.browser import launch, wait_for
 
+from .chromium import playwright_sync_api
 from .conftest import ROOT, SMALL_SCENARIO, merge
 from .test_web_access import free_port, wait_until_up
 
-if os.environ.get("RECAGENT_REQUIRE_BROWSER") == "1":
-    import playwright.sync_api as sync_api
-
-    assert find_chromium(), "RECAGENT_REQUIRE_BROWSER=1 but no Chromium at /usr/bin/chromium"
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-    if find_chromium() is None:  # pragma: no cover
-        pytest.skip("no Chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
+sync_api = playwright_sync_api()
 
 PLAYED = 2
 TURN_TIMEOUT = 6  # seconds: long enough for the browser's acts on a loaded machine, short for the timed-out turn

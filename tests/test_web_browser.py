@@ -4,25 +4,17 @@ and a live run whose steps land while the page is open. Screenshots go to the te
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from recagent.web.browser import ServerThread, find_chromium, launch, wait_for
+from recagent.web.browser import ServerThread, launch, wait_for
 
+from .chromium import playwright_sync_api
 from .web_runs import HOSTILE_NAME, HOSTILE_TITLE, WEB_SCENARIO, make_runs
 
-# CI sets RECAGENT_REQUIRE_BROWSER=1 (.ci/run installs Chromium): there a missing browser fails, never skips.
-if os.environ.get("RECAGENT_REQUIRE_BROWSER") == "1":
-    import playwright.sync_api as sync_api
-
-    assert find_chromium(), "RECAGENT_REQUIRE_BROWSER=1 but no Chromium at /usr/bin/chromium"
-else:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-    if find_chromium() is None:  # pragma: no cover
-        pytest.skip("no Chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
+sync_api = playwright_sync_api()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ role-play page (web/play.py) and the run's live page; each played turn waits for
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -27,7 +26,7 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
     from ..simulation.session import Session, new_run_dir, with_overrides
     from .access import is_loopback
     from .app import LOOPBACK_HOSTS, create_app
-    from .serve import check_bind, page_url
+    from .serve import check_bind, page_url, start_in_thread
 
     scenario = with_overrides(load_scenario(scenario_path), seed, steps)
     spec = scenario.roleplay
@@ -52,13 +51,7 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
     app = create_app(run_dir.parent, allowed_hosts=allowed, token=required, warm_explanations=False,
                      play=roleplay)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-    web = threading.Thread(target=server.run, name="recagent-web", daemon=True)
-    web.start()
-    deadline = time.monotonic() + 10
-    while not server.started and web.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
+    web = start_in_thread(server, host, port)
     base = page_url(host, port, required, bool(token)).split("#")[0]
     console.print(f"play: {base.replace(f':{port}/', f':{port}/play', 1)}  (agents {', '.join(map(str, scenario.roleplay.agents))}; "
                   f"{scenario.roleplay.turn_timeout_s:g} s per turn)", highlight=False, soft_wrap=True)

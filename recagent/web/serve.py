@@ -72,6 +72,18 @@ def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, co
     server.run()
 
 
+def start_in_thread(server, host: str, port: int) -> threading.Thread:
+    """Start a uvicorn server on a daemon thread and wait (up to 10 s) until it listens."""
+    thread = threading.Thread(target=server.run, name="recagent-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
+    return thread
+
+
 def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: int | None, quiet: bool,
                   host: str, port: int, console: Console, keep_serving: bool = True, token: str | None = None):
     """Run a scenario while serving its parent folder, so the page shows it live; then keep serving."""
@@ -83,13 +95,7 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
     required = check_bind(host, port, token, console)
     parent.mkdir(parents=True, exist_ok=True)
     server = _server(parent, host, port, required, warm_explanations=False)  # the run needs the cores
-    thread = threading.Thread(target=server.run, name="recagent-web", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise UserError(f"could not start the web server on {host}:{port} (is the port in use?)")
+    thread = start_in_thread(server, host, port)
     console.print(f"live page: {page_url(host, port, required, bool(token))}  (the newest run is shown first)",
                   highlight=False, soft_wrap=True)
     result = None
