@@ -68,8 +68,7 @@ class LLMRatingFeedback(AnswersShown):
     def _ensure_profiles(self, users: list[int], history: History) -> None:
         """Create missing profiles; update those whose user has `batch` new ratings since."""
         new, update = {}, {}
-        for u in users:
-            n = len(history.items[u])
+        for u, n in zip(users, history.lengths(users).tolist()):
             if u not in self.profiles:
                 new[u] = self._ratings(history, u)
             elif n - self.profiled_at[u] >= self.batch:
@@ -78,12 +77,11 @@ class LLMRatingFeedback(AnswersShown):
             if group:
                 self.profiles.update(build_profiles(self.backend, group, self.batch, self.profile_ratings,
                                                     previous={u: self.profiles[u] for u in group if u in self.profiles}))
-                for u in group:
-                    self.profiled_at[u] = len(history.items[u])
+                self.profiled_at.update(zip(group, history.lengths(list(group)).tolist()))
 
     def predict_rating(self, user_ids, item_ids, history: History) -> np.ndarray:
         user_ids, item_ids = np.asarray(user_ids, int), np.asarray(item_ids, int)
-        keys = [(int(u), int(i), len(history.items[u])) for u, i in zip(user_ids, item_ids)]
+        keys = list(zip(user_ids.tolist(), item_ids.tolist(), history.lengths(user_ids).tolist()))
         missing = sorted(set(k for k in keys if k not in self.memo))
         if missing:
             if self.backend is None:

@@ -230,9 +230,7 @@ class Explainer:
                 continue
             item = ds.catalog.index_of(raw)
             if n >= len(mine) - limit:
-                history = History(0)
-                history.items = list(rebuilt.history.items)
-                history.ratings = list(rebuilt.history.ratings)
+                history = rebuilt.history.copy()
                 history.items[user] = base_items + prior_items
                 history.ratings[user] = base_ratings + prior_ratings
                 try:
