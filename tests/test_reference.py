@@ -104,7 +104,6 @@ def test_role_play_event_kinds_and_keys_are_documented(tmp_path):
     """A scripted person browses and rates, chats, posts and searches: every kind and payload key of
     that run is in the reference (ordinary kinds, plus the role-play kinds and keys)."""
     import threading
-    import time
 
     from recagent import Simulation
     from recagent.simulation.roleplay import RolePlay
@@ -118,14 +117,13 @@ def test_role_play_event_kinds_and_keys_are_documented(tmp_path):
 
     def person():
         for step in range(4):
-            while not (play.state(0)["status"] == "your turn" and play.state(0)["step"] == step):
-                time.sleep(0.01)
+            state = play.wait_for_turn(0, step)
             if step == 0:
                 first = play.submit(0, {"do": "page", "page": 0})["items"][0]
                 play.submit(0, {"do": "watch", "item": first["id"], "rating": 5})
                 play.submit(0, {"do": "leave"})
             elif step == 1:
-                play.submit(0, {"do": "chat", "friend": play.state(0)["friends"][0]["id"], "text": "seen it?"})
+                play.submit(0, {"do": "chat", "friend": state["friends"][0]["id"], "text": "seen it?"})
             elif step == 2:
                 play.submit(0, {"do": "post", "text": "a good one"})
             else:

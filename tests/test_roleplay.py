@@ -21,6 +21,7 @@ from recagent.api import Simulation
 from recagent.cli import app
 from recagent.simulation.roleplay import NotYourTurn, RolePlay
 from recagent.web.browser import ServerThread
+from recagent.web.play_thread import start_play_thread
 
 from .conftest import ROOT, SMALL_SCENARIO, merge
 from .test_web_access import free_port, wait_until_up
@@ -61,24 +62,10 @@ def live(tmp_path):
     """A run with agent PLAYED played, stepping in a background thread, its page served on 127.0.0.1."""
     scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 2},
                                       "roleplay": {"agents": [PLAYED], "turn_timeout_s": 30, "chat_turns": 2}})
-    ready, done, made = threading.Event(), threading.Event(), {}
-
-    def simulate():  # the run is made on the thread that steps it: its SQLite log belongs to that thread
-        made["sim"] = sim = Simulation.from_dict(scenario, out=tmp_path / "runs" / "live")
-        made["roleplay"] = roleplay = RolePlay(sim.model, "live").attach()
-        ready.set()
-        try:
-            sim.run()
-        finally:
-            roleplay.finish()
-            done.set()
-
-    runner = threading.Thread(target=simulate, daemon=True)
-    runner.start()
-    assert ready.wait(120)
-    with ServerThread(tmp_path / "runs", play=made["roleplay"]) as server:
-        yield {"url": server.url.rstrip("/"), "roleplay": made["roleplay"], "sim": made["sim"], "done": done}
-        done.wait(60)
+    run = start_play_thread(scenario, tmp_path / "runs" / "live")
+    with ServerThread(tmp_path / "runs", play=run.roleplay) as server:
+        yield {"url": server.url.rstrip("/"), "roleplay": run.roleplay, "sim": run.sim, "done": run.done}
+        run.done.wait(60)
 
 
 def wait_turn(url: str, step: int) -> dict:
@@ -190,11 +177,7 @@ def test_a_friend_answers_through_the_llm_from_its_memories_and_the_replay_match
             ready.wait(120)
             roleplay = made["roleplay"]
             for step in (0, 1):
-                wait_until = time.monotonic() + 60
-                while not (roleplay.state(PLAYED)["status"] == "your turn" and roleplay.state(PLAYED)["step"] == step):
-                    assert time.monotonic() < wait_until
-                    time.sleep(0.02)
-                friend = roleplay.state(PLAYED)["friends"][0]["id"]
+                friend = roleplay.wait_for_turn(PLAYED, step)["friends"][0]["id"]
                 made[step] = roleplay.submit(PLAYED, {"do": "chat", "friend": friend, "text": message})
 
         threading.Thread(target=person, daemon=True).start()

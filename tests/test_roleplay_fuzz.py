@@ -4,7 +4,6 @@ access token on. The page's own behaviour is tests/test_roleplay_browser.py."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
@@ -13,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from recagent.api import Simulation
-from recagent.simulation.roleplay import RolePlay
 from recagent.web import create_app
+from recagent.web.play_thread import start_play_thread
 
 from .conftest import SMALL_SCENARIO, merge
 from .test_web_fuzz import CHECKS
@@ -29,28 +27,12 @@ def play_api(tmp_path_factory):
     root = tmp_path_factory.mktemp("playfuzz")
     scenario = merge(SMALL_SCENARIO, {"simulation": {"steps": 200},
                                       "roleplay": {"agents": [PLAYED], "turn_timeout_s": 5, "chat_turns": 2}})
-    made, ready, done = {}, threading.Event(), threading.Event()
-
-    def simulate():  # on the thread that steps it (its SQLite log belongs to that thread)
-        made["sim"] = sim = Simulation.from_dict(scenario, out=root / "runs" / "fuzzed")
-        made["roleplay"] = roleplay = RolePlay(sim.model, "fuzzed").attach()
-        ready.set()
-        try:
-            sim.run()
-        except KeyboardInterrupt:  # stop() at the end of the module: the run ends as interrupted
-            pass
-        finally:
-            roleplay.finish()
-            done.set()
-
-    threading.Thread(target=simulate, daemon=True).start()
-    assert ready.wait(120)
-    app = create_app(root / "runs", token=TOKEN, play=made["roleplay"])
+    run = start_play_thread(scenario, root / "runs" / "fuzzed")
+    app = create_app(root / "runs", token=TOKEN, play=run.roleplay)
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.app = app
     yield schema
-    made["roleplay"].stop()
-    done.wait(30)
+    run.stop()
 
 
 @pytest.mark.parametrize("label", ["GET /api/play", "GET /api/play/{agent}", "POST /api/play/{agent}"])

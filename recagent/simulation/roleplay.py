@@ -95,6 +95,19 @@ class RolePlay:
             state["seconds_left"] = round(max(0.0, seat.deadline - time.monotonic()), 1)
         return state
 
+    def wait_for_turn(self, agent: int, step: int, timeout: float = 60.0) -> dict:
+        """Block until `agent`'s turn at `step` is open (for a person scripted from another thread);
+        returns its state. TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state(agent)
+            if state["status"] == "your turn" and state["step"] == step:
+                return state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"agent {agent}'s turn at step {step} did not open within {timeout:g} s "
+                                   f"(status {state['status']!r} at step {state['step']})")
+            time.sleep(0.01)
+
     def submit(self, agent: int, data: dict, wait_s: float = SUBMIT_WAIT_S) -> dict:
         """Hand a command (the page's JSON) to the simulation thread and wait for its result.
         Raises ActError (the command does not fit), NotYourTurn, or UserError (malformed)."""

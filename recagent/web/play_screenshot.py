@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -42,32 +41,17 @@ def main(argv: list[str] | None = None) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from ..api import Simulation
-    from ..simulation.roleplay import RolePlay
     from .browser import ServerThread, launch, wait_for
+    from .play_thread import start_play_thread
 
     args.out.mkdir(parents=True, exist_ok=True)
     agent = SCENARIO["roleplay"]["agents"][0]
     with tempfile.TemporaryDirectory() as tmp:
-        ready, made = threading.Event(), {}
-
-        def simulate():  # made on the thread that steps it (its SQLite log belongs to that thread)
-            made["sim"] = sim = Simulation.from_dict(SCENARIO, out=Path(tmp) / "runs" / "demo")
-            made["roleplay"] = roleplay = RolePlay(sim.model, "demo").attach()
-            ready.set()
-            try:
-                sim.run()
-            finally:
-                roleplay.finish()
-
-        threading.Thread(target=simulate, daemon=True).start()
-        ready.wait(300)
-        roleplay = made["roleplay"]
+        roleplay = start_play_thread(SCENARIO, Path(tmp) / "runs" / "demo").roleplay
         for step in range(WARM_UP_STEPS):  # the person sits out a few steps while friends talk
-            wait_until(lambda: roleplay.state(agent)["status"] == "your turn" and roleplay.state(agent)["step"] == step)
+            roleplay.wait_for_turn(agent, step)
             roleplay.submit(agent, {"do": "nothing"})
-        wait_until(lambda: roleplay.state(agent)["status"] == "your turn" and
-                   roleplay.state(agent)["step"] == WARM_UP_STEPS)
+        roleplay.wait_for_turn(agent, WARM_UP_STEPS)
         with ServerThread(Path(tmp) / "runs", play=roleplay) as server, sync_playwright() as p:
             browser = launch(p)
             page = browser.new_context(viewport={"width": 1400, "height": 860}).new_page()
@@ -81,8 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             page.wait_for_selector("#pages .item.watched")
             page.screenshot(path=str(args.out / "roleplay-browse.png"))
             page.click("#leave")
-            wait_until(lambda: roleplay.state(agent)["status"] == "your turn" and
-                       roleplay.state(agent)["step"] == WARM_UP_STEPS + 1)
+            roleplay.wait_for_turn(agent, WARM_UP_STEPS + 1)
             page.click("#do-chat")
             page.fill("#chat-text", "Seen anything good this week?")
             page.click("#chat-send")
