@@ -8,7 +8,7 @@ gives the same numbers (up to float rounding)
 without building the (pairs x features x basis) design matrix that SplineTransformer.transform
 materialises, which dominated a simulation step's prediction time. Outside the fitted range the
 transformer's default "constant" extrapolation holds the basis at the boundary, i.e. the feature
-is clamped to the range. The pipeline itself is kept (and is what the cache pickles).
+is clamped to the range. Only these arrays are kept (`state()`: what the cache stores, never a pickle).
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from scipy.interpolate import BSpline, PPoly
 
 
 class CompiledRating:
-    """`predict(X)` of a fitted StandardScaler -> SplineTransformer -> Ridge pipeline, feature by feature."""
+    """`predict(X)` of a fitted StandardScaler -> SplineTransformer -> Ridge pipeline on X[:, columns], feature by feature."""
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
+    kind = "spline_rating"
+
+    def __init__(self, pipeline=None, columns=None):
+        if pipeline is None:  # filled by from_state
+            return
         scaler, spline, ridge = (step for _, step in pipeline.steps)
         self.mean, self.scale = scaler.mean_, scaler.scale_
+        self.columns = np.arange(len(self.mean)) if columns is None else np.asarray(columns, dtype=np.int64)
         self.intercept = float(ridge.intercept_)
         coef = np.asarray(ridge.coef_, dtype=np.float64).ravel()
         width = len(coef) // len(spline.bsplines_)
@@ -35,8 +39,31 @@ class CompiledRating:
             keep = (poly.x[:-1] >= lo) & (poly.x[:-1] < hi)  # the intervals inside the fitted range
             self.pieces.append((np.r_[poly.x[:-1][keep], hi], poly.c[:, keep]))
 
+    def state(self) -> dict:
+        """Arrays and numbers only: the breakpoints and coefficients of every feature, concatenated."""
+        return {"kind": self.kind, "columns": self.columns, "mean": np.asarray(self.mean, np.float64),
+                "scale": np.asarray(self.scale, np.float64), "intercept": self.intercept,
+                "breaks": np.concatenate([x for x, _ in self.pieces]),
+                "break_counts": np.array([len(x) for x, _ in self.pieces], dtype=np.int64),
+                "coefficients": np.concatenate([c for _, c in self.pieces], axis=1)}
+
+    @classmethod
+    def from_state(cls, s: dict) -> "CompiledRating":
+        model = cls()
+        model.columns = np.asarray(s["columns"], dtype=np.int64)
+        model.mean, model.scale = np.asarray(s["mean"], np.float64), np.asarray(s["scale"], np.float64)
+        model.intercept = float(s["intercept"])
+        counts = np.asarray(s["break_counts"], dtype=np.int64)
+        breaks, coefficients = np.asarray(s["breaks"], np.float64), np.asarray(s["coefficients"], np.float64)
+        if len(counts) != len(model.columns) or counts.sum() != len(breaks) or \
+                coefficients.shape[1] != (counts - 1).sum() or len(model.mean) != len(model.columns):
+            raise ValueError("spline rating stacker: inconsistent array sizes")
+        x_ends, c_ends = np.cumsum(counts), np.cumsum(counts - 1)
+        model.pieces = [(breaks[xe - n:xe], coefficients[:, ce - n + 1:ce]) for n, xe, ce in zip(counts, x_ends, c_ends)]
+        return model
+
     def predict(self, X: np.ndarray) -> np.ndarray:
-        Z = (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
+        Z = (np.asarray(X, dtype=np.float64)[:, self.columns] - self.mean) / self.scale
         out = np.full(len(Z), self.intercept)
         for f, (x, c) in enumerate(self.pieces):
             z = np.clip(Z[:, f], x[0], x[-1])

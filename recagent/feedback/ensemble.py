@@ -24,51 +24,28 @@ for users with few ratings, i.e. close to the item's popularity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..data import History, Interactions
 from ..errors import UserError
 from ..keywords.base import ItemKeywords
-from .base import LIKE_THRESHOLD
-from .ensemble_features import BASE_FEATURES, FEATURES, Components, EnsembleFeatures, keyword_bitsets
-from .ensemble_prepare import (FORMAT_VERSION, EnsemblePreparation, fingerprint, save_keywords, split_holdout,
-                               versions)
-from .sample import FIT_USERS, MAX_INTERACTIONS
+from .ensemble_features import BASE_FEATURES, COLUMN, FEATURES, Components, EnsembleFeatures, keyword_bitsets
+from .ensemble_params import EnsembleParams
+from .ensemble_prepare import EnsemblePreparation, fingerprint, save_keywords, split_holdout, versions
+from .ensemble_store import FORMAT_VERSION
 from .state import coin
 
-# the names other modules import from here; Components also stays here for checkpoints pickled before the split
+# the names other modules import from here
 __all__ = ["BASE_FEATURES", "FEATURES", "FORMAT_VERSION", "Components", "EnsembleFeedback", "EnsembleParams",
            "Progress", "fingerprint", "keyword_bitsets", "save_keywords", "split_holdout", "versions"]
 
 Progress = Callable[[str, float], None]
-
-
-@dataclass
-class EnsembleParams:
-    """Everything that changes what `fit` produces (part of the cache fingerprint)."""
-
-    route: str = "offline"
-    top_k: int = 8
-    min_items: int = 2
-    max_fraction: float = 0.25
-    holdout: str = "random"  # or "temporal"
-    holdout_fraction: float = 0.2
-    stacker: str = "linear"  # or "gbm"
-    stack_features: str = "all"  # "base": only f_mat/f_sim/f_sta margins; "ratings": all but those (ablations)
-    sasrec_epochs: int = 30
-    sasrec_max_len: int = 50
-    sasrec_dim: int = 32
-    sasrec_dropout: float = 0.2
-    mf_factors: int = 24
-    mf_reg: float = 12.0
-    like_threshold: float = LIKE_THRESHOLD
-    seed: int = 0
-    fit_users: int = FIT_USERS  # fit on a seeded sample of at most this many users ...
-    max_interactions: int = MAX_INTERACTIONS  # ... and at most this many of their ratings (sample.py)
+VOTERS = ("f_mat", "f_sim", "f_sta")
+STA, MAT_POS, MAT_NEG, SIM_POS, SIM_NEG = (COLUMN[f] for f in ("sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"))
 
 
 class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
@@ -90,12 +67,20 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
             raise UserError(f"unknown parameter(s) {sorted(unknown)}; expected some of "
                             f"{sorted(EnsembleParams.__dataclass_fields__)} or mode, cache_dir", "feedback.params")
         self.mode = mode
-        self.params = EnsembleParams(**params)
+        try:
+            self.params = EnsembleParams(**params)
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise UserError(f"{first['msg']}, found {first.get('input')!r}",
+                            "feedback.params." + ".".join(str(x) for x in first["loc"])) from None
         # ties of f_mat / f_sim: the scenario's seed; not part of the cache fingerprint
         self.tie_seed = self.params.seed if tie_seed is None else int(tie_seed)
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.dataset_name = dataset_name
         self.keywords, self.keyword_vectors = keywords, keyword_vectors
+        self._given_keywords = (keywords, keyword_vectors)
+        self.voters: tuple[str, ...] = VOTERS
+        self.parts_: dict = {}
         self.progress = progress or (lambda stage, frac: None)
         self.loaded_from: Path | None = None
         self.timings: dict[str, float] = {}
@@ -105,10 +90,25 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
         """(n, 3) 0/1 votes of f_mat, f_sim, f_sta; ties of f_mat / f_sim by the seeded coin."""
         seed = self.tie_seed
         out = np.empty((len(X), 3), dtype=np.int8)
-        for col, (a, b, salt) in enumerate([(9, 10, 1), (11, 12, 2)]):
-            tie = X[:, a] == X[:, b]
-            out[:, col] = np.where(tie, coin(seed, user_ids, item_ids, salt), X[:, a] > X[:, b])
-        out[:, 2] = X[:, 8] > 0
+        for col, (pos, neg, salt) in enumerate([(MAT_POS, MAT_NEG, 1), (SIM_POS, SIM_NEG, 2)]):
+            tie = X[:, pos] == X[:, neg]
+            out[:, col] = np.where(tie, coin(seed, user_ids, item_ids, salt), X[:, pos] > X[:, neg])
+        out[:, 2] = X[:, STA] > 0
+        return out
+
+    def verdict(self, votes: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The majority of the voters that fitted (`self.voters`); where the ones left in are evenly
+        split (two of them disagree, or none fitted), the soft stacker decides (P(like) >= 0.5)."""
+        active = [VOTERS.index(v) for v in self.voters]
+        if len(active) == 3:
+            return votes.sum(1) >= 2
+        yes = votes[:, active].sum(1)
+        even = 2 * yes == len(active)
+        if not even.any():
+            return 2 * yes > len(active)
+        soft = self.stack_like.predict_proba(self._stack_inputs(X[even]))[:, 1] >= 0.5
+        out = 2 * yes > len(active)
+        out[even] = soft
         return out
 
     def vote(self, user_ids, item_ids, history: History, exposure: str = "chosen") -> np.ndarray:
@@ -116,26 +116,30 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
 
         f_sta (the costly one) runs only for the pairs where f_mat and f_sim disagree; where they
         agree it cannot change the majority. For a *shown* item (exposure="shown") the majority
-        must also survive the exposure correction: see `_shown_vote`.
+        must also survive the exposure correction: see `_shown_vote`. With a voter left out (see
+        `verdict`) every feature is computed.
         """
         if exposure == "shown":
             X = self.features(user_ids, item_ids, history)
             return self._shown_vote(X, user_ids, item_ids)
+        if len(self.voters) < 3:
+            X = self.features(user_ids, item_ids, history)
+            return self.verdict(self.votes_from(X, user_ids, item_ids), X)
         X, slots = self._features(user_ids, item_ids, history, ratings=False)
         votes = self.votes_from(X, user_ids, item_ids)
         split = votes[:, 0] != votes[:, 1]
         self._fill_sta(X, slots, user_ids, item_ids, history, split)
-        return np.where(split, X[:, 8] > 0, votes[:, 0] == 1)
+        return np.where(split, X[:, STA] > 0, votes[:, 0] == 1)
 
     def scores(self, user_ids, item_ids, history: History) -> dict[str, np.ndarray]:
         """Every model's output for the fidelity harness (one feature pass)."""
         X = self.features(user_ids, item_ids, history)
         votes = self.votes_from(X, user_ids, item_ids)
         return {
-            "f_mat": X[:, 9] - X[:, 10], "f_mat_vote": votes[:, 0],
-            "f_sim": X[:, 11] - X[:, 12], "f_sim_vote": votes[:, 1],
-            "f_sta": 1 / (1 + np.exp(-X[:, 8])), "f_sta_vote": votes[:, 2],
-            "vote_share": votes.mean(1), "vote": (votes.sum(1) >= 2).astype(np.int8),
+            "f_mat": X[:, MAT_POS] - X[:, MAT_NEG], "f_mat_vote": votes[:, 0],
+            "f_sim": X[:, SIM_POS] - X[:, SIM_NEG], "f_sim_vote": votes[:, 1],
+            "f_sta": 1 / (1 + np.exp(-X[:, STA])), "f_sta_vote": votes[:, 2],
+            "vote_share": votes.mean(1), "vote": self.verdict(votes, X).astype(np.int8),
             "soft": self.stack_like.predict_proba(self._stack_inputs(X))[:, 1],
             "rating": np.clip(self.stack_rating.predict(self._stack_inputs(X)), 1, 5),
         }
@@ -155,7 +159,7 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
         """The vote for a shown item: the base models' majority, vetoed where the exposure-corrected
         soft model says P(like | shown) < 0.5 (the votes themselves only know chosen ratings)."""
         p_shown, _ = self._shown_from(X, user_ids, item_ids)
-        return (self.votes_from(X, user_ids, item_ids).sum(1) >= 2) & (p_shown >= 0.5)
+        return self.verdict(self.votes_from(X, user_ids, item_ids), X) & (p_shown >= 0.5)
 
     def _shown_from(self, X: np.ndarray, user_ids, item_ids) -> tuple[np.ndarray, np.ndarray]:
         if getattr(self, "shown", None) is None:
@@ -183,7 +187,7 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
         """predict_proba and predict_rating from one feature pass (what the simulation asks for)."""
         X = self.features(user_ids, item_ids, history)
         if self.mode == "vote":
-            proba = (self.votes_from(X, user_ids, item_ids).sum(1) >= 2).astype(np.float64)
+            proba = self.verdict(self.votes_from(X, user_ids, item_ids), X).astype(np.float64)
         else:
             proba = self.stack_like.predict_proba(self._stack_inputs(X))[:, 1]
         return proba, np.clip(self.stack_rating.predict(self._stack_inputs(X)), 1.0, 5.0)
@@ -199,11 +203,11 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
             "model": self.name, "mode": self.mode,
             "category": kw.categories[item_id], "pros": kw.pos[item_id], "cons": kw.neg[item_id],
             "votes": {"f_mat": int(votes[0]), "f_sim": int(votes[1]), "f_sta": int(votes[2])},
-            "vote": int(votes.sum() >= 2),
-            "f_mat": {"alpha_pos": int(X[0, 9]), "alpha_neg": int(X[0, 10]),
+            "vote": int(self.verdict(votes[None], X)[0]), "voters": list(self.voters),
+            "f_mat": {"alpha_pos": int(X[0, MAT_POS]), "alpha_neg": int(X[0, MAT_NEG]),
                       **self.f_mat.matched(hist_items, hist_ratings, item_id)},
-            "f_sim": {"beta_pos": round(float(X[0, 11]), 3), "beta_neg": round(float(X[0, 12]), 3)},
-            "f_sta": {"p_like": round(float(1 / (1 + np.exp(-X[0, 8]))), 3)},
+            "f_sim": {"beta_pos": round(float(X[0, SIM_POS]), 3), "beta_neg": round(float(X[0, SIM_NEG]), 3)},
+            "f_sta": {"p_like": round(float(1 / (1 + np.exp(-X[0, STA]))), 3)},
             "p_like": round(float(self.stack_like.predict_proba(self._stack_inputs(X))[0, 1]), 3),
             "predicted_rating": round(float(np.clip(self.stack_rating.predict(self._stack_inputs(X))[0], 1, 5)), 3),
             "shown": {"p_like": round(float(self._shown_from(X, u, i)[0][0]), 3),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -23,9 +24,14 @@ from .sasrec import SASRec
 from .similarity import KeywordSimilarity, pooled_embeddings
 from .state import IncrementalUserStates
 
+if TYPE_CHECKING:
+    from ..keywords.base import ItemKeywords
+    from .ensemble_params import EnsembleParams
+
 FEATURES = ["bias_rating", "user_bias", "item_bias", "mf_rating", "log_user_count", "log_item_count",
             "user_rating_std", "genre_affinity", "sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
 BASE_FEATURES = ["sta_logit", "mat_pos", "mat_neg", "sim_pos", "sim_neg"]
+COLUMN = {name: k for k, name in enumerate(FEATURES)}  # a feature's column in X: read by name, never by number
 
 
 @dataclass
@@ -52,6 +58,22 @@ def keyword_bitsets(m: sparse.csr_matrix) -> np.ndarray:
 
 class EnsembleFeatures:
     """Feature building of `EnsembleFeedback` (a mixin: it reads the model's params, keywords and components)."""
+
+    # read here, set by EnsembleFeedback / EnsemblePreparation
+    params: "EnsembleParams"
+    keywords: "ItemKeywords"
+    keyword_vectors: dict[str, np.ndarray]
+    components: Components
+    # set here by _build_content
+    vocabulary: list[str]
+    category_names: list[str]
+    f_mat: KeywordMatching
+    f_sim: KeywordSimilarity
+    genres: np.ndarray  # (items, genres) float32 0/1
+    genre_share: np.ndarray  # each item's genres, normalised to sum 1
+    keyword_bits: dict[str, np.ndarray]  # "pos"/"neg": (items, words) uint64 bit sets
+    _cache: IncrementalUserStates
+    _tables: tuple  # (components, q, qb): SASRec's output tables for the components they came from
 
     def _build_content(self, catalog: Catalog) -> None:
         kw = self.keywords
@@ -206,33 +228,34 @@ class EnsembleFeatures:
         slots = self._cache.slots(user_ids, history)
         A = self._cache.arrays
         X = np.full((len(user_ids), len(FEATURES)), np.nan)
+        C = COLUMN
         if ratings:
             self._ensure_sums(slots, user_ids, history)
             c = self.components
             count = A["count"][slots]
             b_u = A["resid_sum"][slots] / (count + c.reg_user)
-            X[:, 1] = b_u
-            X[:, 2] = c.b_item[item_ids]
-            X[:, 0] = np.clip(c.mu + b_u + X[:, 2], 1, 5)
-            X[:, 3] = np.clip(c.mf.rating_from_side(self._mf_sides(slots, user_ids, history)[slots], item_ids), 1, 5)
-            X[:, 4] = np.log1p(count)
-            X[:, 5] = np.log1p(c.item_count[item_ids])
+            X[:, C["user_bias"]] = b_u
+            X[:, C["item_bias"]] = c.b_item[item_ids]
+            X[:, C["bias_rating"]] = np.clip(c.mu + b_u + X[:, C["item_bias"]], 1, 5)
+            X[:, C["mf_rating"]] = np.clip(c.mf.rating_from_side(self._mf_sides(slots, user_ids, history)[slots], item_ids), 1, 5)
+            X[:, C["log_user_count"]] = np.log1p(count)
+            X[:, C["log_item_count"]] = np.log1p(c.item_count[item_ids])
             n = np.maximum(count, 1)
-            X[:, 6] = np.sqrt(np.maximum(A["rating_sq"][slots] / n - (A["rating_sum"][slots] / n) ** 2, 0))
+            X[:, C["user_rating_std"]] = np.sqrt(np.maximum(A["rating_sq"][slots] / n - (A["rating_sum"][slots] / n) ** 2, 0))
             g_count = A["genre_count"][slots]
             affinity = (A["genre_resid"][slots] - b_u[:, None] * g_count) / (g_count + 5.0)
-            X[:, 7] = (affinity * self.genre_share[item_ids]).sum(1)
+            X[:, C["genre_affinity"]] = (affinity * self.genre_share[item_ids]).sum(1)
         cat = self.f_mat.categories[item_ids]
         scope = np.where(A["rated"][slots, cat], cat, self.f_mat.n_categories)  # Eq. 1: same category if rated
-        for col, side in ((9, "pos"), (10, "neg")):
+        for col, side in ((C["mat_pos"], "pos"), (C["mat_neg"], "neg")):
             X[:, col] = np.bitwise_count(self.keyword_bits[side][item_ids] & A[f"union_{side}"][slots, scope]).sum(1)
         uniq, inverse = np.unique(user_ids, return_inverse=True)
         counts, hist_items, hist_ratings = history.since(uniq, np.zeros(len(uniq), dtype=np.int64))
-        X[:, 11], X[:, 12] = self.f_sim.pair_betas(item_ids, inverse, counts, hist_items, hist_ratings)
+        X[:, C["sim_pos"]], X[:, C["sim_neg"]] = self.f_sim.pair_betas(item_ids, inverse, counts, hist_items, hist_ratings)
         return X, slots
 
     def _fill_sta(self, X, slots, user_ids, item_ids, history: History, need: np.ndarray) -> None:
-        """The f_sta logit (column 8) of the pairs in `need`."""
+        """The f_sta logit (column sta_logit) of the pairs in `need`."""
         if not need.any():
             return
         c = self.components
@@ -241,4 +264,4 @@ class EnsembleFeatures:
         _, q, qb = self._tables
         user_ids, item_ids = np.asarray(user_ids, dtype=np.int64)[need], np.asarray(item_ids, dtype=np.int64)[need]
         self._ensure_sta(slots[need], user_ids, history)
-        X[need, 8] = (self._cache.arrays["sta_h"][slots[need]] * q[item_ids]).sum(1) + qb[item_ids]
+        X[need, COLUMN["sta_logit"]] = (self._cache.arrays["sta_h"][slots[need]] * q[item_ids]).sum(1) + qb[item_ids]

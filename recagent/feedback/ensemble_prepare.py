@@ -14,28 +14,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
-import platform
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ..cache import publish_folder
+from ..cache import publish_folder, remove_entry, say_rebuilding
 from ..data import Catalog, History, Interactions
 from ..errors import UserError
 from ..keywords.base import ItemKeywords
 from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .bias import BiasFeedback
-from .compiled_stacker import compiled
-from .ensemble_features import Components
+from .ensemble_features import FEATURES, Components
+from .ensemble_params import EnsembleParams
+from .ensemble_store import (FORMAT_VERSION, EntryError, load_entry, load_keywords, read_entry, save_entry,
+                             save_keywords, versions)
 from .exposure import GRID as EXPOSURE_GRID, MAX_DENSE_CELLS, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
 from .mf import MatrixFactorization
 from .sample import MAX_EXPOSURE_INTERACTIONS, exposure_sample, fit_sample, sample_users
 from .sasrec import SASRec
+from .stackers import fit_stackers
 
-FORMAT_VERSION = 3  # 2: incremental user state (float32 f_sim features); 3: the shown correction (exposure.npz)
+__all__ = ["FORMAT_VERSION", "EnsemblePreparation", "fingerprint", "save_keywords", "split_holdout", "versions"]
 
 
 def fingerprint(catalog: Catalog, interactions: Interactions | None, params: dict) -> str:
@@ -52,16 +55,6 @@ def fingerprint(catalog: Catalog, interactions: Interactions | None, params: dic
     return h.hexdigest()
 
 
-def versions() -> dict:
-    import sklearn
-    import torch
-
-    from .. import __version__ as recagent_version
-
-    return {"recagent": recagent_version, "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__, "scikit-learn": sklearn.__version__}
-
-
 def split_holdout(interactions: Interactions, how: str, fraction: float, seed: int) -> tuple[Interactions, Interactions]:
     """Training ratings -> (inner train, holdout) for fitting the stacker without the test data."""
     if how == "temporal":
@@ -72,22 +65,31 @@ def split_holdout(interactions: Interactions, how: str, fraction: float, seed: i
     return interactions.subset(~mask), interactions.subset(mask)
 
 
-def save_keywords(folder: Path, keywords: ItemKeywords, vectors: dict[str, np.ndarray], extra: dict | None = None) -> None:
-    """keywords.json + keyword_vectors.npz (+ a manifest when `extra` is given) in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    keywords.save(folder / "keywords.json")
-    vocab = sorted(vectors)
-    np.savez(folder / "keyword_vectors.npz", vocabulary=np.array(vocab, dtype=object),
-             vectors=np.stack([vectors[k] for k in vocab]).astype(np.float32) if vocab else
-             np.zeros((0, 384), dtype=np.float32))
-    if extra is not None:
-        manifest = {"kind": "keywords", "route": keywords.route, "items": len(keywords), "meta": keywords.meta,
-                    **extra, "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-
-
 class EnsemblePreparation:
     """Fitting and persistence of `EnsembleFeedback` (a mixin: `fit`, `save`, `load`)."""
+
+    # set by EnsembleFeedback.__init__
+    params: EnsembleParams
+    name: str
+    dataset_name: str
+    cache_dir: Path | None
+    progress: Callable[[str, float], None]
+    timings: dict[str, float]
+    loaded_from: Path | None
+    _given_keywords: tuple
+    # set by fit (prepared or loaded)
+    keywords: ItemKeywords | None
+    keyword_vectors: dict[str, np.ndarray] | None
+    catalog_size: int
+    components: Components
+    stack_like: object  # recagent/feedback/stackers.py
+    stack_rating: object
+    shown: ShownCorrection
+    voters: tuple[str, ...]  # the base models that vote (see EnsembleFeedback.verdict)
+    parts_: dict  # what fitted and what was left out, and why (the manifest's "parts")
+    fingerprint_: str | None
+    fit_sample_: dict
+    stack_rows: int
 
     # ===== fitting ===================================================================================
     def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
@@ -105,16 +107,42 @@ class EnsemblePreparation:
             key["keywords_sha256"] = hashlib.sha256(json.dumps(self.keywords.to_json(), sort_keys=True).encode()).hexdigest()
         fp = fingerprint(catalog, interactions, key)
         folder = self.cache_folder(fp) if self.cache_dir else None
-        if folder is not None and (folder / "manifest.json").is_file():
-            manifest = json.loads((folder / "manifest.json").read_text())
-            if manifest.get("fingerprint") == fp and manifest.get("format") == FORMAT_VERSION:
-                self._load(folder, catalog)
-                return self
+        if folder is not None and p.stacker == "gbm":  # its trees have no array form here (stackers.py)
+            print("the gbm stacker is not cached: the ensemble is prepared again on every fit", file=sys.stderr)
+            folder = None
+        if folder is not None and (folder.exists() or folder.is_symlink()) and self._load_cached(folder, fp, catalog):
+            return self
         self._prepare(catalog, interactions)
         self.fingerprint_ = fp
         if folder is not None:
             publish_folder(folder, self.save, "manifest.json")
         return self
+
+    def _load_cached(self, folder: Path, fp: str, catalog: Catalog) -> bool:
+        """Load the entry when it matches its manifest and this fit; else say so, remove it and return False."""
+        try:
+            if folder.is_symlink():
+                raise EntryError("the entry is a symlink")
+            manifest = read_entry(folder)
+            if manifest.get("fingerprint") != fp:
+                raise EntryError("its fingerprint is not this data's")
+            if int(manifest.get("catalog_size", -1)) != len(catalog):
+                raise EntryError(f"prepared for {manifest.get('catalog_size')} items, the catalog has {len(catalog)}")
+            load_entry(self, folder, manifest, catalog)
+            return True
+        except EntryError as e:
+            say_rebuilding(folder, str(e))
+            self._forget_loaded()
+            try:
+                remove_entry(folder)
+            except OSError as err:
+                raise UserError(f"cannot remove the unusable cache entry ({err.strerror})", folder) from None
+            return False
+
+    def _forget_loaded(self) -> None:
+        """Undo a partial load (keywords handed in by the caller are kept)."""
+        self.keywords, self.keyword_vectors = self._given_keywords
+        self.loaded_from = None
 
     def _exposure_sample(self, interactions: Interactions, n_items: int) -> np.ndarray | None:
         """The users the exposure model is fitted on (None: all; see sample.exposure_sample)."""
@@ -144,11 +172,13 @@ class EnsemblePreparation:
             vocab = self.keywords.vocabulary()
             self.keyword_vectors = dict(zip(vocab, embed(vocab)))
         self._build_content(catalog)
+        self.parts_ = {}
         # everything is fitted on a bounded sample of users (all of them when the data is within
         # bounds); per-user parameters come from each user's own ratings (fold-ins, live state)
         sample, sampled = fit_sample(interactions, p.fit_users, p.max_interactions, p.seed)
         self.fit_sample_ = {"users": int(len(sampled) if sampled is not None else len(np.unique(interactions.users))),
                             "interactions": len(sample), "whole_data": sampled is None}
+        self.voters = self._fitting_voters(sample)
         self.progress("fitting base models on the inner split", 0.45)
         inner, holdout = split_holdout(sample, p.holdout, p.holdout_fraction, p.seed)
         self.components = self._timed("base models (inner)", self._fit_components, catalog, inner, 0.45, 0.65)
@@ -183,15 +213,29 @@ class EnsemblePreparation:
         folder = None
         if self.cache_dir:
             folder = self.cache_dir / "keywords" / f"{p.route}-{fingerprint(catalog, None, kw_params)[:12]}"
-            if (folder / "keywords.json").is_file() and (folder / "keyword_vectors.npz").is_file():
-                kv = np.load(folder / "keyword_vectors.npz", allow_pickle=True)
-                return ItemKeywords.load(folder / "keywords.json"), dict(zip(kv["vocabulary"].tolist(), kv["vectors"]))
+            found = cached_keywords(folder)
+            if found is not None:
+                return found
         keywords, vectors = self._distil(catalog)
         if folder is not None:
             publish_folder(folder, lambda tmp: save_keywords(tmp, keywords, vectors, {"dataset": self.dataset_name,
                                                                                      "params": kw_params}),
-                           "keywords.json")
+                           "manifest.json")
         return keywords, vectors
+
+    def _fitting_voters(self, sample: Interactions) -> tuple[str, ...]:
+        """The base models that can learn something from this data (the rest are left out, each said once)."""
+        voters = ["f_mat", "f_sim", "f_sta"]
+        if not self.vocabulary:
+            for name in ("f_mat", "f_sim"):
+                voters.remove(name)
+                self._leave_out(name, "no keywords (the catalog has no item text, or no word shared by "
+                                      f"{self.params.min_items}+ items)")
+        if np.bincount(sample.users).max(initial=0) < 2:
+            voters.remove("f_sta")
+            self._leave_out("f_sta", "no user has two or more ratings (no sequence to learn from)")
+        self.parts_["voters"] = voters
+        return tuple(voters)
 
     def _distil(self, catalog: Catalog):
         p = self.params
@@ -221,100 +265,66 @@ class EnsemblePreparation:
                           {"sasrec_val_auc": sasrec.best_val_auc, "sasrec_epochs": len(sasrec.history)})
 
     def _fit_stackers(self, X: np.ndarray, ratings: np.ndarray) -> None:
-        """P(like): logistic regression on standardised features; rating: ridge on spline features.
-
-        On held-out slices of the training data these matched or beat small gradient-boosted
-        trees (stacker="gbm") and predict a 100,000-pair batch in milliseconds.
-        """
-        from sklearn.linear_model import LogisticRegression, Ridge
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import SplineTransformer, StandardScaler
-
+        """The P(like) and rating stackers on the held-out features (recagent/feedback/stackers.py)."""
         p = self.params
-        X = self._stack_inputs(X)
-        liked = ratings >= p.like_threshold
-        if liked.all() or not liked.any():
-            raise UserError("the stacker needs both liked and disliked ratings in the training data", "feedback")
-        if p.stacker == "linear":
-            self.stack_like = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, liked)
-            self.stack_rating = compiled(make_pipeline(StandardScaler(), SplineTransformer(n_knots=5, degree=3),
-                                                       Ridge(alpha=1.0)).fit(X, ratings))
-        elif p.stacker == "gbm":
-            from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        names = [FEATURES[k] for k in self._stack_inputs(np.arange(len(FEATURES))[None])[0]]
+        fitted = fit_stackers(self._stack_inputs(X), ratings, names, p.like_threshold, p.stacker, p.seed)
+        self.stack_like, self.stack_rating = fitted.like, fitted.rating
+        self.parts_["stacker features"] = fitted.used
+        for part, why in fitted.left_out.items():
+            self._leave_out(part, why)
 
-            common = dict(max_iter=80, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=40,
-                          l2_regularization=1.0, early_stopping=False, random_state=p.seed)
-            self.stack_like = HistGradientBoostingClassifier(**common).fit(X, liked)
-            self.stack_rating = HistGradientBoostingRegressor(**common).fit(X, ratings)
-        else:
-            raise UserError(f"stacker must be 'linear' or 'gbm', found {p.stacker!r}", "feedback.params.stacker")
+    def _leave_out(self, part: str, why: str) -> None:
+        """Record (and say, in one line) that a part of the ensemble is left out, and why."""
+        self.parts_.setdefault("left out", {})[part] = why
+        print(f"ensemble ({self.dataset_name}): {part} left out: {why}", file=sys.stderr)
+
+    def describe_parts(self) -> str:
+        """One line: which base models voted, which features the stackers read, what was left out."""
+        left = self.parts_.get("left out", {})
+        used = self.parts_.get("stacker features", [])
+        line = f"voters: {', '.join(self.voters) or 'none (the soft stacker decides)'}; stacker features: {len(used)}"
+        return line + (f"; left out: {', '.join(left)}" if left else "")
 
     # ===== persistence =====================================================================================
+    def params_dict(self) -> dict:
+        return asdict(self.params)
+
     def save(self, folder: str | Path) -> Path:
-        """Write everything `load` needs plus a JSON manifest with provenance."""
-        import torch
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        c = self.components
-        save_keywords(folder, self.keywords, {k: self.keyword_vectors[k] for k in self.vocabulary})
-        np.savez(folder / "components.npz", mu=c.mu, b_item=c.b_item, reg_user=c.reg_user, item_count=c.item_count,
-                 mf_item_side=c.mf.item_side)
-        torch.save({"sasrec": c.sasrec.state()}, folder / "sasrec.pt")
-        with open(folder / "stacker.pkl", "wb") as f:
-            rating = getattr(self.stack_rating, "pipeline", self.stack_rating)  # the sklearn model, not its compiled form
-            pickle.dump({"like": self.stack_like, "rating": rating}, f)
-        with open(folder / "shown.pkl", "wb") as f:
-            pickle.dump(self.shown.state(), f)
-        mf_state = c.mf.state()
-        manifest = {
-            "format": FORMAT_VERSION, "model": self.name, "route": self.keywords.route,
-            "dataset": self.dataset_name, "fingerprint": getattr(self, "fingerprint_", None),
-            "params": asdict(self.params), "catalog_size": self.catalog_size,
-            "keywords": {"vocabulary": len(self.vocabulary), **self.keywords.meta},
-            "mf": {k: v for k, v in mf_state.items() if k not in ("item_side",)},
-            "sasrec": c.extra, "stacker_rows": getattr(self, "stack_rows", None),
-            "fit_sample": getattr(self, "fit_sample_", None),
-            "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "timings_s": self.timings,
-            "files": ["keywords.json", "keyword_vectors.npz", "components.npz", "sasrec.pt", "stacker.pkl", "shown.pkl"],
-            "shown": {"exposure_reg": self.shown.exposure.reg, "head_like": self.shown.like.tolist(),
-                      "head_rating": self.shown.rating.tolist()},
-        }
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
-        return folder
-
-    def _load(self, folder: Path, catalog: Catalog) -> None:
-        import torch
-
-        manifest = json.loads((folder / "manifest.json").read_text())
-        self.catalog_size = int(manifest["catalog_size"])
-        if self.catalog_size != len(catalog):
-            raise UserError(f"cache was prepared for {self.catalog_size} items, the catalog has {len(catalog)}", folder)
-        self.keywords = ItemKeywords.load(folder / "keywords.json")
-        kv = np.load(folder / "keyword_vectors.npz", allow_pickle=True)
-        self.keyword_vectors = dict(zip(kv["vocabulary"].tolist(), kv["vectors"]))
-        self._build_content(catalog)
-        comp = np.load(folder / "components.npz")
-        mf = MatrixFactorization.from_state({**manifest["mf"], "item_side": comp["mf_item_side"]})
-        sasrec = SASRec.from_state(torch.load(folder / "sasrec.pt", weights_only=False)["sasrec"])
-        self.components = Components(float(comp["mu"]), comp["b_item"], float(comp["reg_user"]), comp["item_count"],
-                                     mf, sasrec, manifest.get("sasrec", {}))
-        with open(folder / "stacker.pkl", "rb") as f:
-            stackers = pickle.load(f)
-        self.stack_like, self.stack_rating = stackers["like"], compiled(stackers["rating"])
-        with open(folder / "shown.pkl", "rb") as f:
-            self.shown = ShownCorrection.from_state(pickle.load(f))
-        self.fingerprint_ = manifest.get("fingerprint")
-        self.timings = manifest.get("timings_s", {})
-        self.loaded_from = folder
+        """Write everything `load` needs plus a manifest (recagent/feedback/ensemble_store.py)."""
+        if getattr(self.stack_like, "kind", None) == "sklearn":
+            raise UserError("an ensemble with the gbm stacker cannot be saved (its trees have no array form here)",
+                            "feedback.params.stacker")
+        save_entry(self, Path(folder))
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path, catalog: Catalog, mode: str = "soft") -> "EnsembleFeedback":
         """A fitted ensemble from a cache folder written by `save` (or `recagent prepare`)."""
         folder = Path(folder)
-        if not (folder / "manifest.json").is_file():
-            raise UserError("not a prepared feedback cache (no manifest.json); run `recagent prepare`", folder)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        model = cls(mode=mode, dataset_name=manifest.get("dataset", "dataset"), **manifest["params"])
-        model._load(folder, catalog)
+        try:
+            manifest = read_entry(folder)
+            model = cls(mode=mode, dataset_name=str(manifest.get("dataset", "dataset")), **manifest["params"])
+            if int(manifest["catalog_size"]) != len(catalog):
+                raise EntryError(f"prepared for {manifest['catalog_size']} items, the catalog has {len(catalog)}")
+            load_entry(model, folder, manifest, catalog)
+        except (EntryError, KeyError, TypeError, ValueError) as e:
+            raise UserError(f"not a usable prepared feedback cache ({e}); run `recagent prepare`", folder) from None
         return model
+
+
+def cached_keywords(folder: Path) -> tuple[ItemKeywords, dict[str, np.ndarray]] | None:
+    """The keyword entry in `folder` when it is usable; else None, after saying so and removing it."""
+    if not (folder.exists() or folder.is_symlink()):
+        return None
+    try:
+        if folder.is_symlink():
+            raise EntryError("the entry is a symlink")
+        return load_keywords(folder)
+    except EntryError as e:
+        say_rebuilding(folder, str(e))
+        try:
+            remove_entry(folder)
+        except OSError as err:
+            raise UserError(f"cannot remove the unusable cache entry ({err.strerror})", folder) from None
+        return None

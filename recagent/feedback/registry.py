@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from ..params import ComponentParams, check_params, params_model_for
 from .base import LIKE_THRESHOLD, FeedbackModel
 from .bias import BiasFeedback
-from .sample import FIT_USERS, MAX_INTERACTIONS
+from .ensemble_params import EnsembleParams as FittedEnsembleParams
 
 
 @dataclass
@@ -28,29 +28,12 @@ class FeedbackContext:
     dataset_name: str
 
 
-class EnsembleParams(ComponentParams):
-    """What a scenario may set of the ensemble (recagent.feedback.ensemble.EnsembleParams and mode)."""
-
-    mode: Literal["soft", "vote"] = Field("soft", description="average the members' probabilities, or vote")
-    route: Literal["offline", "llm"] = Field("offline", description="keywords: offline extraction or prepared by the LLM")
-    top_k: int = Field(8, ge=1, le=1000, description="keywords kept per item")
-    min_items: int = Field(2, ge=1, description="a keyword must describe at least this many items")
-    max_fraction: float = Field(0.25, gt=0, le=1, description="... and at most this share of the catalog")
-    holdout: Literal["random", "temporal"] = "random"
-    holdout_fraction: float = Field(0.2, gt=0, lt=1)
-    stacker: Literal["linear", "gbm"] = "linear"
-    stack_features: Literal["all", "base", "ratings"] = "all"
-    sasrec_epochs: int = Field(30, ge=1, le=10_000)
-    sasrec_max_len: int = Field(50, ge=1, le=10_000)
-    sasrec_dim: int = Field(32, ge=1, le=4096)
-    sasrec_dropout: float = Field(0.2, ge=0, lt=1)
-    mf_factors: int = Field(24, ge=1, le=4096)
-    mf_reg: float = Field(12.0, ge=0, allow_inf_nan=False)
-    like_threshold: float = Field(LIKE_THRESHOLD, allow_inf_nan=False)
-    seed: int = Field(0, description="training seed; part of the cache key")
-    fit_users: int = Field(FIT_USERS, ge=1, description="fit on a seeded sample of at most this many users; each "
-                           "user's own parameters come from its ratings (fitting time stops growing with users)")
-    max_interactions: int = Field(MAX_INTERACTIONS, ge=1, description="... and at most this many of their ratings")
+# the scenario's params of the ensemble: recagent.feedback.ensemble_params.EnsembleParams (the one
+# definition) plus `mode`, which changes how it answers, not what is fitted
+EnsembleParams = create_model(
+    "EnsembleParams", __base__=ComponentParams, __doc__="What a scenario may set of the ensemble.",
+    mode=(Literal["soft", "vote"], Field("soft", description="average the members' probabilities, or vote")),
+    **{name: (info.annotation, info) for name, info in FittedEnsembleParams.__pydantic_fields__.items()})
 
 
 def _ensemble(context: FeedbackContext, **params: Any) -> FeedbackModel:

@@ -1,7 +1,7 @@
 """`recagent prepare --route llm`: LLM-distilled keywords, computed once per dataset and model, cached.
 
 The keywords land in `<cache>/keywords/llm-<hash>/` (keywords.json, keyword_vectors.npz and a
-manifest with provenance: model, endpoint host, T_sub source, reply counts), next to the offline
+manifest with each file's sha256 and provenance: model, endpoint host, T_sub source, reply counts), next to the offline
 route's `offline-<hash>/`. The hash covers the catalog, the model and its sampling parameters, the
 prompts, the (rating, comment) pairs and the filter parameters, not the endpoint URL (like the
 prompt cache: load-balanced servers of one model share entries). The folder is written to a
@@ -86,13 +86,13 @@ def prepare_llm_keywords(catalog: Catalog, dataset_name: str, cache_dir: Path, s
     cache untouched.
     """
     from ..feedback.ensemble import fingerprint, save_keywords
+    from ..feedback.ensemble_prepare import cached_keywords
 
     kw_params = llm_keyword_params(spec, comments, like_threshold, min_items, max_fraction)
     folder = Path(cache_dir) / "keywords" / f"llm-{fingerprint(catalog, None, kw_params)[:12]}"
-    if (folder / "keywords.json").is_file() and (folder / "keyword_vectors.npz").is_file():
-        kv = np.load(folder / "keyword_vectors.npz", allow_pickle=True)
-        return PreparedKeywords(ItemKeywords.load(folder / "keywords.json"),
-                                dict(zip(kv["vocabulary"].tolist(), kv["vectors"])), folder, True)
+    found = cached_keywords(folder)  # a usable entry, else None (an unusable one is said and removed)
+    if found is not None:
+        return PreparedKeywords(*found, folder, True)
 
     prompt_cache = Path(cache_dir) / "llm_cache.sqlite" if spec.cache is True else None
     new_prompt_cache = prompt_cache is not None and not prompt_cache.exists()
@@ -128,5 +128,5 @@ def prepare_llm_keywords(catalog: Catalog, dataset_name: str, cache_dir: Path, s
         "t_sub": t_sub_note, "replies": keywords.meta.get("replies", {}),
         "failed_items": len(keywords.meta.get("failed_items", [])),
         "failed_comments": keywords.meta.get("failed_comments", 0),
-    }), "keywords.json")
+    }), "manifest.json")
     return PreparedKeywords(keywords, vectors, folder, False)
