@@ -178,6 +178,10 @@ from .sweep.cli import report as _report, sweep as _sweep  # noqa: E402 - recage
 app.command("sweep")(_sweep)
 app.command("report")(_report)
 
+from .findings.cli import findings as _findings  # noqa: E402 - recagent findings (issue 27)
+
+app.command("findings")(_findings)
+
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
     sys.exit(app())

@@ -303,3 +303,7 @@ def eval_exposure(
     json_out.write_text(json.dumps(report, indent=2))
     reliability_plot(report, plot)
     console.print(f"wrote {json_out} and {plot}")
+
+from .users import users_command as _users  # noqa: E402 - recagent eval users (issue 27)
+
+eval_app.command("users")(_users)

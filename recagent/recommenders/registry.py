@@ -137,6 +137,7 @@ RECOMMENDERS: dict[str, Callable[..., Recommender]] = {
     "sasrec": _learned("sasrec", "SASRecRecommender", SASRecParams, with_seed=True),
     "content": _learned("content", "ContentRecommender", ContentParams, with_cache=True),
     "social": _learned("social", "SocialRecommender", SocialParams),
+    "oracle": _learned("oracle", "OracleRecommender", NoParams),  # ranks by the run's feedback model (the truth)
 }
 
 

@@ -55,6 +55,11 @@ class LiveWorld:
     def history(self):
         return self._model.world.history
 
+    @property
+    def feedback(self):
+        """The run's feedback model (what the oracle recommender ranks by: the truth of this world)."""
+        return self._model.feedback
+
 
 class RecSimModel(mesa.Model):
     """A simulation of `scenario` over `dataset`, writing its events to `event_log` when given."""
