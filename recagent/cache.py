@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -184,8 +185,11 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an .npz, never unpickling (an object array is a ValueError)."""
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # truncated, or an object array (ValueError)
+        raise ValueError(f"{Path(path).name}: {str(e)[:80]}") from None
 
 
 def split_state(state, arrays: dict[str, np.ndarray], prefix: str = ""):
