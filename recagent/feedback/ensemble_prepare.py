@@ -226,6 +226,12 @@ class EnsemblePreparation:
     def _fitting_voters(self, sample: Interactions) -> tuple[str, ...]:
         """The base models that can learn something from this data (the rest are left out, each said once)."""
         voters = ["f_mat", "f_sim", "f_sta"]
+        liked = sample.ratings >= self.params.like_threshold
+        if liked.all() or not liked.any():
+            self._leave_out("f_mat, f_sim and f_sta", f"every training rating is {'liked' if liked.all() else 'disliked'}"
+                            " (nothing tells a like from a dislike); the vote follows the P(like) stacker")
+            self.parts_["voters"] = []
+            return ()
         if not self.vocabulary:
             for name in ("f_mat", "f_sim"):
                 voters.remove(name)
@@ -271,8 +277,14 @@ class EnsemblePreparation:
         fitted = fit_stackers(self._stack_inputs(X), ratings, names, p.like_threshold, p.stacker, p.seed)
         self.stack_like, self.stack_rating = fitted.like, fitted.rating
         self.parts_["stacker features"] = fitted.used
+        constant = [f for f in names if f in fitted.left_out]  # one line for all the features left out
+        if constant:
+            reasons = sorted({fitted.left_out[f].split(" (")[0] for f in constant})
+            self._leave_out(f"stacker feature{'s' * (len(constant) > 1)} {', '.join(constant)}",
+                            f"{' or '.join(reasons)} on the held-out training ratings")
         for part, why in fitted.left_out.items():
-            self._leave_out(part, why)
+            if part not in names:
+                self._leave_out(part, why)
 
     def _leave_out(self, part: str, why: str) -> None:
         """Record (and say, in one line) that a part of the ensemble is left out, and why."""

@@ -116,8 +116,8 @@ def varying_columns(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, dict[s
         return np.zeros(0, dtype=np.int64), {n: "no held-out ratings to fit on" for n in names}
     finite = np.isfinite(X).all(0)
     spread = finite & (X.max(0) > X.min(0))
-    left_out = {n: ("not finite on the training data" if not finite[k] else
-                    f"constant ({X[0, k]:g}) on the training data") for k, n in enumerate(names) if not spread[k]}
+    left_out = {n: ("not finite" if not finite[k] else f"constant ({X[0, k]:g})")
+                for k, n in enumerate(names) if not spread[k]}
     return np.flatnonzero(spread), left_out
 
 
