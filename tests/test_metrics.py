@@ -280,3 +280,96 @@ def test_rarefied_entropy_of_a_catalog_without_genres_is_zero():
     groups, items = np.array([0, 0, 0, 1]), np.array([0, 1, 2, 3])
     got = rarefied_entropy_bits(groups, items, np.zeros((4, 0)), 2, 2, np.random.default_rng(0))
     assert got[0] == 0.0 and np.isnan(got[1])  # agent 1 has fewer than m = 2 watches
+
+
+# --- consumption measures of the published findings (recagent/metrics/consumption.py) -----------
+
+from recagent.metrics import consumption as cm  # noqa: E402
+
+
+def test_mean_pairwise_jaccard_by_hand():
+    # {0,1}, {1,2}, {3}, {} : pairs (0,1) 1/3, (0,2) 0, (1,2) 0; the empty set is left out
+    sets = cm.consumption_sets([0, 0, 1, 1, 2, 0], [0, 1, 1, 2, 3, 1], 4, 5)  # a repeat counts once
+    assert sets.toarray().sum() == 5
+    assert cm.mean_pairwise_jaccard(sets) == pytest.approx(1 / 9)
+    assert np.isnan(cm.mean_pairwise_jaccard(cm.consumption_sets([0], [1], 3, 4)))
+    # the sampled path (many users) estimates the same mean
+    rng = np.random.default_rng(1)
+    many = sparse.csr_matrix(rng.random((300, 40)) < 0.2)
+    exact = cm.mean_pairwise_jaccard(many)
+    old = cm.EXACT_PAIRS_MAX_USERS
+    try:
+        cm.EXACT_PAIRS_MAX_USERS = 10
+        assert cm.mean_pairwise_jaccard(many, np.random.default_rng(2), pairs=100_000) == pytest.approx(exact, abs=3e-3)
+    finally:
+        cm.EXACT_PAIRS_MAX_USERS = old
+
+
+def test_expected_random_jaccard_by_hand_and_by_simulation():
+    # two 1-item sets of 4 items: the same item with probability 1/4, Jaccard 1 then, else 0
+    assert cm.expected_random_jaccard(np.array([1, 1]), 4) == pytest.approx(0.25)
+    # sizes 2 and 2 of 4: I = 0 (1/6), 1 (4/6, J = 1/3), 2 (1/6, J = 1)
+    assert cm.expected_random_jaccard(np.array([2, 2, 0]), 4) == pytest.approx(4 / 6 / 3 + 1 / 6)
+    sizes = np.array([3, 5, 5, 8])
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(3000):
+        rows = np.repeat(np.arange(4), sizes)
+        cols = np.concatenate([rng.choice(20, s, replace=False) for s in sizes])
+        draws.append(cm.mean_pairwise_jaccard(cm.consumption_sets(rows, cols, 4, 20)))
+    assert cm.expected_random_jaccard(sizes, 20) == pytest.approx(np.mean(draws), abs=4e-3)
+
+
+def test_rarefied_jaccard_is_volume_free_and_matches_hand_values():
+    # m = 1 of {0,1}, {1,2}, {3}: only (0,1) can meet, both pick item 1 with probability 1/4 -> mean 1/12
+    sets = cm.consumption_sets([0, 0, 1, 1, 2], [0, 1, 1, 2, 3], 3, 5)
+    assert cm.rarefied_jaccard(sets, 1, np.random.default_rng(0), draws=3000) == pytest.approx(1 / 12, abs=0.01)
+    assert np.isnan(cm.rarefied_jaccard(sets, 3, np.random.default_rng(0)))  # nobody has 3 items
+    # uniform random sets: raw Jaccard rises with the set size; a uniform m-subset of a uniform set is a
+    # uniform m-set, so the rarefied Jaccard is the same at any size, and equals its chance level
+    rng = np.random.default_rng(3)
+
+    def population(n_each):
+        cols = np.concatenate([rng.choice(200, n_each, replace=False) for _ in range(60)])
+        return cm.consumption_sets(np.repeat(np.arange(60), n_each), cols, 60, 200)
+
+    few, many = population(5), population(30)
+    assert cm.mean_pairwise_jaccard(many) > cm.mean_pairwise_jaccard(few) * 4
+    chance = cm.expected_random_jaccard(np.full(60, 5), 200)
+    assert cm.rarefied_jaccard(few, 5, np.random.default_rng(4), draws=1) == cm.mean_pairwise_jaccard(few)
+    assert cm.rarefied_jaccard(many, 5, np.random.default_rng(5), draws=40) == pytest.approx(chance, rel=0.1)
+    # and the excess over chance of the raw sets is about 1 at both sizes
+    for sets, n in ((few, 5), (many, 30)):
+        assert cm.mean_pairwise_jaccard(sets) / cm.expected_random_jaccard(np.full(60, n), 200) == pytest.approx(
+            1, abs=0.12)
+
+
+def test_utility_loss_popularity_and_group_means():
+    assert cm.utility_loss(0.6, 0.8) == pytest.approx(0.25)
+    assert cm.utility_loss(0.9, 0.8) < 0 and np.isnan(cm.utility_loss(0.5, 0.0))
+    # item 0 rated by users 0 and 1 (user 0 twice), item 2 by user 1, of 4 users
+    assert cm.item_popularity([0, 0, 0, 2], [0, 0, 1, 1], 3, 4).tolist() == [0.5, 0.0, 0.25]
+    assert cm.mean_by([1.0, 3.0, 5.0], [0, 0, 2], 3)[[0, 2]].tolist() == [2.0, 5.0]
+    assert np.isnan(cm.mean_by([1.0], [0], 2)[1])
+
+
+def test_genre_distributions_and_miscalibration_by_hand():
+    genres = np.array([[1, 0], [1, 1], [0, 1]])
+    d = cm.genre_distributions([0, 0, 1], [0, 1, 2], genres, 3)
+    # agent 0: item 0 (1, 0) + item 1 (0.5, 0.5) -> (0.75, 0.25); agent 1: (0, 1); agent 2: nothing
+    assert d.tolist() == [[0.75, 0.25], [0.0, 1.0], [0.0, 0.0]]
+    p, q = np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])
+    q_mix = 0.99 * q + 0.01 * p
+    expected = 0.5 * np.log2(0.5 / q_mix[0, 0]) + 0.5 * np.log2(0.5 / q_mix[0, 1])
+    assert cm.miscalibration(p, q)[0] == pytest.approx(expected)
+    assert cm.miscalibration(p, p)[0] == pytest.approx(0.0)
+
+
+def test_entropy_by_round_and_its_rarefied_version():
+    genres = np.eye(2)
+    # round 0: agent 0 likes genre 0 and genre 1 (1 bit); round 1: agent 0 genre 0 twice (0 bits), agent 1 genre 1
+    agents, items, rounds = [0, 0, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 1, 1]
+    assert cm.entropy_by_round(agents, items, rounds, genres, 2, 3)[:2].tolist() == [1.0, 0.0]
+    assert np.isnan(cm.entropy_by_round(agents, items, rounds, genres, 2, 3)[2])
+    rare = cm.rarefied_entropy_by_round(agents, items, rounds, genres, 2, 2, 2, np.random.default_rng(0))
+    assert rare.tolist() == [1.0, 0.0]  # exactly 2 items each: their plug-in entropy; agent 1 has 1 < m

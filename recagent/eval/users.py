@@ -21,6 +21,7 @@ JSD is the Jensen-Shannon divergence in bits (scipy), 0 = the same distribution,
 from __future__ import annotations
 
 import time
+import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -148,7 +149,6 @@ def evaluate_split(split: Split, models: list[str], params: dict, keywords, seed
     report: dict = {"split": split.name, "n_test": len(test), "n_users": int(len(np.unique(test.users))),
                     "models": {}}
     held = fitted.answers(test.users, test.items)
-    rng = np.random.default_rng([seed, 7])
     for model, questions in held.items():
         entry = report["models"].setdefault(model, {})
         for question, (_, _, rating) in questions.items():
@@ -156,6 +156,8 @@ def evaluate_split(split: Split, models: list[str], params: dict, keywords, seed
             if rating is not None:
                 rating = np.asarray(rating, dtype=np.float64)
                 q["rmse"] = float(np.sqrt(np.mean((rating - test.ratings) ** 2)))
+                rng = np.random.default_rng([seed, zlib.crc32(f"{model}/{question}".encode())])  # per model: the
+                # same noise whichever other models are asked
                 simulated = np.clip(np.rint(rating + rng.normal(0, RATING_NOISE, len(rating))), 1, 5)
                 q["rating_jsd"] = jsd(rating_histogram(test.ratings), rating_histogram(simulated))
     for m in RATIOS:

@@ -114,7 +114,7 @@ def draw_posts(control_run: Path, plan, seed: int) -> tuple[list[dict], int]:
     at_step = plan.steps // 2
     posters = rng.choice(users, k, replace=False)
     about = rng.choice(items, k, replace=False)
-    return [{"kind": "inject_post", "at_step": at_step, "agent": int(a), "item": int(i),
+    return [{"kind": "inject_post", "at_step": at_step, "agent": f"user:{int(a)}", "item": int(i),
              "text": "A friend's pick: I loved this one, watch it!"} for a, i in zip(posters, about)], at_step
 
 
@@ -186,6 +186,8 @@ def run_findings(out: Path, *, scale: float = 1.0, seeds: int | None = None, onl
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError("--out exists and is not a folder", out)
+    for finding in selected:  # every plan is valid (scale, overrides, sweep files) before anything runs
+        finding_plan(finding, scale=scale, seeds=seeds, overrides=dict(overrides or {}), folder=folder)
     out.mkdir(parents=True, exist_ok=True)
     results, values = [], {}
     for finding in selected:

@@ -46,7 +46,8 @@ def mean_pairwise_jaccard(sets: sparse.csr_matrix, rng: np.random.Generator | No
     """Mean Jaccard index |A & B| / |A | B| over every pair of non-empty rows of `sets`; NaN with fewer
     than two. Exact (one sparse product) up to EXACT_PAIRS_MAX_USERS rows, else over `pairs` random
     pairs drawn with `rng`."""
-    sets = sets.tocsr()
+    sets = sparse.csr_matrix(sets, dtype=np.float64)  # a boolean product would say 1 for any overlap
+    sets.data[:] = 1.0
     sizes = np.asarray(sets.sum(1)).ravel()
     who = np.flatnonzero(sizes > 0)
     if len(who) < 2:
