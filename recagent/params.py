@@ -93,6 +93,15 @@ def params_model_for(factory: Callable, skip: int) -> type[BaseModel]:
     return create_model(name, __config__=ConfigDict(extra=extra, arbitrary_types_allowed=True), **fields)
 
 
+def did_you_mean(word: Any, known: list[str] | tuple[str, ...] | set[str] | dict) -> str:
+    """"did you mean 'mf'?" when `word` is close to one of `known` (case first: `MF` is `mf`), else ""."""
+    text, names = str(word), [str(k) for k in known]
+    by_case = [k for k in names if k.lower() == text.lower()]
+    close = by_case or difflib.get_close_matches(text, names, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close and close[0] != text else ""
+
+
 def _yaml_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
@@ -104,8 +113,7 @@ def describe_param_error(model: type[BaseModel], field: str, error: dict) -> str
     kind = error["type"]
     if kind == "extra_forbidden":
         known = _yaml_names(model)
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else (
+        hint = did_you_mean(loc[-1], known) or (
             f"expected one of {', '.join(known)}" if known else "this component takes no parameters")
         return f"field '{where}': unknown parameter; {hint}"
     if kind == "missing":

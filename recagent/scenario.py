@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 from .llm.spec import BudgetSpec, LLMSpec, MemorySpec, RateLimitSpec  # noqa: F401 - part of the scenario model
 from .params import Strict
@@ -173,10 +173,27 @@ class SwitchRecommender(Strict):
         return self
 
 
+# An agent as a person types it: the agent id (0 to agents - 1, as in the events table, `--play` and
+# the page), or "user:ID" for the agent drawn from dataset user ID (simulation/interventions.py).
+def _agent_ref(value: Any) -> int | str:
+    if isinstance(value, str) and re.fullmatch(r"\s*user:\s*-?[0-9]+\s*", value):
+        return "user:" + value.split(":", 1)[1].strip()
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError("expected an agent id (0 to agents - 1, as in the events table) or \"user:ID\" for a "
+                     "dataset user id")
+
+
+AgentRef = Annotated[Union[int, str], PlainValidator(_agent_ref)]
+
+
 class InjectPost(Strict):
     at_step: int = Field(ge=0)
     kind: Literal["inject_post"]
-    agent: int = Field(description="dataset user id of the poster")
+    agent: AgentRef = Field(description="agent id of the poster (0 to agents - 1, as in the events table), "
+                            "or \"user:ID\" for the agent of dataset user ID")
     item: int = Field(description="dataset item id the post is about")
     text: str | None = None
 
@@ -191,11 +208,12 @@ class Rewire(Strict):
 
 
 class SetTraits(Strict):
-    """Change the traits of a group of agents: all, given dataset user ids, a role, or a random share."""
+    """Change the traits of a group of agents: all, given agent ids, a role, or a random share."""
 
     at_step: int = Field(ge=0)
     kind: Literal["set_traits"]
-    agents: list[int] | Literal["all"] = Field("all", description="dataset user ids, or 'all'")
+    agents: list[AgentRef] | Literal["all"] = Field("all", description="agent ids (0 to agents - 1, as in the "
+                                                    "events table) or \"user:ID\" for dataset user ids, or 'all'")
     role: Literal["Watcher", "Explorer", "Critic", "Chatter", "Poster"] | None = None
     share: float = Field(1.0, gt=0, le=1, description="random share of the selected agents")
     conformity: float | None = Field(None, ge=0, le=1)

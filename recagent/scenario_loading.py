@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import UserError
-from .params import clip, cut
+from .params import clip, cut, did_you_mean
 from .scenario import Scenario, SwitchRecommender
 
 
@@ -100,9 +101,39 @@ def expand_path(value: str | Path, base: Path, field: str, file: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _is_type_tag(part) -> bool:
+    """A loc entry pydantic adds for a union member (`list[...]`, `constrained-int`), not a key:
+    scenario keys are Python names."""
+    return isinstance(part, str) and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) and part not in (
+        "movielens-100k",)
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def keys_at(loc: tuple) -> list[str]:
+    """The keys the scenario model accepts beside the last entry of `loc` (for "did you mean")."""
+    models: list[type[BaseModel]] = [Scenario]
+    for part in loc[:-1]:
+        if isinstance(part, int) or _is_type_tag(part):
+            continue
+        tagged = [m for m in models if "kind" in m.model_fields and part in typing.get_args(
+            m.model_fields["kind"].annotation)]
+        if tagged:  # a discriminated union's tag: keep the variant it names
+            models = tagged
+            continue
+        models = [sub for m in models if part in m.model_fields for sub in _models_in(m.model_fields[part].annotation)]
+    return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
+
+
 def _field_path(loc: tuple) -> str:
     parts = []
     for k, p in enumerate(loc):
+        if _is_type_tag(p):
+            continue
         if isinstance(p, int):
             parts.append(f"[{p}]")
         elif k and (loc[k - 1] == "dataset" or isinstance(loc[k - 1], int)) and p in (
@@ -120,16 +151,22 @@ def _describe(err: dict) -> str:
     if len(field) > 120:  # a key can be as long as the file: name its start only
         field = field[:120] + f"... ({len(field):,} characters)"
     if kind == "extra_forbidden":
-        return f"unknown key '{field}'"
+        hint = did_you_mean(err["loc"][-1], keys_at(err["loc"]))
+        return f"unknown key '{field}'" + (f"; {hint}" if hint else "")
     if kind == "missing":
         return f"field '{field}' is required"
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
-        return f"field '{field}.kind': unknown kind {cut(err['ctx'].get('tag'))}; expected one of {expected}"
+        hint = did_you_mean(err["ctx"].get("tag"), re.findall(r"'([^']*)'", expected))
+        return f"field '{field}.kind': unknown kind {cut(err['ctx'].get('tag'))}; " + (
+            f"{hint} (expected one of {expected})" if hint else f"expected one of {expected}")
     if kind == "union_tag_not_found":
         return f"field '{field}' needs a 'kind'"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"field '{field}': {msg}, found {cut(found)}"
+    hint = ""
+    if kind == "literal_error" and isinstance(found, str):
+        hint = did_you_mean(found, re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", "")))
+    return f"field '{field}': {msg}, found {cut(found)}" + (f"; {hint}" if hint else "")
 
 
 def parse_scenario(data: Any, file: Path) -> Scenario:
@@ -185,8 +222,9 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
               if isinstance(iv, SwitchRecommender) and iv.name is not None]
     for field, name in names:
         if name not in recommenders:
-            raise UserError(f"field '{field}': unknown recommender {cut(name)}; available: {', '.join(sorted(recommenders))}",
-                            file)
+            hint = did_you_mean(name, recommenders)
+            raise UserError(f"field '{field}': unknown recommender {cut(name)}; " + (f"{hint} " if hint else "") +
+                            f"available: {', '.join(sorted(recommenders))}", file)
     rerankers = available_rerankers()
     reranker_lists = [("recommender.rerankers", scenario.recommender.rerankers)]
     reranker_lists += [(f"interventions[{i}].rerankers", iv.rerankers) for i, iv in enumerate(scenario.interventions)
@@ -194,11 +232,13 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
     for field, specs in reranker_lists:
         for j, spec in enumerate(specs):
             if spec.name not in rerankers:
-                raise UserError(f"field '{field}[{j}].name': unknown re-ranker {cut(spec.name)}; "
-                                f"available: {', '.join(sorted(rerankers))}", file)
+                hint = did_you_mean(spec.name, rerankers)
+                raise UserError(f"field '{field}[{j}].name': unknown re-ranker {cut(spec.name)}; " +
+                                (f"{hint} " if hint else "") + f"available: {', '.join(sorted(rerankers))}", file)
     if scenario.feedback.model not in FEEDBACK_MODELS:
-        raise UserError(f"field 'feedback.model': unknown feedback model {cut(scenario.feedback.model)}; "
-                        f"available: {', '.join(sorted(FEEDBACK_MODELS))}", file)
+        hint = did_you_mean(scenario.feedback.model, FEEDBACK_MODELS)
+        raise UserError(f"field 'feedback.model': unknown feedback model {cut(scenario.feedback.model)}; " +
+                        (f"{hint} " if hint else "") + f"available: {', '.join(sorted(FEEDBACK_MODELS))}", file)
     lo, hi = scenario.simulation.busy_hours.chat
     if lo > hi or lo < 0:
         raise UserError("field 'simulation.busy_hours.chat': expected [min, max] hours with 0 <= min <= max", file)

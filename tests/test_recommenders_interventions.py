@@ -59,7 +59,8 @@ def test_rewire_moves_a_share_of_edges_towards_dissimilar_users(scenario_file):
 def test_set_traits_for_a_group_at_its_step(scenario_file):
     raw = [int(u) for u in load_dataset(load_scenario(scenario_file())).users.raw_ids[:3]]
     scenario = load_scenario(scenario_file({"interventions": [
-        {"at_step": 1, "kind": "set_traits", "agents": raw, "conformity": 1.0, "activity": 0.0}]}))
+        {"at_step": 1, "kind": "set_traits", "agents": [f"user:{u}" for u in raw], "conformity": 1.0,
+         "activity": 0.0}]}))
     model = build_model(scenario, load_dataset(scenario))
     agents = [model.agent_of_user[model.dataset.users.index_of(u)] for u in raw]
     before = model.conformity.copy()
@@ -87,5 +88,5 @@ def test_intervention_errors_name_the_field(scenario_file):
         load_scenario(scenario_file({"interventions": [{"at_step": 1, "kind": "rewire", "share": 2}]}))
     scenario = load_scenario(scenario_file({"interventions": [
         {"at_step": 1, "kind": "set_traits", "agents": [99999], "conformity": 0.5}]}))
-    with pytest.raises(UserError, match=r"interventions\[0\]\.agents.*99999"):
+    with pytest.raises(UserError, match=r"interventions\[0\]\.agents.*agent 99999 is not an agent of this run.*ids 0 to"):
         build_model(scenario, load_dataset(scenario))

@@ -7,13 +7,16 @@
   before and after (`mf+mmr(lambda=0.5)`) and whether the re-rankers were kept, replaced or dropped;
   `World.recommender_switches` keeps every switch for run.json;
 - `inject_post`: an agent posts about an item (the scenario's text, else the backend's);
+
+Agents are named as everywhere else a person types one (`--play`, the page, the events table):
+the agent id, 0 to agents - 1; `"user:ID"` names the agent drawn from dataset user ID instead.
 - `rewire` (RecAgent's social mitigation of cocoons): a random `share` of the edges is picked;
   each picked edge (u, v) is removed and u is linked instead to a contact drawn uniformly from the
   `dissimilar` share of non-contacts least similar to u in taste (cosine of genre tastes). The new
   edge keeps the old closeness. The intervention event lists every (u, old v, new w).
 - `set_traits`: sets conformity (how much word of mouth moves watching and rating), activity (the
   probability of acting in a step) and/or diversity (persona only) of a group of agents: all of
-  them, given dataset user ids, those with a role, and/or a random share of these.
+  them, given agent ids, those with a role, and/or a random share of these.
 
 Both draw from the model's seeded generator, so they are reproducible.
 """
@@ -28,19 +31,35 @@ from ..scenario import InjectPost, Rewire, SetTraits, SwitchRecommender
 from .phases.social import post
 
 
+def agent_index(model, ref, field: str) -> int:
+    """The agent id that `ref` names (an agent id, or "user:ID" for a dataset user id); a UserError
+    naming the field and the valid ids if there is no such agent in this run."""
+    n = model.n_agents
+    if isinstance(ref, str):  # "user:ID": the scenario model only lets this form through
+        user = int(ref.split(":", 1)[1])
+        users = model.dataset.users
+        agent = model.agent_of_user.get(users.index_of(user)) if users.has(user) else None
+        if agent is None:
+            raise UserError(f"field '{field}': dataset user {user} is not an agent of this run ({n} of "
+                            f"{len(users)} users are agents; name agents by agent id, 0 to {n - 1}, or by "
+                            f"\"user:ID\" with the user_id column of the events table's agents)")
+        return agent
+    if not 0 <= ref < n:
+        raise UserError(f"field '{field}': agent {ref} is not an agent of this run: it has {n} agents, ids 0 to "
+                        f"{n - 1} (\"user:ID\" names the agent of a dataset user id)")
+    return int(ref)
+
+
 def check_interventions(model) -> None:
     """Every agent and item an intervention names is in the run (a UserError naming the field if not)."""
-    users = model.dataset.users
     for i, iv in enumerate(model.scenario.interventions):
         if isinstance(iv, InjectPost):
-            if not users.has(iv.agent) or users.index_of(iv.agent) not in model.agent_of_user:
-                raise UserError(f"field 'interventions[{i}].agent': user {iv.agent} is not an agent of this run")
+            agent_index(model, iv.agent, f"interventions[{i}].agent")
             if not model.catalog.has(iv.item):
                 raise UserError(f"field 'interventions[{i}].item': item {iv.item} is not in the catalog")
         if isinstance(iv, SetTraits) and iv.agents != "all":
-            for user in iv.agents:
-                if not users.has(user) or users.index_of(user) not in model.agent_of_user:
-                    raise UserError(f"field 'interventions[{i}].agents': user {user} is not an agent of this run")
+            for ref in iv.agents:
+                agent_index(model, ref, f"interventions[{i}].agents")
 
 
 def apply_intervention(model, iv) -> None:
@@ -52,7 +71,7 @@ def apply_intervention(model, iv) -> None:
             rerankers = list(iv.rerankers)
         switch_recommender(model, name, params, rerankers, kind=iv.kind)
     elif isinstance(iv, InjectPost):
-        agent = model.agent_of_user[model.dataset.users.index_of(iv.agent)]
+        agent = agent_index(model, iv.agent, "agent")
         model.emit(None, "intervention", payload={"kind": iv.kind, "agent": agent})
         post(model, [agent], [model.catalog.index_of(iv.item)], texts=[iv.text] if iv.text else None)
     elif isinstance(iv, Rewire):
@@ -120,7 +139,7 @@ def set_traits(model, iv: SetTraits) -> np.ndarray:
     if iv.agents == "all":
         agents = np.arange(model.n_agents)
     else:
-        agents = np.array(sorted({model.agent_of_user[model.dataset.users.index_of(u)] for u in iv.agents}), dtype=int)
+        agents = np.array(sorted({agent_index(model, ref, "agents") for ref in iv.agents}), dtype=int)
     if iv.role is not None:
         agents = model.world.people.with_role(agents, iv.role)
     if iv.share < 1 and len(agents):

@@ -75,17 +75,21 @@ def parse_strategy(text: str) -> Strategy:
 
 
 def check_strategies(strategies: list[Strategy]) -> None:
+    from ..params import did_you_mean
     from ..recommenders import available_recommenders, available_rerankers
 
     recs, rrs = available_recommenders(), available_rerankers()
     labels = set()
     for s in strategies:
         if s.name not in recs:
-            raise UserError(f"--recommender {s.label!r}: unknown recommender {s.name!r}; available: "
-                            f"{', '.join(sorted(recs))}")
+            raise UserError(f"--recommender {s.label!r}: unknown recommender {s.name!r}; "
+                            f"{(did_you_mean(s.name, recs) + ' ') if did_you_mean(s.name, recs) else ''}"
+                            f"available: {', '.join(sorted(recs))}")
         for r, _ in s.rerankers:
             if r not in rrs:
-                raise UserError(f"--recommender {s.label!r}: unknown re-ranker {r!r}; available: {', '.join(sorted(rrs))}")
+                raise UserError(f"--recommender {s.label!r}: unknown re-ranker {r!r}; "
+                                f"{(did_you_mean(r, rrs) + ' ') if did_you_mean(r, rrs) else ''}"
+                                f"available: {', '.join(sorted(rrs))}")
         if s.slug in labels:
             raise UserError(f"--recommender {s.label!r} is given twice")
         labels.add(s.slug)
