@@ -19,7 +19,7 @@ def test_offline_interview_answers_from_events(scenario_file, tmp_path):
     result = runner.invoke(app, ["interview", str(tmp_path / "run"), "2", "What have you been watching?"])
     assert result.exit_code == 0, result.output
     assert "(agent 2, offline)" in result.output
-    line = json.loads((tmp_path / "run" / "interviews.jsonl").read_text().splitlines()[-1])
+    line = json.loads((tmp_path / "run" / "interviews" / "interviews.jsonl").read_text().splitlines()[-1])
     assert line["agent_id"] == 2 and line["backend"] == "offline" and line["source"] == "offline"
     assert line["memories"] and line["memories"][0] in line["answer"]  # newest own event first
     assert all(m[:4] == "2024" for m in line["memories"])
@@ -42,12 +42,16 @@ def test_interview_through_the_llm_uses_memory_from_chromadb(scenario_file, tmp_
         memory = run.model.memory
         agent = next(a for a in sorted(memory.short) if memory.short[a])
         before = server.count
-        result = runner.invoke(app, ["interview", str(tmp_path / "run"), str(agent), "Which film moved you most?"])
+        # the endpoint comes from the run folder: not used until the person says they trust it
+        refused = runner.invoke(app, ["interview", str(tmp_path / "run"), str(agent), "Which film moved you most?"])
+        assert refused.exit_code == 2 and "--trust-run-llm" in refused.output and server.count == before
+        result = runner.invoke(app, ["interview", str(tmp_path / "run"), str(agent), "Which film moved you most?",
+                                     "--trust-run-llm"])
         assert result.exit_code == 0, result.output
         assert server.count == before + 1
         prompt = server.requests[-1]["messages"][-1]["content"]
     assert "Which film moved you most?" in prompt
     assert memory.short[agent][-1].text[:40] in prompt  # its memories, read back from chromadb
-    line = json.loads((tmp_path / "run" / "interviews.jsonl").read_text().splitlines()[-1])
+    line = json.loads((tmp_path / "run" / "interviews" / "interviews.jsonl").read_text().splitlines()[-1])
     assert line["source"] == "llm", line["error"]
     assert "openai:" in result.output and "I have watched a few good films" in result.output

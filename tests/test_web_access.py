@@ -67,7 +67,7 @@ def test_the_bearer_token_opens_every_route(app, runs):
             assert client.get(concrete(route.path)).status_code in (200, 503), route.path  # 503: explanation preparing
     r = client.post("/api/runs/plain/agents/3/interview", json={"question": "What did you like?"})
     assert r.status_code == 200 and r.json()["answer"]
-    assert (runs["plain"] / "interviews.jsonl").is_file()
+    assert (runs["plain"] / "interviews" / "interviews.jsonl").is_file()
 
 
 def test_the_printed_link_logs_the_browser_in(app):

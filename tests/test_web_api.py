@@ -296,9 +296,9 @@ def test_only_the_interview_endpoint_writes(client, runs):
     assert body["offline"] and body["backend"] == "offline" and "offline" in body["answer"]
     assert body["agent_name"] == client.get("/api/runs/plain/agents/3").json()["name"]
     after = folder_digest(runs["root"])
-    assert set(after) - set(before) == {"plain/interviews.jsonl"}
+    assert set(after) - set(before) == {"plain/interviews/interviews.jsonl"}
     assert {k: v for k, v in after.items() if k in before} == before
-    lines = (runs["plain"] / "interviews.jsonl").read_text().splitlines()
+    lines = (runs["plain"] / "interviews" / "interviews.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["question"] == "What have you enjoyed lately?"
 
 

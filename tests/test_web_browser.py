@@ -101,7 +101,7 @@ def test_finished_run_charts_graph_agent_slider_interview(page, world):
     page.wait_for_selector(".answer .answer-text")
     assert "offline" in page.locator(".answer .label-offline").inner_text()
     assert page.locator(".answer .answer-text").inner_text().strip()
-    lines = (world["runs"]["plain"] / "interviews.jsonl").read_text().splitlines()
+    lines = (world["runs"]["plain"] / "interviews" / "interviews.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["question"] == "What have you enjoyed lately?"
     page.screenshot(path=str(world["shots"] / "agent-panel-interview.png"))
 

@@ -36,6 +36,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import access
 from .explain import Explainer, Preparing
 from .interview import MAX_QUESTION, ask
+from .request_checks import Refused, check_state_changing, json_body
+from .run_files import Unreadable
 from .runs import BadRequest, NotFound, RunStore
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -94,7 +96,8 @@ def web_dir() -> Path:
 
 
 def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts: set[str] | None = None,
-               warm: int = 0, warm_explanations: bool = True, token: str | None = None, play=None) -> FastAPI:
+               warm: int = 0, warm_explanations: bool = True, token: str | None = None, play=None,
+               llm=None, trusted_runs: frozenset[str] | set[str] = frozenset()) -> FastAPI:
     """The app serving the run folders under `runs_dir`.
 
     `allowed_hosts`, when given, rejects requests whose Host header is not one of them (the CLI
@@ -105,16 +108,19 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     does; tests and the benchmark measure cold).
     `token`, when given, is required on every request (see access.py).
     `play`, a `recagent.simulation.roleplay.RolePlay`, adds the role-play page and API (web/play.py).
+    `llm`, a `recagent.llm.spec.LLMSpec`, is the only language endpoint the server calls (interviews,
+    rebuilt feedback models); None: offline. `trusted_runs` names the runs whose own folder's
+    endpoint may be used instead (a run folder may come from someone else: see docs/security.md).
     """
     if token is not None:
         access.check_token(token, "token")
     store = RunStore(runs_dir)
-    explainer = Explainer()
+    explainer = Explainer(llm, trusted_runs)
     if warm:
         threading.Thread(target=warm_up, args=(store, warm, explainer if warm_explanations else None),
                          name="recagent-warm", daemon=True).start()
     # the schema (app.openapi(), not served) documents every answer, which the fuzz test holds it to
-    app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None, responses=_errors(400, 401, 404))
+    app = FastAPI(title="recagent", docs_url=None, redoc_url=None, openapi_url=None, responses=_errors(400, 401, 404, 422))
     app.state.store = store
     app.state.explainer = explainer
     page = web_dir()
@@ -126,6 +132,10 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
                 "host", "").startswith("[") else request.headers.get("host", "").split("]")[0] + "]"
             if host not in allowed_hosts:
                 return JSONResponse({"error": f"host {host!r} is not served here"}, status_code=400)
+        try:  # origin and body length of every state-changing request, token or not (request_checks.py)
+            check_state_changing(request)
+        except Refused as e:
+            return secure(request, JSONResponse({"error": str(e)}, status_code=e.status))
         if token is not None:
             response = authorise(request)
             if response is not None:
@@ -159,9 +169,17 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.exception_handler(Unreadable)
+    async def unreadable(_: Request, e: Unreadable):
+        return JSONResponse({"error": str(e)}, status_code=422)
+
     @app.exception_handler(NotFound)
     async def not_found(_: Request, e: NotFound):
         return JSONResponse({"error": str(e.args[0] if e.args else e)}, status_code=404)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, e: Refused):
+        return JSONResponse({"error": str(e)}, status_code=e.status)
 
     @app.exception_handler(BadRequest)
     async def bad_request(_: Request, e: BadRequest):
@@ -236,19 +254,18 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     def step_feed(run: str, step: int, limit: int = Query(200, ge=1, le=2000)):
         return run_data(run).step_feed(step, limit)
 
-    stores: dict[Path, object] = {}
-
     def stored_memories(data, agent_id: int) -> dict | None:
-        """The agent's entries in the run's memory store (runs with memory on), newest first."""
+        """The agent's entries in the run's memory store (runs with memory on), newest first, read
+        from a private copy (chromadb writes to the folder it opens; the run folder is not ours)."""
         folder = data.path / "memory"
         if not folder.is_dir():
             return None
         try:
-            from ..memory import LongTermStore, load_agent_memories
+            from ..llm.interview import memory_store
+            from ..memory import load_agent_memories
 
-            if folder not in stores:
-                stores[folder] = LongTermStore(folder)
-            entries = load_agent_memories(stores[folder], agent_id)
+            with memory_store(data.path, store.root) as memories:
+                entries = load_agent_memories(memories, agent_id)
         except Exception as e:  # noqa: BLE001 - show the event-based memories and say why
             return {"error": f"could not read the memory store: {type(e).__name__}: {e}"[:300], "entries": []}
         return {"entries": [{"text": e.text, "importance": round(float(e.importance), 2),
@@ -267,20 +284,14 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         data.agent(agent_id)
         return explainer.explain_agent(data, agent_id, data.check_step(step), limit)
 
-    # The body is read by hand (not a FastAPI body parameter) to answer 415 to anything but JSON,
-    # which is what keeps cross-site forms out; the schema still documents it for clients and fuzzers.
-    @app.post("/api/runs/{run}/agents/{agent_id}/interview", responses=_errors(415), openapi_extra={"requestBody": {
+    # The body is read by hand (not a FastAPI body parameter): 415 to anything but JSON, which keeps
+    # cross-site forms out, and bounded size and depth (request_checks.py); the schema documents it.
+    @app.post("/api/runs/{run}/agents/{agent_id}/interview", responses=_errors(403, 413, 415), openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": InterviewRequest.model_json_schema()}}}})
     async def interview(run: str, agent_id: int, request: Request):
-        if "application/json" not in request.headers.get("content-type", ""):
-            return JSONResponse({"error": "send the question as JSON: {\"question\": \"...\"}"}, status_code=415)
-        raw = await request.body()
+        raw = await json_body(request, '{"question": "..."}')
         try:
-            json.loads(raw or b"null")
-        except ValueError:
-            raise BadRequest("the request body is not valid JSON")
-        try:
-            body = InterviewRequest.model_validate_json(raw or b"null")
+            body = InterviewRequest.model_validate(raw)
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(x) for x in err["loc"]) or "body"
@@ -295,7 +306,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         data = await run_in_threadpool(run_data, run)
         data.agent(agent_id)
         step = data.check_step(step)
-        return await run_in_threadpool(ask, data, agent_id, question, step)
+        return await run_in_threadpool(ask, data, agent_id, question, step, llm=llm, trusted=run in trusted_runs)
 
     @app.get("/api/runs/{run}/items")
     def search_items(run: str, q: str = Query(..., min_length=1, max_length=100)):

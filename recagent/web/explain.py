@@ -64,11 +64,11 @@ def rebuild_serving(conn, parent_pid: int) -> None:
     threading.Thread(target=exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
     while True:
         try:
-            run_dir = conn.recv()
+            run_dir, llm = conn.recv()
         except EOFError:
             return
         try:
-            rebuilt = Explainer._build(run_dir)
+            rebuilt = Explainer._build(run_dir, llm)
         except Exception as e:  # noqa: BLE001 - the parent reports it to the page
             conn.send((False, e if is_picklable(e) else RuntimeError(f"{type(e).__name__}: {e}")))
             continue
@@ -101,7 +101,9 @@ class Explainer:
     """Rebuilds one feedback model per run folder in a child process, fed by a background thread,
     and keeps the models it gets back."""
 
-    def __init__(self):
+    def __init__(self, llm=None, trusted_runs: frozenset[str] | set[str] = frozenset()):
+        self.llm = llm  # the server's own language endpoint (an LLMSpec), or None: offline
+        self.trusted_runs = frozenset(trusted_runs)  # run names whose own endpoint may be used
         self._jobs: dict[Path, Job] = {}
         self._queue: queue.Queue[Job] = queue.Queue()
         self._guard = threading.Lock()
@@ -144,7 +146,9 @@ class Explainer:
             self._child.start()
             child_end.close()
             self.builder_pids.append(self._child.pid)
-        self._conn.send(run_dir)
+        # the rebuilt model calls no endpoint its run folder names (llm_rating would), unless trusted
+        llm = None if run_dir.name in self.trusted_runs else (self.llm.model_dump(mode="json") if self.llm else {})
+        self._conn.send((run_dir, llm))
         try:
             ok, value = self._conn.recv()
         except (EOFError, OSError):
@@ -183,7 +187,9 @@ class Explainer:
         return self.prepare(run_dir).done.wait(timeout)
 
     @staticmethod
-    def _build(run_dir: Path) -> Rebuilt:
+    def _build(run_dir: Path, llm: dict | None = None) -> Rebuilt:
+        """The run's feedback model, fitted as its run did; `llm` (an LLMSpec's fields, {} for
+        offline) replaces the run's own `llm` block unless None (a run the server trusts)."""
         from ..cache import cache_dir
         from ..feedback import FeedbackContext, make_feedback
         from ..scenario_loading import load_scenario
@@ -192,7 +198,13 @@ class Explainer:
         path = run_dir / "scenario.resolved.yaml"
         if not path.is_file():
             raise UserError("the run folder has no scenario.resolved.yaml", path)
+        if path.is_symlink():
+            raise UserError("scenario.resolved.yaml is a link; not read", path)
         scenario = load_scenario(path)
+        if llm is not None:
+            from ..llm.spec import LLMSpec
+
+            scenario = scenario.model_copy(update={"llm": LLMSpec.model_validate(llm)})
         dataset = load_dataset(scenario)
         spec = scenario.feedback
         feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
@@ -221,9 +233,8 @@ class Explainer:
         prior_ratings: list[float] = []
         out = {}
         # which question the run asked for each watch: "shown" on a recommender page, "chosen" in a search
-        asked = {event: ASKED.get(via) for event, via in run.query(
-            "SELECT id, json_extract(payload, '$.via') FROM events WHERE kind = 'watch' AND agent_id = ? AND step <= ?",
-            (agent_id, step))}
+        asked = {e["id"]: ASKED.get(e["payload"].get("via"))
+                 for e in run.events(kinds=("watch",), agent=agent_id, max_step=step)}
         for n, k in enumerate(mine):
             raw = int(run.item_ids[w["item"][k]]) if w["item"][k] >= 0 else None
             if raw is None or not ds.catalog.has(raw):

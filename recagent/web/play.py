@@ -6,7 +6,8 @@ agents (`recagent run FILE --play ID` starts both: web/play_serve.py).
   its seconds left;
 - `POST /api/play/{agent}` one command as JSON (`{"do": "watch", "item": 12, "rating": 4}`, see
   `recagent.simulation.roleplay_acts`): 200 with its result, 400 when it does not fit the turn,
-  409 when it is not the agent's turn, 415 for anything but JSON (which keeps cross-site forms out).
+  409 when it is not the agent's turn, 415 for anything but JSON (which keeps cross-site forms out),
+  403 for a cross-site request, 413 for a body over request_checks.MAX_BODY.
 
 The commands are applied on the simulation's thread (the hook waits for them on a queue), so the web
 side never touches the model. The access rule is the rest of the server's (access.py).
@@ -14,7 +15,6 @@ side never touches the model. The access rule is the rest of the server's (acces
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import UserError
 from ..simulation.roleplay import NotYourTurn, RolePlay
 from ..simulation.roleplay_acts import COMMAND, ActError
+from .request_checks import Refused, json_body
 
-MAX_BODY = 4096
 
 
 class PlayError(BaseModel):
@@ -52,7 +52,7 @@ def command_schema() -> dict:
 
 
 def _documented(*codes: int) -> dict:
-    phrases = {404: "nobody plays that agent here", 409: "it is not that agent's turn", 415: "the body is not JSON",
+    phrases = {403: "a cross-site request", 404: "nobody plays that agent here", 413: "the body is too large", 409: "it is not that agent's turn", 415: "the body is not JSON",
                503: "the simulation did not answer in time"}
     return {code: {"model": PlayError, "description": phrases.get(code, "the command does not fit")} for code in codes}
 
@@ -78,18 +78,13 @@ def mount_play(app: FastAPI, roleplay: RolePlay, page_dir: Path) -> None:
             return JSONResponse({"error": str(e)}, status_code=404)
 
     # the body is read by hand (JSON only, which keeps cross-site forms out); the schema documents it
-    @app.post("/api/play/{agent}", responses=_documented(400, 404, 409, 415, 503), openapi_extra={"requestBody": {
+    @app.post("/api/play/{agent}", responses=_documented(400, 403, 404, 409, 413, 415, 503), openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": command_schema()}}}})
     async def act(agent: int, request: Request):
-        if "application/json" not in request.headers.get("content-type", ""):
-            return JSONResponse({"error": "send the act as JSON, e.g. {\"do\": \"nothing\"}"}, status_code=415)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return JSONResponse({"error": f"the request body is longer than {MAX_BODY} bytes"}, status_code=400)
         try:
-            data = json.loads(raw or b"null")
-        except ValueError:
-            return JSONResponse({"error": "the request body is not valid JSON"}, status_code=400)
+            data = await json_body(request, '{"do": "nothing"}')
+        except Refused as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
         if not isinstance(data, dict):
             return JSONResponse({"error": "expected a JSON object like {\"do\": \"nothing\"}"}, status_code=400)
         try:

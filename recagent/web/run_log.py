@@ -1,6 +1,10 @@
-"""The event log of one run folder as the web page reads it: `events.sqlite` opened read-only and
-read incrementally (rows with a higher id than already seen), so a live run costs one small query
-per poll; the run's agents, items and edges; and a cache of views per version of the log.
+"""The event log of one run folder as the web page reads it: `events.sqlite` read through
+`recagent.events.EventReader` (read-only) and incrementally (rows with a higher id than already
+seen), so a live run costs one small query per poll; the run's agents, items and edges; and a cache
+of views per version of the log.
+
+Every file of a run folder is reached through `RunLog.file`, which resolves it (symlinks too) and
+refuses one that leads outside the served root: a run folder may come from someone else.
 
 The views themselves (metrics over steps, node measures per step, agent and item panels) are
 derived in recagent/web/runs.py.
@@ -16,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..events import EventReader, UnreadableLog, decode_payload
 from ..simulation.events import EVENT_KINDS
+from .run_files import Unreadable, inside, read_json
 
 KIND = {k: n for n, k in enumerate(EVENT_KINDS)}
 ACTS = ("leave", "search", "chat", "post")  # one of these per acting agent and step
@@ -28,13 +34,6 @@ class NotFound(LookupError):
 
 class BadRequest(ValueError):
     """A parameter that is malformed or out of range (answered with 400)."""
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 @dataclass
@@ -53,9 +52,10 @@ class RunLog:
     SQLite directly through its step / agent / item indexes.
     """
 
-    def __init__(self, name: str, path: Path):
+    def __init__(self, name: str, path: Path, root: Path | None = None):
         self.name = name
         self.path = path
+        self.root = root if root is not None else path  # nothing this log reads may lead outside it
         self.lock = threading.RLock()
         self.loaded_context = False
         self.last_id = 0
@@ -77,56 +77,50 @@ class RunLog:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def connect(self) -> sqlite3.Connection:
-        db = self.path / "events.sqlite"
-        if not db.is_file():
-            raise NotFound(f"run {self.name!r} has no events.sqlite yet")
-        return sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5, check_same_thread=False)
+    def file(self, name: str) -> Path:
+        """`name` inside the run folder, resolved; Unreadable when it leads outside the root."""
+        return inside(self.root, self.path / name)
 
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        conn = self.connect()
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+    @property
+    def reader(self) -> EventReader:
+        return EventReader(self.file("events.sqlite"))
 
     def refresh(self) -> None:
         with self.lock:
-            self.info = read_json(self.path / "run.json")
-            if not (self.path / "events.sqlite").is_file():
+            self.info = read_json(self.file("run.json"))
+            if not self.file("events.sqlite").is_file():
                 return
-            conn = self.connect()
+            reader = self.reader
             try:
                 if not self.loaded_context:
-                    self._load_context(conn)
-                top = conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+                    reader.check()
+                    try:
+                        self._load_context(reader)
+                    except (ValueError, TypeError) as e:
+                        raise Unreadable(f"run {self.name!r}: events.sqlite holds context rows of the wrong "
+                                         f"type ({str(e)[:80]})") from None
+                top = reader.last_id()
                 if top is None or top <= self.last_id:
                     return
                 window = (self.last_id, top)
                 # the counting scan runs in SQLite's C code (GIL released) beside the row fetch below
                 counted: list = []
-                counter = threading.Thread(target=self._count, args=(window, counted))
+                counter = threading.Thread(target=self._count, args=(reader, window, counted))
                 counter.start()
-                acts = conn.execute(
-                    "SELECT id, step, COALESCE(agent_id, -1), "
-                    "CASE kind WHEN 'watch' THEN ? WHEN 'leave' THEN ? WHEN 'search' THEN ? WHEN 'chat' THEN ? "
-                    "ELSE ? END, COALESCE(item_id, -1), COALESCE(target_agent_id, -1), "
-                    "CASE WHEN kind = 'watch' AND json_type(payload, '$.rating') IN ('integer', 'real') "
-                    "THEN json_extract(payload, '$.rating') END, "
-                    "CASE WHEN kind = 'watch' AND json_type(payload, '$.heard_from') = 'integer' "
-                    "THEN json_extract(payload, '$.heard_from') ELSE -1 END "
-                    "FROM events WHERE id > ? AND id <= ? AND kind IN ('watch', 'leave', 'search', 'chat', 'post') "
-                    "ORDER BY id", (*[KIND[k] for k in ("watch", "leave", "search", "chat", "post")], *window)).fetchall()
+                acts = reader.acts(*window, KIND)
                 counter.join()
             except sqlite3.OperationalError:
                 return  # the writer has not committed its first transaction yet; try at the next poll
-            finally:
-                conn.close()
+            except UnreadableLog as e:
+                raise Unreadable(f"run {self.name!r}: events.sqlite {e.message}") from None
             if not counted or isinstance(counted[0], Exception):
                 return
             self._add_counts(counted[0])
             if acts:
-                table = np.array(acts, dtype=np.float64)  # NULL ratings become NaN
+                try:
+                    table = np.array(acts, dtype=np.float64)  # NULL ratings become NaN
+                except (ValueError, TypeError):
+                    raise Unreadable(f"run {self.name!r}: events.sqlite holds event rows of the wrong type") from None
                 raw_items = table[:, 4].astype(np.int64)
                 new = {"id": table[:, 0], "step": table[:, 1], "agent": table[:, 2], "kind": table[:, 3],
                        "item": self._item_indices(raw_items), "target": table[:, 5], "heard_from": table[:, 7]}
@@ -137,15 +131,11 @@ class RunLog:
             self.last_id = int(top)
             self.version += 1
 
-    def _count(self, window: tuple[int, int], out: list) -> None:
+    @staticmethod
+    def _count(reader: EventReader, window: tuple[int, int], out: list) -> None:
         try:
-            conn = self.connect()
-            try:
-                out.append(conn.execute("SELECT step, kind, COUNT(*), MIN(sim_time) FROM events WHERE id > ? AND id <= ? "
-                                        "GROUP BY step, kind", window).fetchall())
-            finally:
-                conn.close()
-        except sqlite3.Error as e:
+            out.append(reader.counts(*window))
+        except (sqlite3.Error, UnreadableLog) as e:
             out.append(e)
 
     def _item_indices(self, raw: np.ndarray) -> np.ndarray:
@@ -171,18 +161,15 @@ class RunLog:
             if sim_time is not None and (step not in self.sim_times or sim_time < self.sim_times[step]):
                 self.sim_times[step] = sim_time
 
-    def _load_context(self, conn: sqlite3.Connection) -> None:
-        agents = conn.execute("SELECT agent_id, user_id, name, persona FROM agents ORDER BY agent_id").fetchall()
+    def _load_context(self, reader: EventReader) -> None:
+        agents = reader.agents()
         if not agents:
             raise sqlite3.OperationalError("context not written yet")
         self.agents = []
         for agent_id, user_id, name, persona in agents:
-            try:
-                persona = json.loads(persona)
-            except ValueError:
-                persona = {}
+            persona = decode_payload(persona)
             self.agents.append(Agent(int(agent_id), int(user_id), str(name), persona if isinstance(persona, dict) else {}))
-        items = conn.execute("SELECT item_id, title, genres FROM items ORDER BY rowid").fetchall()
+        items = reader.items()
         self.item_ids = np.array([r[0] for r in items], np.int64)
         self.item_titles = [str(r[1]) for r in items]
         self.item_genres = [[g for g in str(r[2]).split("|") if g] for r in items]
@@ -195,7 +182,7 @@ class RunLog:
         for i, genres in enumerate(self.item_genres):
             self.item_genre_matrix[i, [names[g] for g in genres]] = True
         self.item_index = {int(r): i for i, r in enumerate(self.item_ids)}
-        edges = conn.execute("SELECT source, target FROM edges").fetchall()
+        edges = reader.edges()
         self.edges = np.array(edges, np.int64).reshape(-1, 2)
         self.loaded_context = True
 

@@ -2,28 +2,38 @@
 
 A run folder is any direct child of RUNS_DIR holding `run.json` or `events.sqlite` (or RUNS_DIR
 itself when it is a run folder). Names are checked against a strict pattern and resolved paths
-must stay inside RUNS_DIR, so no request can reach a file outside it.
+must stay inside RUNS_DIR, so no request can reach a file outside it (run_files.py). A run folder
+that cannot be read (a damaged or non-SQLite log, a run.json too deep or too large, a file linking
+outside the root) is listed as `unreadable` with its reason; its views answer 422; the others serve.
 
 `RunData` reads `events.sqlite` read-only and incrementally (rows with a higher id than it has
 seen; that reading and the cache of views, `RunLog`, are in recagent/web/run_log.py), so a live
 run costs one small query per poll. Everything the page shows (metrics over steps, node measures
 per step, agent and item panels) is derived from the event log here, which is why finished and
-live runs look the same.
+live runs look the same; the cocoon measures (genre entropy, coverage, Gini, friend share) are the
+run's own metrics.csv once the run has written it, and derived from the log only while it runs.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
+import sqlite3
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from ..events import EventReader, UnreadableLog, decode_payload
 from ..metrics.measures import entropy_bits  # the model's own definition, so the page and metrics.csv agree
 from ..simulation.events import EVENT_KINDS
-from .run_log import ACTS, KIND, Agent, BadRequest, NotFound, RunLog, read_json  # noqa: F401 - re-exported
+from .run_files import Unreadable, inside, read_json
+from .run_log import ACTS, KIND, Agent, BadRequest, NotFound, RunLog  # noqa: F401 - re-exported
+
+MAX_METRICS_BYTES = 64 << 20  # metrics.csv of a 100,000-step run is ~50 MB
+# the page's measure -> the run's own metrics.csv column (recagent/metrics computes it)
+OWN_METRICS = {"genre_entropy": "mean_genre_entropy", "coverage": "coverage_consumption",
+               "gini": "gini_consumption", "friend_share": "influence_share_step"}
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -64,23 +74,43 @@ class RunStore:
         with self._lock:
             data = self._cache.get(name)
             if data is None or data.path != path:
-                data = self._cache[name] = RunData(name, path)
+                data = self._cache[name] = RunData(name, path, self.root)
         data.refresh()
         return data
 
     def summaries(self) -> list[dict]:
         rows = []
         for name in self.names():
-            info = read_json(self.path(name) / "run.json")
-            rows.append({
-                "id": name, "scenario": info.get("scenario", name), "started_at": info.get("started_at", ""),
-                "agents": info.get("agents"), "steps_completed": info.get("steps_completed"),
-                "steps_planned": info.get("steps_planned"), "recommender": info.get("recommender", ""),
-                "feedback": info.get("feedback", ""), "dataset": info.get("dataset", ""),
-                "language_backend": info.get("language_backend", ""), "status": info.get("status", "unknown"),
-            })
+            try:
+                rows.append(self.summary(name))
+            except Unreadable as e:
+                rows.append({"id": name, "scenario": name, "started_at": "", "status": "unreadable",
+                             "reason": str(e)})
         rows.sort(key=lambda r: (r["started_at"] or "", r["id"]), reverse=True)
         return rows
+
+    def summary(self, name: str) -> dict:
+        """The run list's row of run `name`; Unreadable (with the reason) for a folder that cannot be read."""
+        path = self.path(name)
+        info = read_json(inside(self.root, path / "run.json"))
+        db = inside(self.root, path / "events.sqlite")
+        if db.is_file():
+            try:
+                EventReader(db).check()
+            except UnreadableLog as e:
+                raise Unreadable(f"events.sqlite {e.message}") from None
+            except sqlite3.OperationalError:
+                pass  # a log being created, or written right now: readable at the next look
+        text = {k: str(info.get(k, ""))[:200] for k in ("started_at", "recommender", "feedback", "dataset",
+                                                          "language_backend")}
+        return {"id": name, "scenario": str(info.get("scenario", name))[:200], **text,
+                "agents": _count(info.get("agents")), "steps_completed": _count(info.get("steps_completed")),
+                "steps_planned": _count(info.get("steps_planned")), "status": str(info.get("status", "unknown"))[:40]}
+
+
+def _count(value) -> int | None:
+    """A count from run.json, or None for anything that is not a non-negative integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 class RunData(RunLog):
@@ -137,14 +167,29 @@ class RunData(RunLog):
         out["coverage"] = coverage
         out["gini"] = gini
         out["friend_share"] = friends
-        # metrics.csv (written when the run ends) adds the model's own reporters
-        path = self.path / "metrics.csv"
-        if path.is_file():
+        out["measures_from"] = "event log (the run has not written metrics.csv yet)"
+        own = self.own_metrics(steps)
+        if own is not None:  # the run's own measures, computed by recagent.metrics, replace the live copies
+            out.update(own)
+            out["measures_from"] = "metrics.csv"
+        return out
+
+    def own_metrics(self, steps: int) -> dict | None:
+        """The page's measures from the run's metrics.csv (written when the run ends), or None when it
+        has none that covers the log's steps (a live or interrupted run) or it cannot be read."""
+        try:
+            path = self.file("metrics.csv")
+            if not path.is_file() or path.stat().st_size > MAX_METRICS_BYTES:
+                return None
             with open(path, newline="", encoding="utf-8") as f:
                 rows = list(csv.DictReader(f))
-            if rows and len(rows) == steps and "active_agents" in rows[0]:
-                out["active_agents"] = [int(float(r["active_agents"] or 0)) for r in rows]
-        return out
+            if not rows or len(rows) != steps or not set(OWN_METRICS.values()) | {"active_agents"} <= set(rows[0]):
+                return None
+            out = {page: [round(_number(r[column]), 4) for r in rows] for page, column in OWN_METRICS.items()}
+            out["active_agents"] = [int(_number(r["active_agents"])) for r in rows]
+            return out
+        except (Unreadable, OSError, ValueError, csv.Error, UnicodeDecodeError):
+            return None  # the live derivation stands
 
     def timeline(self) -> dict:
         return self.cached("timeline", self._timeline)
@@ -191,31 +236,26 @@ class RunData(RunLog):
             return {"item_id": None, "title": "", "genres": []}
         return {"item_id": int(self.item_ids[index]), "title": self.item_titles[index], "genres": self.item_genres[index]}
 
-    EVENT_COLUMNS = "id, step, agent_id, kind, item_id, target_agent_id, payload"
-
-    def events(self, where: str, params: tuple, limit: int | None = None, newest_first: bool = False) -> list[dict]:
-        """Events matching a SQL condition, as dicts with names and titles filled in."""
-        order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {self.EVENT_COLUMNS} FROM events WHERE id <= ? AND ({where}) ORDER BY id {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [self.event_dict(r) for r in self.query(sql, (self.last_id, *params))]
+    def events(self, **where) -> list[dict]:
+        """Events (up to the last one this view has seen) matching `where` (EventReader.events's
+        conditions), as dicts with names and titles filled in."""
+        try:
+            rows = self.reader.events(up_to_id=self.last_id, **where)
+        except UnreadableLog as e:
+            raise Unreadable(f"run {self.name!r}: events.sqlite {e.message}") from None
+        return [self.event_dict(r) for r in rows]
 
     def event_dict(self, row: tuple) -> dict:
         event_id, step, agent, kind, item, target, payload = row
-        try:
-            payload = json.loads(payload)
-        except (TypeError, ValueError):
-            payload = {}
         d = {"id": event_id, "step": step, "kind": kind, "agent_id": agent, "agent_name": self.name_of(agent),
-             "target_id": target, "target_name": self.name_of(target), "payload": payload}
-        d.update(self.item_ref(self.item_index.get(item, -1) if item is not None else -1))
+             "target_id": target, "target_name": self.name_of(target), "payload": decode_payload(payload)}
+        d.update(self.item_ref(self.item_index.get(item, -1) if isinstance(item, int) else -1))
         return d
 
     def step_feed(self, step: int, limit: int = 200) -> dict:
         step = self.check_step(step)
         counts = self.counts[step] if step < len(self.counts) else np.zeros(len(EVENT_KINDS), np.int64)
-        events = self.events("step = ? AND kind IN ('chat', 'post', 'intervention')", (step,), limit + 1)
+        events = self.events(step=step, kinds=("chat", "post", "intervention"), limit=limit + 1)
         return {"step": step, "sim_time": self.sim_times.get(step, ""),
                 "counts": {k: int(counts[n]) for n, k in enumerate(EVENT_KINDS)},
                 "events": events[:limit], "truncated": len(events) > limit}
@@ -229,11 +269,10 @@ class RunData(RunLog):
     def agent_panel(self, agent_id: int, step: int | None) -> dict:
         a = self.agent(agent_id)
         step = self.check_step(step)
-        mine = self.events("agent_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'chat', 'post', 'search')",
-                           (agent_id, step))
+        mine = self.events(agent=agent_id, max_step=step, kinds=("watch", "hear", "chat", "post", "search"))
         received = np.flatnonzero((self.ev["kind"] == KIND["chat"]) & (self.ev["target"] == agent_id)
                                   & (self.ev["step"] <= step))
-        told = self.events(f"id IN ({','.join(str(int(self.ev['id'][r])) for r in received)})", ()) if len(received) else []
+        told = self.events(ids=self.ev["id"][received].tolist()) if len(received) else []
         by_kind: dict[str, list] = {k: [] for k in ("watch", "hear", "chat", "post", "search")}
         for e in mine:
             by_kind[e["kind"]].append(e)
@@ -253,8 +292,8 @@ class RunData(RunLog):
     def memories(self, agent_id: int, step: int, limit: int = 12) -> list[dict]:
         """What the agent can recall: its recent acts and what it heard, newest first, as sentences."""
         out = []
-        for e in self.events("agent_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'chat', 'post')",
-                             (agent_id, step), limit, newest_first=True):
+        for e in self.events(agent=agent_id, max_step=step, kinds=("watch", "hear", "chat", "post"), limit=limit,
+                             newest_first=True):
             p = e["payload"]
             title = e["title"] or "something"
             if e["kind"] == "watch":
@@ -271,7 +310,7 @@ class RunData(RunLog):
     def item_panel(self, raw_id: int, step: int | None) -> dict:
         index = self.item(raw_id)
         step = self.check_step(step)
-        events = self.events("item_id = ? AND step <= ? AND kind IN ('watch', 'hear', 'post')", (raw_id, step))
+        events = self.events(item=raw_id, max_step=step, kinds=("watch", "hear", "post"))
         watchers = []
         generation: dict[int, int] = {}
         links = []
@@ -303,6 +342,12 @@ class RunData(RunLog):
     def search_items(self, query: str, limit: int = 20) -> list[dict]:
         q = query.lower()
         return [self.item_ref(i) for i, t in enumerate(self.item_titles) if q in t.lower()][:limit]
+
+
+def _number(text: str) -> float:
+    """A metrics.csv cell as a float (an empty cell, a measure not defined yet, is 0)."""
+    value = float(text) if text not in ("", None) else 0.0
+    return value if np.isfinite(value) else 0.0
 
 
 def gini_rows(x: np.ndarray) -> list[float]:

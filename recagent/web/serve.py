@@ -17,13 +17,15 @@ from .access import TOKEN_ENV, is_loopback, token_for
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
-def _server(runs_dir: Path, host: str, port: int, token: str | None, warm_explanations: bool = True):
+def _server(runs_dir: Path, host: str, port: int, token: str | None, warm_explanations: bool = True, *,
+            llm=None, trusted_runs: frozenset[str] = frozenset()):
     import uvicorn
 
     from .app import LOOPBACK_HOSTS, create_app  # here, not at import: the CLI starts without FastAPI
 
     allowed = LOOPBACK_HOSTS | {host} if is_loopback(host) else None
-    app = create_app(runs_dir, allowed_hosts=allowed, warm=3, token=token, warm_explanations=warm_explanations)
+    app = create_app(runs_dir, allowed_hosts=allowed, warm=3, token=token, warm_explanations=warm_explanations,
+                     llm=llm, trusted_runs=trusted_runs)
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
 
 
@@ -60,13 +62,14 @@ def page_url(host: str, port: int, token: str | None, given: bool, run: str | No
 
 
 def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, console: Console | None = None,
-          token: str | None = None) -> None:
-    """Serve the run folders under `runs_dir` until interrupted."""
+          token: str | None = None, llm=None, trusted_runs: frozenset[str] = frozenset()) -> None:
+    """Serve the run folders under `runs_dir` until interrupted; `llm` is the server's own language
+    endpoint (an LLMSpec; None: offline), `trusted_runs` the runs whose folder's endpoint may be used."""
     console = console or Console()
     if not runs_dir.is_dir():
         raise UserError("runs folder not found", runs_dir)
     required = check_bind(host, port, token, console)
-    server = _server(runs_dir, host, port, required)
+    server = _server(runs_dir, host, port, required, llm=llm, trusted_runs=frozenset(trusted_runs))
     console.print(f"serving runs in [bold]{runs_dir}[/] at {page_url(host, port, required, bool(token))}  "
                   "(Ctrl-C to stop)", highlight=False, soft_wrap=True)
     server.run()
@@ -94,7 +97,8 @@ def run_and_serve(scenario: Path, *, out: Path | None, seed: int | None, steps: 
     parent = out.parent if out is not None else (spec.outputs.dir or Path("runs"))
     required = check_bind(host, port, token, console)
     parent.mkdir(parents=True, exist_ok=True)
-    server = _server(parent, host, port, required, warm_explanations=False)  # the run needs the cores
+    # the run needs the cores; the scenario the person runs names the endpoint the page's interviews use
+    server = _server(parent, host, port, required, warm_explanations=False, llm=spec.llm)
     thread = start_in_thread(server, host, port)
     console.print(f"live page: {page_url(host, port, required, bool(token))}  (the newest run is shown first)",
                   highlight=False, soft_wrap=True)
@@ -123,8 +127,17 @@ def serve_command(
     token: Optional[str] = typer.Option(None, "--token", envvar=TOKEN_ENV, show_envvar=True,
                                         help="Access token to require (16+ URL-safe characters); generated and "
                                              "printed when binding beyond loopback without one"),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="OpenAI-compatible endpoint the page's interviews use "
+                                                                   "(default: offline answers)"),
+    llm_model: str = typer.Option("gpt-4o-mini", "--llm-model", help="With --llm-url: the model name"),
+    llm_key_env: Optional[str] = typer.Option(None, "--llm-key-env", help="With --llm-url: the environment variable "
+                                                                           "holding its API key"),
+    trust_run_llm: list[str] = typer.Option([], "--trust-run-llm", help="A run (its name in the list) whose own "
+                                            "folder's llm endpoint may receive your API key; repeatable"),
 ) -> None:
     """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
     from ..console import console
+    from ..llm.interview import endpoint_spec
 
-    serve(runs_dir, host, port, console, token)
+    serve(runs_dir, host, port, console, token, llm=endpoint_spec(llm_url, llm_model, llm_key_env, "--llm-url"),
+          trusted_runs=frozenset(trust_run_llm))
