@@ -182,6 +182,10 @@ from .findings.cli import findings as _findings  # noqa: E402 - recagent finding
 
 app.command("findings")(_findings)
 
+from .data.cli import data_app as _data_app  # noqa: E402 - recagent data fetch (issue 28)
+
+app.add_typer(_data_app, name="data")
+
 
 def main() -> None:  # pragma: no cover - entry point used by `python -m recagent`
     sys.exit(app())

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .data.fetch import fetched_path
 from .errors import UserError
 from .params import clip, cut, did_you_mean
 from .scenario import Scenario, SwitchRecommender
@@ -179,6 +180,17 @@ def parse_scenario(data: Any, file: Path) -> Scenario:
     return resolve(scenario, file)
 
 
+def _movielens_folder(path: Path) -> Path:
+    """`dataset.path` as written if it holds u.data, else the copy `recagent data fetch ml-100k` made."""
+    fetched = fetched_path("ml-100k")
+    try:
+        if not (path / "u.data").exists() and (fetched / "u.data").is_file():
+            return fetched
+    except OSError:  # a path the file system cannot hold: said below
+        pass
+    return path
+
+
 def resolve(scenario: Scenario, file: Path) -> Scenario:
     """Expand and resolve paths against the scenario's folder; check the names and files it uses."""
     from .feedback import FEEDBACK_MODELS
@@ -190,6 +202,8 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
         value = getattr(ds, attr, None)
         if isinstance(value, (str, Path)):
             path = expand_path(value, base, f"dataset.{attr}", file)
+            if attr == "path" and ds.kind == "movielens-100k":
+                path = _movielens_folder(path)
             setattr(ds, attr, path)
             try:
                 exists = path.exists()
@@ -199,8 +213,8 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
             if not exists:
                 hint = ""
                 if ds.kind == "movielens-100k":
-                    hint = (". MovieLens-100K comes from GroupLens (https://grouplens.org/datasets/movielens/100k/): "
-                            "unzip it and point dataset.path at the folder holding u.data")
+                    hint = (f", nor is MovieLens-100K in the data folder ({fetched_path('ml-100k')}): "
+                            "`recagent data fetch ml-100k` downloads it there")
                 raise UserError(f"field 'dataset.{attr}': {clip(str(path))} does not exist{hint}", file)
     if scenario.outputs.dir is not None:
         scenario.outputs.dir = expand_path(scenario.outputs.dir, base, "outputs.dir", file)

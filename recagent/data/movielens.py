@@ -25,7 +25,8 @@ ML100K_GENRES = [
 
 WHERE_FROM = (
     "MovieLens-100K comes from GroupLens (https://grouplens.org/datasets/movielens/100k/); "
-    "unzip it and set `dataset.path` in the scenario to the folder holding u.data and u.item"
+    "`recagent data fetch ml-100k` downloads and checks it, or unzip it yourself and set `dataset.path` in the "
+    "scenario to the folder holding u.data and u.item"
 )
 
 
