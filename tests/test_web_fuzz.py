@@ -5,7 +5,9 @@ negative modes: any run name, agent and item id, step, limit, query, interview b
 them, with path values drawn from the runs' own domain (a real run, agents 0-41, steps -1-7, watched
 items), so the fuzzer reaches the views behind the lookups as well as the lookups that refuse. The app
 requires an access token, and the fuzzer sends it, so the token check is on the path of every
-case. Examples per endpoint are bounded to keep the file well under a minute.
+case. Beside them sit hostile run folders (a non-SQLite log, a log and a run.json that link outside
+the root, a run.json nested 100,000 deep), which every endpoint must refuse with a 4xx (422), never
+a 5xx. Examples per endpoint are bounded to keep the file well under a minute.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ TOKEN = "fuzz-token-0123456789"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 RUNS = ["plain", "hostile"]
+BROKEN = ["not-sqlite", "linked-log", "linked-info", "deep-info"]
+
+
+def add_broken_runs(root, plain, outside):
+    """Hostile copies of `plain` under `root` (see the module docstring)."""
+    import shutil
+
+    outside.mkdir(exist_ok=True)
+    shutil.copy(plain / "events.sqlite", outside / "events.sqlite")
+    (outside / "run.json").write_text('{"scenario": "outside"}')
+    for name in BROKEN:
+        shutil.copytree(plain, root / name)
+    (root / "not-sqlite" / "events.sqlite").write_bytes(b"\x00garbage" * 1000)
+    for name, file in (("linked-log", "events.sqlite"), ("linked-info", "run.json")):
+        (root / name / file).unlink()
+        (root / name / file).symlink_to(outside / file)
+    (root / "deep-info" / "run.json").write_text("{\"a\":" * 100_000 + "1" + "}" * 100_000)
 
 
 OPERATIONS = [f"{method.upper()} {path}" for path, operations in create_app("/nonexistent").openapi()["paths"].items()
@@ -41,6 +60,7 @@ OPERATIONS = [f"{method.upper()} {path}" for path, operations in create_app("/no
 @pytest.fixture(scope="module")
 def web_api(tmp_path_factory):
     runs = make_runs(tmp_path_factory.mktemp("webfuzz"))
+    add_broken_runs(runs["root"], runs["plain"], runs["root"].parent / "outside")
     app = create_app(runs["root"], token=TOKEN, poll_seconds=0.02)
     for run in RUNS:  # so explanations answer from the model too, not only "preparing" (one child for both)
         app.state.explainer.prepare(runs[run])
@@ -51,7 +71,7 @@ def web_api(tmp_path_factory):
     with sqlite3.connect(runs["plain"] / "events.sqlite") as db:
         watched = [i for (i,) in db.execute("SELECT DISTINCT item_id FROM events WHERE kind = 'watch' LIMIT 20")]
     # path values from the runs' own domain (and just past it), so cases get behind the lookups
-    domain = {"run": RUNS, "agent_id": list(range(42)), "step": list(range(-1, 8)), "item_id": [*watched, 0]}
+    domain = {"run": RUNS + BROKEN, "agent_id": list(range(42)), "step": list(range(-1, 8)), "item_id": [*watched, 0]}
     return schema, domain
 
 

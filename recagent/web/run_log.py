@@ -26,6 +26,7 @@ from .run_files import Unreadable, inside, read_json
 
 KIND = {k: n for n, k in enumerate(EVENT_KINDS)}
 ACTS = ("leave", "search", "chat", "post")  # one of these per acting agent and step
+MAX_STEPS = 1_000_000  # a log claiming more steps is not a run's (the views hold arrays per step)
 
 
 class NotFound(LookupError):
@@ -150,6 +151,9 @@ class RunLog:
     def _add_counts(self, rows: list[tuple]) -> None:
         if not rows:
             return
+        if not all(isinstance(r[0], int) and 0 <= r[0] <= MAX_STEPS for r in rows):
+            raise Unreadable(f"run {self.name!r}: events.sqlite holds steps that are not whole numbers "
+                             f"from 0 to {MAX_STEPS}")
         steps = max(r[0] for r in rows) + 1
         if steps > len(self.counts):
             grown = np.zeros((steps, len(EVENT_KINDS)), np.int64)
