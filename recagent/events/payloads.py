@@ -56,16 +56,17 @@ class SpeechPayload(Payload):
     """Fields every spoken act (chat, post, feeling) shares: its text and who wrote it."""
 
     text: str | None = None
-    sentiment: str | None = None
     backend: str | None = None
     source: str | None = None
 
 
 class ChatPayload(SpeechPayload):
+    sentiment: str | None = None
     wants_to_watch: bool | None = None
 
 
 class PostPayload(SpeechPayload):
+    sentiment: str | None = None
     recipients: int | list[int] | None = None
 
 

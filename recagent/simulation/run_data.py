@@ -42,7 +42,9 @@ class RunData:
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        frame = self._query(f"SELECT {', '.join(EVENT_COLUMNS)}, payload FROM events ORDER BY id")
+        from ..events import EventReader  # the event log's one reader (recagent/events)
+
+        frame = EventReader(self.run_dir / "events.sqlite").frame(EVENT_COLUMNS)
         payloads = pd.json_normalize([json.loads(p) for p in frame.pop("payload")])
         payloads.index = frame.index
         payloads = payloads.drop(columns=[c for c in payloads.columns if c in frame.columns])

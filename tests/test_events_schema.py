@@ -1,0 +1,102 @@
+"""recagent/events: the kinds, the payload models and the schema version, held to the writer and the docs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from recagent.events import PAYLOADS, SCHEMA_VERSION, SIMULATION_KINDS, EventKind, EventReader, UnreadableLog, stamp
+from recagent.events.payloads import ROLEPLAY_KEYS
+from recagent.reference_notes import EVENTS, ROLEPLAY_EVENTS
+from recagent.reference_notes import ROLEPLAY_KEYS as DOCUMENTED_ROLEPLAY_KEYS
+from recagent.simulation.events import EVENT_KINDS
+
+from .web_runs import make_runs
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return make_runs(tmp_path_factory.mktemp("events"))["plain"]
+
+
+def test_every_kind_the_writer_writes_is_an_event_kind_in_its_order():
+    assert SIMULATION_KINDS == EVENT_KINDS  # run_log's per-kind counts are indexed in this order
+    assert set(PAYLOADS) == set(EventKind)
+
+
+def test_the_models_have_exactly_the_documented_keys():
+    for kind, (_, _, keys) in {**EVENTS, **ROLEPLAY_EVENTS}.items():
+        assert set(PAYLOADS[EventKind(kind)].model_fields) == set(keys), kind
+    assert set(ROLEPLAY_KEYS) == set(DOCUMENTED_ROLEPLAY_KEYS)
+
+
+def test_every_payload_of_a_real_run_fits_its_model(plain):
+    rows = EventReader(plain / "events.sqlite").events()
+    assert len(rows) > 200 and {r[3] for r in rows} >= {"page", "watch", "chat", "hear", "leave"}
+    for _, _, _, kind, _, _, payload in rows:
+        data = json.loads(payload)
+        model = PAYLOADS[EventKind(kind)].model_validate(data)
+        assert not model.model_extra, (kind, model.model_extra)  # no key the schema does not name
+        assert model.model_dump(exclude_unset=True) == data
+
+
+def test_the_reader_selects_what_sql_selects(plain):
+    reader = EventReader(plain / "events.sqlite")
+    with sqlite3.connect(plain / "events.sqlite") as db:
+        direct = db.execute("SELECT id, step, agent_id, kind, item_id, target_agent_id, payload FROM events "
+                            "WHERE agent_id = 3 AND step <= 2 AND kind IN ('watch', 'chat') ORDER BY id DESC LIMIT 5"
+                            ).fetchall()
+        top = db.execute("SELECT MAX(id) FROM events").fetchone()[0]
+    assert reader.events(agent=3, max_step=2, kinds=[EventKind.WATCH, "chat"], limit=5, newest_first=True) == direct
+    assert reader.last_id() == top and reader.events(ids=[]) == []
+    assert [r[0] for r in reader.events(ids=[3, 1, 2])] == [1, 2, 3]
+    with pytest.raises(ValueError):
+        reader.events(kinds=["watch'); DROP TABLE events; --"])  # not a kind: refused before any SQL
+
+
+def test_the_reader_never_writes(plain, tmp_path):
+    import shutil
+
+    copy = tmp_path / "events.sqlite"
+    shutil.copy(plain / "events.sqlite", copy)
+    before = copy.read_bytes()
+    reader = EventReader(copy)
+    reader.check()
+    reader.events(agent=1)
+    reader.frame(["id", "kind"])
+    assert copy.read_bytes() == before
+    assert not (tmp_path / "events.sqlite-journal").exists() and not (tmp_path / "events.sqlite-wal").exists()
+    with pytest.raises(UnreadableLog, match="no event log here"):
+        EventReader(tmp_path / "missing.sqlite").check()
+    assert not (tmp_path / "missing.sqlite").exists()  # read-only: a missing log is not created
+
+
+def test_schema_version_is_recorded_beside_the_events_and_checked(plain, tmp_path):
+    import shutil
+
+    copy = tmp_path / "events.sqlite"
+    shutil.copy(plain / "events.sqlite", copy)
+    with sqlite3.connect(copy) as db:
+        rows_before = db.execute("SELECT * FROM events ORDER BY id").fetchall()
+    assert EventReader(copy).schema_version() == 1  # a log from before the version was recorded
+    conn = sqlite3.connect(copy)
+    stamp(conn)
+    conn.close()
+    assert EventReader(copy).schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT * FROM events ORDER BY id").fetchall() == rows_before  # the events untouched
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(UnreadableLog, match="schema version 99"):
+        EventReader(copy).check()
+
+
+def test_load_run_reads_through_the_reader(plain):
+    from recagent import load_run
+
+    events = load_run(plain).events
+    with sqlite3.connect(plain / "events.sqlite") as db:
+        assert len(events) == db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    assert list(events.columns[:7]) == ["id", "step", "sim_time", "agent_id", "kind", "item_id", "target_agent_id"]
+    assert str(events["agent_id"].dtype) == "Int64" and "rating" in events.columns
