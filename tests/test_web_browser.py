@@ -203,3 +203,27 @@ def test_the_printed_link_opens_a_token_protected_server(world):
         # Chromium logs the refused visit's 401 (sometimes only after the next navigation); nothing else
         assert [e for e in errors if "status of 401" not in e] == [] and len(errors) <= 1, errors
         context.close()
+
+
+def test_an_unreadable_run_is_listed_with_its_reason_and_the_others_open(world, tmp_path):
+    import shutil
+
+    root = tmp_path / "runs"
+    shutil.copytree(world["runs"]["plain"], root / "plain")
+    shutil.copytree(world["runs"]["plain"], root / "zz-broken")
+    (root / "zz-broken" / "events.sqlite").write_bytes(b"not a database" * 50)
+    info = json.loads((root / "zz-broken" / "run.json").read_text())
+    info["started_at"] = "2999-01-01T00:00:00"  # listed first: the page must still open a readable run
+    (root / "zz-broken" / "run.json").write_text(json.dumps(info))
+    with ServerThread(root) as server:
+        context = world["browser"].new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        wait_for(page, "window.recagent && window.recagent.ready")
+        row = page.locator('#runs-table tr[data-run="zz-broken"]')
+        assert "unreadable" in row.inner_text() and "not a readable event log" in row.inner_text()
+        assert page.evaluate("window.recagent.state.run") == "plain"
+        context.close()
+    assert not errors

@@ -76,6 +76,12 @@ function renderRuns() {
   body.replaceChildren();
   $("runs-empty").hidden = state.runs.length > 0;
   for (const r of state.runs) {
+    if (r.status === "unreadable") { // a broken run folder: listed with the server's reason, not opened
+      body.append(el("tr", { dataset: { run: r.id }, class: "unreadable", title: r.reason },
+        el("td", {}, ""), el("td", { colspan: "4" }, r.id, el("div", { class: "muted" }, r.reason)),
+        el("td", {}, el("span", { class: "badge unreadable" }, "unreadable"))));
+      continue;
+    }
     const box = el("input", { type: "checkbox", title: "overlay this run's metrics" });
     box.checked = state.overlay.has(r.id) || r.id === state.run;
     box.disabled = r.id === state.run;
@@ -604,7 +610,8 @@ async function main() {
       state.prefetch = { id: wanted, metrics, graph };
     }
     const runs = await loadRuns();
-    const pick = runs.find((r) => r.id === wanted) || runs.find((r) => r.status === "running") || runs[0];
+    const readable = runs.filter((r) => r.status !== "unreadable");
+    const pick = readable.find((r) => r.id === wanted) || readable.find((r) => r.status === "running") || readable[0];
     if (pick) await openRun(pick.id, { first: true });
     else window.recagent.ready = performance.now();
   } catch (e) { showError(e); window.recagent.error = String(e); }
