@@ -100,3 +100,19 @@ def test_load_run_reads_through_the_reader(plain):
         assert len(events) == db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     assert list(events.columns[:7]) == ["id", "step", "sim_time", "agent_id", "kind", "item_id", "target_agent_id"]
     assert str(events["agent_id"].dtype) == "Int64" and "rating" in events.columns
+
+
+def test_no_sql_over_events_in_the_page_or_the_interview():
+    """The page and the interview read the log only through recagent.events (issue 26)."""
+    import re
+    from pathlib import Path
+
+    import recagent
+
+    package = Path(recagent.__file__).parent
+    files = [*sorted((package / "web").glob("*.py")), package / "llm" / "interview.py",
+             package / "simulation" / "run_data.py"]
+    pattern = re.compile(r"\bFROM\s+events\b|\bJOIN\s+events\b|sqlite3\.connect", re.IGNORECASE)
+    offenders = [f"{f.relative_to(package)}:{n}" for f in files
+                 for n, line in enumerate(f.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == [] or all("run_data.py" in o for o in offenders), offenders

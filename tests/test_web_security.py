@@ -247,3 +247,15 @@ def test_the_interview_command_does_not_send_the_key_to_the_runs_url_either(worl
         result = CliRunner().invoke(app, ["interview", str(run), "3", "hi"])
         assert result.exit_code == 2 and "--trust-run-llm" in result.output and "Traceback" not in result.output
         assert attacker.count == 0 and not attacker.model_requests
+
+
+def test_serve_options_for_the_servers_own_endpoint(tmp_path):
+    from typer.testing import CliRunner
+
+    from recagent.cli import app
+
+    (tmp_path / "runs").mkdir()
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "runs"), "--llm-url", "file:///etc/passwd"])
+    assert result.exit_code == 2 and "--llm-url" in result.output and "Traceback" not in result.output
+    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
+    assert "--trust-run-llm" in CliRunner().invoke(app, ["serve", "--help"]).output
