@@ -211,15 +211,27 @@ def check_components(scenario: Scenario, file: Path) -> None:
     if not 0 <= scenario.seed < 2**63:
         raise UserError(f"field 'seed' (or --seed): expected 0 <= seed < 2**63, found {cut(scenario.seed)}", file)
     sim = scenario.simulation
-    for i, iv in enumerate(scenario.interventions):
-        if iv.at_step >= sim.steps:
-            raise UserError(f"field 'interventions[{i}].at_step': {iv.at_step} is not before the last step "
-                            f"({sim.steps} steps)", file)
+    drop_late_interventions(scenario)
     try:
         sim.start_time + timedelta(hours=sim.steps * sim.step_hours)
     except OverflowError:
         raise UserError(f"field 'simulation.steps': {sim.steps} steps of {sim.step_hours:g} hours run past the "
                         f"year {datetime.max.year}", file) from None
+
+
+def drop_late_interventions(scenario: Scenario) -> list:
+    """Leave out the interventions at or after the last step, saying so in one line: the file was
+    checked against its own `steps`, so only a shorter --steps (a smoke test) gets here."""
+    from .console import err_console
+
+    steps = scenario.simulation.steps
+    late = [iv for iv in scenario.interventions if iv.at_step >= steps]
+    if late:
+        scenario.interventions = [iv for iv in scenario.interventions if iv.at_step < steps]
+        err_console.print(f"note: {steps} steps: {len(late)} intervention{'s' if len(late) > 1 else ''} at a later "
+                          f"step left out ({', '.join(f'{iv.kind} at step {iv.at_step}' for iv in late)})",
+                          highlight=False, soft_wrap=True)
+    return late
 
 
 def run_folder(scenario: Scenario, out: Path | None) -> Path:
@@ -347,9 +359,22 @@ def dry_run(scenario: Scenario, file: Path, out: Path | None = None) -> DryRun:
 
     result = check_run(scenario, file, out)
     # no request to an LLM endpoint here (that is `validate --check-llm`), where build_model makes one
-    ask = {"preflight": False} if "preflight" in inspect.signature(build_model).parameters else {}
+    params = inspect.signature(build_model).parameters
+    ask = {"preflight": False} if "preflight" in params else {}
+    preparing = None
+    if "prepare_progress" in params:  # says so when the user simulator is prepared, as `run` does
+        from .console import console
+        from .preparation import PreparationProgress, estimated_seconds
+
+        preparing = ask["prepare_progress"] = PreparationProgress(
+            console, estimate_s=estimated_seconds(len(result.dataset.catalog), len(result.dataset.interactions)),
+            cache_dir=cache_dir(), bar=False)
     with in_file(file):
-        result.model = build_model(scenario, result.dataset, **ask)
+        try:
+            result.model = build_model(scenario, result.dataset, **ask)
+        finally:
+            if preparing is not None:
+                preparing.close()
     context = RecommenderContext(rng=np.random.default_rng(scenario.seed), seed=scenario.seed, cache_dir=cache_dir())
     for where, name, params, chain in recommender_blocks(scenario, file)[1:]:
         with in_file(file):

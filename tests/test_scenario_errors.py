@@ -129,3 +129,34 @@ def test_the_cli_starts_without_the_heavy_libraries():
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_shorter_steps_leaves_out_later_interventions_in_one_line(scenario_file, tmp_path):
+    """--steps 2 for a smoke test: the intervention at step 4 is left out with a note, the run completes."""
+    import yaml
+
+    path = scenario_file({"interventions": [{"kind": "rewire", "at_step": 1},
+                                            {"kind": "set_traits", "at_step": 4, "agents": "all", "conformity": 0.5}]})
+    result = runner.invoke(app, ["run", str(path), "--steps", "2", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "note: 2 steps: 1 intervention at a later step left out (set_traits at step 4)" in result.output
+    resolved = yaml.safe_load((tmp_path / "run" / "scenario.resolved.yaml").read_text())
+    assert [iv["kind"] for iv in resolved["interventions"]] == ["rewire"]
+    # the file itself is still checked against its own steps
+    bad = scenario_file({"interventions": [{"kind": "rewire", "at_step": 9}]}, name="bad.yaml")
+    result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 2 and "field 'interventions[0].at_step': 9 is not before the last step" in result.output
+
+
+@pytest.mark.slow
+def test_validate_says_when_it_prepares_the_user_simulator(scenario_file, tmp_path, monkeypatch):
+    """A catalog the ensemble has not seen: `validate` prints the preparing line, as `run` does (issue 28)."""
+    monkeypatch.setenv("RECAGENT_CACHE", str(tmp_path / "cache"))
+    path = scenario_file({"dataset": {"kind": "synthetic", "users": 30, "items": 40, "history_length": 8},
+                          "feedback": {"model": "ensemble"}})
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "preparing the user simulator for this catalog (one time" in result.output
+    assert "prepared the user simulator for this catalog in" in result.output
+    again = runner.invoke(app, ["validate", str(path)])  # prepared now: a cache hit says nothing
+    assert again.exit_code == 0 and "preparing" not in again.output
