@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,10 @@ def comparison_table(runs: pd.DataFrame, plan: SweepPlan, measures: list[Measure
 
 
 def _fmt(x, digits: int = 3) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+    """A figure for a table: counts (whole numbers) as integers, `31` not `31.000`; n/a when there is none."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.{digits}f}"
 
 
 def _cell(mean, lo, hi, clipped=False) -> str:
@@ -195,7 +199,7 @@ def plot_over_time(groups: list[tuple[str, pd.DataFrame]], m: Measure, path: Pat
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     hours = f"{step_hours:g} simulated hour" + ("" if step_hours == 1 else "s")
     ax.set_xlabel(f"step (1 step = {hours})")
-    ax.set_ylabel(m.label)
+    ax.set_ylabel(textwrap.fill(m.label, 40))  # a long label is wrapped, not cut at the figure's edge
     kind = "mean over steps in the tables" if m.kind == "per step" else "tables take the final step"
     ax.set_title(f"{m.name}: {m.kind} ({kind})", fontsize=9)
     handles, _ = ax.get_legend_handles_labels()
@@ -237,7 +241,7 @@ def plot_against(table: pd.DataFrame, plan: SweepPlan, param: str, m: Measure, p
     elif len(order) <= 12:  # ticks at the swept values themselves
         ax.set_xticks(sorted({float(v) for v in raw if v is not None}))
     ax.set_xlabel(param)
-    ax.set_ylabel(m.label)
+    ax.set_ylabel(textwrap.fill(m.label, 40))  # a long label is wrapped, not cut at the figure's edge
     ax.set_title(f"{m.name} ({m.summary_words}) against {param}", fontsize=9)
     handles, _ = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def plot_run(steps: pd.DataFrame, m, path: Path, step_hours: float) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     hours = f"{step_hours:g} simulated hour" + ("" if step_hours == 1 else "s")
     ax.set_xlabel(f"step (1 step = {hours})")
-    ax.set_ylabel(m.label)
+    ax.set_ylabel(textwrap.fill(m.label, 40))  # a long label is wrapped, not cut at the figure's edge
     ax.set_title(f"{m.name}: {m.kind}", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     if math.isfinite(m.high) and m.high <= 1 and m.low == 0:
