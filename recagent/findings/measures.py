@@ -121,10 +121,10 @@ def herding(run: RunTables, posts: list[dict], at_step: int) -> dict[str, float]
     posters did with them from `at_step` on: likes, watches, mean rating, share of watches liked
     (the same items are read in the control arm, where nobody posted)."""
     items = {int(p["item"]) for p in posts}
-    posters = {int(str(p["agent"]).removeprefix("user:")) for p in posts}  # dataset user ids (runner.draw_posts)
+    posters = {int(p["agent"]) for p in posts}  # agent ids (runner.draw_posts)
     index = {int(r): k for k, r in enumerate(run.item_ids)}
     treated = np.array(sorted(index[i] for i in items if i in index), dtype=np.int64)
-    poster_agents = np.flatnonzero(np.isin(run.user_ids, list(posters)))
+    poster_agents = np.array(sorted(posters), dtype=np.int64)
     later = (run.watch_step >= at_step) & np.isin(run.watch_item, treated) & ~np.isin(run.watch_agent, poster_agents)
     ratings = run.watch_rating[later]
     return {

@@ -107,14 +107,14 @@ def draw_posts(control_run: Path, plan, seed: int) -> tuple[list[dict], int]:
     from ..api import load_run
 
     run = load_run(control_run)
-    users = run.agents.user_id.to_numpy(dtype=np.int64)
+    users = run.agents.agent_id.to_numpy(dtype=np.int64)  # agent ids: the form every check reads alike
     items = run.items.item_id.to_numpy(dtype=np.int64)
     rng = np.random.default_rng([seed, 27])
     k = min(len(users), len(items), max(3, round(POST_SHARE * len(users))))
     at_step = plan.steps // 2
     posters = rng.choice(users, k, replace=False)
     about = rng.choice(items, k, replace=False)
-    return [{"kind": "inject_post", "at_step": at_step, "agent": f"user:{int(a)}", "item": int(i),
+    return [{"kind": "inject_post", "at_step": at_step, "agent": int(a), "item": int(i),
              "text": "A friend's pick: I loved this one, watch it!"} for a, i in zip(posters, about)], at_step
 
 
