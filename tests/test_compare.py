@@ -23,6 +23,7 @@ def test_parse_strategy():
         parse_strategy("mf++mmr")
 
 
+@pytest.mark.slow
 def test_compare_report_on_a_tiny_scenario(scenario_file, tmp_path):
     path = scenario_file({"dataset": {"users": 25, "items": 80}, "simulation": {"steps": 4}})
     out = tmp_path / "cmp"

@@ -80,6 +80,7 @@ def test_bad_options_are_one_line_exit_2(tmp_path):
         assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+@pytest.mark.slow
 def test_homogenization_holds_on_a_tiny_population(tmp_path):
     """Chaney et al.: MF makes consumption more alike than random, raw and volume-matched, and gives
     up utility against the oracle; intervals are paired over 3 seeds."""

@@ -370,6 +370,7 @@ def test_the_summary_shows_every_event_kind_the_wall_time_and_the_llm_accounting
         f"{info['wall_time_s']:,.1f} s"
 
 
+@pytest.mark.slow
 def test_a_degraded_run_with_serve_still_exits_3(scenario_file, tmp_path, monkeypatch):
     """`run --serve` keeps serving after the run; stopping it (Ctrl-C) still reports the degraded run."""
     import signal

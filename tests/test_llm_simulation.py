@@ -39,6 +39,7 @@ def assert_key_absent(run_dir: Path) -> None:
         assert KEY.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_run_survives_20_percent_faults_and_replays_from_cache(scenario_file, tmp_path, monkeypatch):
     monkeypatch.setenv("RECAGENT_TEST_KEY", KEY)
     cache = tmp_path / "llm_cache.sqlite"

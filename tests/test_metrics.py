@@ -125,6 +125,7 @@ def events(run_dir):
     return df
 
 
+@pytest.mark.slow
 def test_step_columns_agree_with_the_event_log(scenario_file, tmp_path):
     path = scenario_file({"simulation": {"steps": 8, "activation": {"kind": "random", "probability": 0.6}},
                           "agents": {"count": 30},

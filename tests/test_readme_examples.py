@@ -186,8 +186,17 @@ def _worth_a_test(block: Block) -> bool:
 
 ALL_BLOCKS = [b for page in PAGES for b in fenced_blocks(page) if _worth_a_test(b)]
 
+# Examples that run many simulations or train a policy (6-23 s each on the 2-core machine): `slow`,
+# so `pytest -m "not slow"` stays a few minutes; the full suite still runs every one.
+SLOW_EXAMPLE = re.compile(r"recagent (compare|sweep|rl|serve|findings)\b|--serve|recagent\.rl\b|PPO|train_policy")
 
-@pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.id for b in ALL_BLOCKS])
+
+def _marked(block: Block):
+    slow = block.page.name == "rl.md" or bool(SLOW_EXAMPLE.search(block.text))
+    return pytest.param(block, id=block.id, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("block", [_marked(b) for b in ALL_BLOCKS])
 def test_documented_example(block: Block, checkout: Path, tmp_path: Path, monkeypatch):
     kind, value = block.marker or (None, None)
     if kind == "not-tested":

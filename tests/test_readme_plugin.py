@@ -50,6 +50,7 @@ def test_entry_point_is_registered(installed_plugin):
     assert "'newest'" in done.stdout
 
 
+@pytest.mark.slow
 def test_scenario_runs_with_the_plugin(installed_plugin):
     work, site = installed_plugin
     recagent = shutil.which("recagent", path=os.path.dirname(sys.executable)) or "recagent"

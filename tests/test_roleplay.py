@@ -197,6 +197,7 @@ def test_a_friend_answers_through_the_llm_from_its_memories_and_the_replay_match
     assert cached(rows(replay.run_dir, without=("llm",))) == rows(sim.run_dir, without=("llm",))
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_waiting_for_a_person_ends_the_run_as_interrupted(tmp_path):
     path = write(tmp_path, {"simulation": {"steps": 3}})
     port, out = free_port(), tmp_path / "runs" / "live"

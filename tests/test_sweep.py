@@ -106,6 +106,7 @@ def test_sweep_file_errors_are_one_line(scenario_file, tmp_path):
 # --- running -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sweep_interrupted_half_way_resumes_only_the_missing_runs(scenario_file, tmp_path):
     path = scenario_file(TINY)
     sweep = tmp_path / "sweep.yaml"
@@ -146,6 +147,7 @@ def test_sweep_interrupted_half_way_resumes_only_the_missing_runs(scenario_file,
         run_sweep(other, out, progress=False)
 
 
+@pytest.mark.slow
 def test_five_seed_report_shows_paired_bootstrap_intervals(scenario_file, tmp_path):
     path = scenario_file(TINY)
     out = tmp_path / "cmp"

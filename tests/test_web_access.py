@@ -150,6 +150,7 @@ def wait_until_up(url: str) -> None:
     pytest.fail(f"nothing answered at {url}")
 
 
+@pytest.mark.slow
 def test_serve_beyond_loopback_generates_and_requires_a_token(runs):
     port = free_port()
     proc, line = serve_process(runs["root"], "--host", "0.0.0.0", "--port", str(port))

@@ -348,6 +348,7 @@ def test_cli_serve_errors_and_token_notice(tmp_path):
     assert result.exit_code == 2 and "only letters, digits" in result.output
 
 
+@pytest.mark.slow
 def test_run_with_serve_serves_the_run_live(tmp_path):
     """`recagent run FILE --serve` in a real process: the page and the run are served while it runs."""
     import yaml

@@ -69,6 +69,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_installed_wheel_serves_the_page(venv, tmp_path):
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import recagent.web.app as a; print(a.__file__); print(a.web_dir())"],
