@@ -214,7 +214,7 @@ def resolve(scenario: Scenario, file: Path) -> Scenario:
                 hint = ""
                 if ds.kind == "movielens-100k":
                     hint = (f", nor is MovieLens-100K in the data folder ({fetched_path('ml-100k')}): "
-                            "`recagent data fetch ml-100k` downloads it there")
+                            "`recagent data fetch ml-100k` downloads it there from GroupLens")
                 raise UserError(f"field 'dataset.{attr}': {clip(str(path))} does not exist{hint}", file)
     if scenario.outputs.dir is not None:
         scenario.outputs.dir = expand_path(scenario.outputs.dir, base, "outputs.dir", file)

@@ -23,17 +23,18 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
 import numpy as np
 from scipy.spatial.distance import jensenshannon
-from sklearn.metrics import roc_auc_score
 
 from ..data import History
 from ..errors import UserError
-from .fidelity import Split
+
+if TYPE_CHECKING:  # fidelity imports scikit-learn, which the CLI does not load to start
+    from .fidelity import Split
 
 RATIOS = (1, 3, 9)
 ENSEMBLE_MODELS = ("soft", "vote", "f_mat", "f_sim", "f_sta")
@@ -144,6 +145,8 @@ class _Answers:
 
 def evaluate_split(split: Split, models: list[str], params: dict, keywords, seed: int, cache_dir: Path | None,
                    progress: Callable[[str, float], None]) -> dict:
+    from sklearn.metrics import roc_auc_score  # here: the CLI starts without scikit-learn
+
     fitted = _Answers(split, models, params, keywords, cache_dir, progress)
     test = split.test
     report: dict = {"split": split.name, "n_test": len(test), "n_users": int(len(np.unique(test.users))),

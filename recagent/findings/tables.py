@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..api import load_run
 from ..errors import UserError
 
 
@@ -69,6 +68,8 @@ def _dataset(dataset_yaml: str, seed: int, base_dir: str):
 def read_run(run_dir: Path) -> RunTables:
     """The run's tables; UserError naming the folder when it is not a finished run."""
     run_dir = Path(run_dir)
+    from ..api import load_run  # here, not at import: `recagent --help` loads no Mesa
+
     run = load_run(run_dir)
     try:
         scenario = yaml.safe_load((run_dir / "scenario.resolved.yaml").read_text(encoding="utf-8"))
