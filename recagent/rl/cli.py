@@ -51,6 +51,9 @@ def make_progress() -> Progress:
 
 
 def prepare(dataset: str, feedback: Optional[str], env: list[str], feedback_param: list[str]):
+    from ..extras import require
+
+    require("rl", "recagent rl")
     from .engine import EnvConfig
     from .world import load_world
 
