@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from .console import console, err_console, fail  # noqa: F401 - console and err_console are used by the commands
 from .errors import UserError
+from .extras import require
 
 
 class Commands(TyperGroup):
@@ -105,6 +106,7 @@ def run(
     elif play or _plays(scenario):  # recagent/web/play.py (issue 16): people play agents in the page
         if checkpoint_every is not None:
             raise UserError("--checkpoint-every does not apply with --play (a resumed run has no people in it)")
+        require("web", "--play")
         from .web.play_serve import play_and_serve
 
         result = play_and_serve(scenario, agents=list(play or []), turn_timeout=turn_timeout, out=out, seed=seed,
@@ -113,6 +115,7 @@ def run(
             exit_if_degraded(result.info, allow_degraded)
         return
     elif serve:  # recagent/web (issue 6)
+        require("web", "--serve")
         from .web.serve import run_and_serve
 
         result = run_and_serve(scenario, out=out, seed=seed, steps=steps, quiet=quiet, host=host, port=port,

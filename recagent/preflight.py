@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - Windows
     resource = None
 
 from .errors import UserError
+from .extras import require
 from .feedback import FEEDBACK_MODELS
 from .feedback.registry import feedback_params
 from .params import check_params, cut
@@ -207,6 +208,10 @@ def check_components(scenario: Scenario, file: Path) -> None:
     if fb.dislike_rating >= fb.like_rating:
         raise UserError(f"field 'feedback.dislike_rating': expected below like_rating ({fb.like_rating:g}), "
                         f"found {fb.dislike_rating:g}", file)
+    if scenario.llm.memory_enabled():  # chromadb comes with the memory extra
+        require("memory", f"{file} (field 'llm.memory')")
+    if scenario.llm.provider == "local":
+        require("local", f"{file} (field 'llm.provider')")
     # --seed and --steps override the file after it was validated: check them again here
     if not 0 <= scenario.seed < 2**63:
         raise UserError(f"field 'seed' (or --seed): expected 0 <= seed < 2**63, found {cut(scenario.seed)}", file)

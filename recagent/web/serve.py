@@ -136,6 +136,9 @@ def serve_command(
                                             "folder's llm endpoint may receive your API key; repeatable"),
 ) -> None:
     """Serve the web page for the runs in RUNS_DIR (watch, replay and question them)."""
+    from ..extras import require
+
+    require("web", "recagent serve")
     from ..console import console
     from ..llm.interview import endpoint_spec
 
