@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape  # a message's brackets (recagent[web], a list) are text
 
 from .errors import UserError
 
@@ -18,5 +19,5 @@ err_console = Console(stderr=True)
 
 def fail(error: UserError) -> None:
     """Print a user error as one line on stderr and exit with code 2 (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
