@@ -40,3 +40,26 @@ def scenario_file(tmp_path):
         return path
 
     return write
+
+
+# --- the README's test durations, measured on every run --------------------------------------------
+# Wall time of each test (its setup, call and teardown) by whether it is marked slow, so each full run
+# also says how long `pytest -m "not slow"` takes (a module fixture is counted where it first runs).
+_WALL = {"slow": [0, 0.0], "not slow": [0, 0.0]}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    import time
+
+    start = time.perf_counter()
+    yield
+    entry = _WALL["slow" if item.get_closest_marker("slow") else "not slow"]
+    entry[0] += 1
+    entry[1] += time.perf_counter() - start
+
+
+def pytest_terminal_summary(terminalreporter):
+    parts = [f"{name}: {n} tests in {seconds / 60:.1f} min" for name, (n, seconds) in _WALL.items() if n]
+    if parts:
+        terminalreporter.write_line("test wall time by marker (" + "; ".join(parts) + ")")
