@@ -4,7 +4,10 @@ Endpoints (all JSON unless noted; every bad parameter is a 4xx with {"error": me
 
 - `GET /` the page; `GET /static/...` its scripts and styles (package data in `recagent/web/static/`,
   so a wheel install serves it too; no CDN);
-- `GET /api/runs` run list; `GET /api/runs/{run}` run.json and live status;
+- `GET /api/runs` run list (runs anywhere under the root: a nested run's id is its folder path with
+  `~` for `/`) and the studies (compare and sweep folders) they belong to; `GET /api/runs/{run}`
+  run.json and live status; `GET /api/studies/{study}/metrics` per strategy (and point) of a study,
+  per step, the mean over seeds and 95% band of the page's measures from each run's metrics.csv;
 - `GET /api/runs/{run}/metrics` metrics per step; `GET /api/runs/{run}/graph` agents, edges and per-step
   node measures; `GET /api/runs/{run}/steps/{step}` that step's chats, posts and counts;
 - `GET /api/runs/{run}/agents/{id}?step=` agent panel; `.../explanations?step=` the feedback model's why;
@@ -231,7 +234,12 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
 
     @app.get("/api/runs")
     def runs():
-        return {"runs_dir": store.root.name, "runs": store.summaries()}
+        found = store.found()  # one walk of the root for both lists
+        return {"runs_dir": store.root.name, "runs": store.summaries(found), "studies": store.studies(found)}
+
+    @app.get("/api/studies/{study}/metrics")
+    def study_metrics(study: str):
+        return store.study_metrics(study)
 
     @app.get("/api/runs/{run}")
     def run_info(run: str):

@@ -1,8 +1,10 @@
 """Run folders as the web page sees them: safe lookup, a cached read of the event log, derived views.
 
-A run folder is any direct child of RUNS_DIR holding `run.json` or `events.sqlite` (or RUNS_DIR
-itself when it is a run folder). Names are checked against a strict pattern and resolved paths
-must stay inside RUNS_DIR, so no request can reach a file outside it (run_files.py). A run folder
+A run folder is any folder under RUNS_DIR holding `run.json` or `events.sqlite` (or RUNS_DIR itself
+when it is a run folder), found at any depth up to studies.MAX_DEPTH, so the runs of compare and
+sweep folders list beside plain ones, grouped by study (studies.py). Every folder name of an id is
+checked against a strict pattern and resolved paths must stay inside RUNS_DIR, so no request can
+reach a file outside it (run_files.py). A run folder
 that cannot be read (a damaged or non-SQLite log, a run.json too deep or too large, a file linking
 outside the root) is listed as `unreadable` with its reason; its views answer 422; the others serve.
 
@@ -16,8 +18,6 @@ run's own metrics.csv once the run has written it, and derived from the log only
 
 from __future__ import annotations
 
-import csv
-import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -25,51 +25,51 @@ from pathlib import Path
 import numpy as np
 
 from ..events import EventReader, UnreadableLog, decode_payload
-from ..metrics.measures import entropy_bits  # the model's own definition, so the page and metrics.csv agree
+from ..metrics.measures import (
+    entropy_bits,  # the model's own definition, so the page and metrics.csv agree
+)
 from ..simulation.events import EVENT_KINDS
 from .run_files import Unreadable, inside, read_json
 from .run_log import ACTS, KIND, Agent, BadRequest, NotFound, RunLog  # noqa: F401 - re-exported
+from .studies import (
+    Found,
+    find_runs,
+    read_metrics_csv,
+    run_path,
+    study_bands,
+    study_path,
+    study_summaries,
+)
 
-MAX_METRICS_BYTES = 64 << 20  # metrics.csv of a 100,000-step run is ~50 MB
 # the page's measure -> the run's own metrics.csv column (recagent/metrics computes it)
 OWN_METRICS = {"genre_entropy": "mean_genre_entropy", "coverage": "coverage_consumption",
                "gini": "gini_consumption", "friend_share": "influence_share_step"}
-
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and ((path / "run.json").is_file() or (path / "events.sqlite").is_file())
+# the page's charts -> metrics.csv columns, for a study's overlaid strategies
+STUDY_MEASURES = {**OWN_METRICS, "watches": "watches", "likes": "likes", "chats": "chats", "posts": "posts"}
 
 
 class RunStore:
-    """The run folders under one directory, with a `RunData` cache per run."""
+    """The run folders anywhere under one directory (studies.find_runs), with a `RunData` cache per run."""
 
     def __init__(self, runs_dir: str | Path):
         self.root = Path(runs_dir).resolve()
         self._cache: dict[str, RunData] = {}
         self._lock = threading.Lock()
 
+    def found(self) -> list[Found]:
+        return find_runs(self.root)
+
     def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        if is_run_folder(self.root) and not any(is_run_folder(p) for p in self.root.iterdir()):
-            return [self.root.name] if RUN_NAME.match(self.root.name) else []
-        return sorted(p.name for p in self.root.iterdir()
-                      if RUN_NAME.match(p.name) and p.resolve().parent == self.root and is_run_folder(p))
+        return [f.id for f in self.found()]
 
     def path(self, name: str) -> Path:
         """The folder of run `name`; NotFound for anything that is not a run folder inside root."""
-        if not isinstance(name, str) or not RUN_NAME.match(name) or ".." in name:
+        path = run_path(self.root, name)
+        if path is None:
             raise NotFound(f"no run named {name!r}")
-        if name == self.root.name and is_run_folder(self.root) and name in self.names():
-            return self.root
-        candidate = (self.root / name).resolve()
-        if candidate.parent != self.root or not is_run_folder(candidate):
-            raise NotFound(f"no run named {name!r}")
-        return candidate
+        return path
 
-    def get(self, name: str) -> "RunData":
+    def get(self, name: str) -> RunData:
         path = self.path(name)
         with self._lock:
             data = self._cache.get(name)
@@ -78,16 +78,28 @@ class RunStore:
         data.refresh()
         return data
 
-    def summaries(self) -> list[dict]:
+    def summaries(self, found: list[Found] | None = None) -> list[dict]:
+        """The run list: newest first within each study, runs outside studies first."""
         rows = []
-        for name in self.names():
+        for f in self.found() if found is None else found:
+            place = {"id": f.id, "folder": f.folder, "study": f.study, "group": f.group, "seed": f.seed}
             try:
-                rows.append(self.summary(name))
+                rows.append({**self.summary(f.id), **place})
             except Unreadable as e:
-                rows.append({"id": name, "scenario": name, "started_at": "", "status": "unreadable",
-                             "reason": str(e)})
+                rows.append({"scenario": f.id, "started_at": "", "status": "unreadable", "reason": str(e), **place})
         rows.sort(key=lambda r: (r["started_at"] or "", r["id"]), reverse=True)
+        rows.sort(key=lambda r: (r["study"] is not None, r["study"] or "", r["group"] or ""))
         return rows
+
+    def studies(self, found: list[Found] | None = None) -> list[dict]:
+        return study_summaries(self.root, self.found() if found is None else found)
+
+    def study_metrics(self, study: str) -> dict:
+        """Per strategy (and point) of a study, per step: the page's measures as mean over seeds and
+        95% band, from each run's own metrics.csv (studies.study_bands)."""
+        if study_path(self.root, study) is None:
+            raise NotFound(f"no study named {study!r}")
+        return study_bands(self.root, study, self.found(), STUDY_MEASURES)
 
     def summary(self, name: str) -> dict:
         """The run list's row of run `name`; Unreadable (with the reason) for a folder that cannot be read."""
@@ -104,8 +116,21 @@ class RunStore:
         text = {k: str(info.get(k, ""))[:200] for k in ("started_at", "recommender", "feedback", "dataset",
                                                           "language_backend")}
         return {"id": name, "scenario": str(info.get("scenario", name))[:200], **text,
+                "strategy": ended_on(info), "switches": len(switches(info)),
                 "agents": _count(info.get("agents")), "steps_completed": _count(info.get("steps_completed")),
                 "steps_planned": _count(info.get("steps_planned")), "status": str(info.get("status", "unknown"))[:40]}
+
+
+def switches(info: dict) -> list[dict]:
+    """run.json's recommender_switches (each switch_recommender so far: step, from, to), well formed ones only."""
+    value = info.get("recommender_switches")
+    return [s for s in value if isinstance(s, dict) and isinstance(s.get("to"), str)] if isinstance(value, list) else []
+
+
+def ended_on(info: dict) -> str:
+    """The strategy a run ended on (or runs now): the last switch's, else the one it started with."""
+    done = switches(info)
+    return (done[-1]["to"] if done else str(info.get("recommender", "")))[:200]
 
 
 def _count(value) -> int | None:
@@ -177,19 +202,14 @@ class RunData(RunLog):
     def own_metrics(self, steps: int) -> dict | None:
         """The page's measures from the run's metrics.csv (written when the run ends), or None when it
         has none that covers the log's steps (a live or interrupted run) or it cannot be read."""
-        try:
-            path = self.file("metrics.csv")
-            if not path.is_file() or path.stat().st_size > MAX_METRICS_BYTES:
-                return None
-            with open(path, newline="", encoding="utf-8") as f:
-                rows = list(csv.DictReader(f))
-            if not rows or len(rows) != steps or not set(OWN_METRICS.values()) | {"active_agents"} <= set(rows[0]):
-                return None
-            out = {page: [round(_number(r[column]), 4) for r in rows] for page, column in OWN_METRICS.items()}
-            out["active_agents"] = [int(_number(r["active_agents"])) for r in rows]
-            return out
-        except (Unreadable, OSError, ValueError, csv.Error, UnicodeDecodeError):
-            return None  # the live derivation stands
+        table = read_metrics_csv(self.root, self.path)
+        if table is None or not set(OWN_METRICS.values()) | {"active_agents"} <= set(table):
+            return None
+        if len(table["active_agents"]) != steps:
+            return None
+        out = {page: [round(_number(v), 4) for v in table[column]] for page, column in OWN_METRICS.items()}
+        out["active_agents"] = [int(_number(v)) for v in table["active_agents"]]
+        return out
 
     def timeline(self) -> dict:
         return self.cached("timeline", self._timeline)
@@ -344,10 +364,9 @@ class RunData(RunLog):
         return [self.item_ref(i) for i, t in enumerate(self.item_titles) if q in t.lower()][:limit]
 
 
-def _number(text: str) -> float:
-    """A metrics.csv cell as a float (an empty cell, a measure not defined yet, is 0)."""
-    value = float(text) if text not in ("", None) else 0.0
-    return value if np.isfinite(value) else 0.0
+def _number(value: float) -> float:
+    """A metrics.csv cell for the page's charts (an empty cell, a measure not defined yet, is 0)."""
+    return float(value) if np.isfinite(value) else 0.0
 
 
 def gini_rows(x: np.ndarray) -> list[float]:
