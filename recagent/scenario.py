@@ -110,6 +110,9 @@ class FeedbackSpec(Strict):
     calibration: Path | None = Field(None, description="ratings of randomly shown items (CSV user,item,rating or "
                                      "user item rating triplets, the dataset's ids): the shown-question correction's "
                                      "few parameters are refitted on them (docs/feedback.md)")
+    self_selection: float | None = Field(None, gt=0, le=1.5, description="random/chosen like ratio the shown answers "
+                                         "are pinned to (published: 0.41 Yahoo! R3 to 0.77 Coat); null: what the "
+                                         "training data implies (docs/believability.md)")
 
 
 # --- simulation ----------------------------------------------------------------------------------

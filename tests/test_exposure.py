@@ -111,6 +111,11 @@ def test_eval_exposure_command_writes_json_and_plot(tmp_path):
             assert 0 <= m["ece"] <= 1 and m["n"] == len(random) and m["rmse"] > 0
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "shown+calibration" in result.output.replace("…", "") or "shown+cal" in result.output
+    # the dataset's self-selection strength, printed as the scenario line that uses it
+    ratio = np.mean(random.ratings >= 3) / np.mean(chosen.ratings >= 3)
+    assert report["self_selection"] == {"value": round(float(ratio), 3), "n": len(random),
+                                        "from": "the dataset's random ratings"}
+    assert f"self_selection: {round(float(ratio), 3)}" in result.output
     # a calibration file: its pairs are not scored
     calib = tmp_path / "calib.txt"
     calib.write_text("".join(f"{u}\t{i}\t{int(r)}\n" for u, i, r in zip(random.users[:300], random.items[:300],
@@ -118,7 +123,11 @@ def test_eval_exposure_command_writes_json_and_plot(tmp_path):
     result = CliRunner().invoke(app, ["eval", "exposure", "--dataset", "csv", "--path", str(path), "--models", "bias",
                                       "--calibration", str(calib), "--json", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text())["models"]["bias"]["modes"]["shown+calibration"]["n"] == len(random) - 300
+    report = json.loads(out.read_text())
+    assert report["models"]["bias"]["modes"]["shown+calibration"]["n"] == len(random) - 300
+    ratio = np.mean(random.ratings[:300] >= 3) / np.mean(chosen.ratings >= 3)
+    assert report["self_selection"]["value"] == round(float(ratio), 3)  # from the calibration sample alone
+    assert report["self_selection"]["from"] == "the --calibration sample"
 
 
 def test_scenario_feedback_calibration_refits_the_shown_head(scenario_file, tmp_path):

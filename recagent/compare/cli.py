@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+# --max-runs defaults to sweep.plan.MAX_RUNS (a literal: the CLI imports no sweep code before a command runs)
+
 
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario YAML file"),
@@ -23,6 +25,10 @@ def compare(
                                                                           "local Ray instance"),
     interval: str = typer.Option("bootstrap", "--interval", help="bootstrap (default) or t (only with 5+ seeds)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+    robust: Optional[List[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
+                                               "prior's plausible range and say whether each difference holds "
+                                               "(self_selection); repeat"),
+    max_runs: int = typer.Option(10_000, "--max-runs", min=1, help="Refuse a plan of more runs than this"),
 ) -> None:
     """Run a scenario under several recommendation strategies with paired seeds; write a report."""
     from ..console import console
@@ -31,9 +37,13 @@ def compare(
     from .runner import comparison_plan
 
     plan = comparison_plan(scenario, [parse_strategy(r) for r in recommender], seeds, steps=steps,
-                           baseline=baseline)
+                           baseline=baseline, robust=robust, max_runs=max_runs)
     result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=1.0,
                   interval=interval, quiet=quiet)
-    summary = (result.out / "report.md").read_text(encoding="utf-8").split("## Paired differences")[0]
+    report = (result.out / "report.md").read_text(encoding="utf-8")
+    if "## Robustness" in report:  # the verdicts first: whether the differences hold across the range
+        console.print(report.split("## Robustness", 1)[1].split("\n## ", 1)[0].split("\n", 1)[1].strip(),
+                      highlight=False, soft_wrap=True)
+    summary = report.split("## Paired differences")[0]
     console.print(summary.split("## Summary", 1)[-1].strip(), highlight=False, soft_wrap=True)
     console.print(f"report: [bold]{result.out / 'report.md'}[/] and {result.out / 'report.html'}")

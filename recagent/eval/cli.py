@@ -258,6 +258,11 @@ def print_exposure_report(report: dict) -> None:
     console.print("chosen: the model's answer for an item the person picked; shown: for an item put in front of "
                   "them (the exposure correction, from the training data alone); shown+calibration: "
                   + report["models"][report["model_names"][0]]["modes"]["shown+calibration"]["how"], highlight=False)
+    prior = report.get("self_selection") or {}
+    if prior.get("value") is not None:  # the fitted prior, ready to paste into a scenario (docs/believability.md)
+        console.print(f"self-selection (random/chosen like ratio, from {prior['from']}, {prior['n']} ratings); "
+                      f"for a scenario on this data:\n  feedback:\n    self_selection: {prior['value']}",
+                      highlight=False)
 
 
 @eval_app.command("exposure")

@@ -141,8 +141,15 @@ def evaluate_exposure(data: ExposureData, models: list[str] | None = None, calib
         out[name] = evaluate_model(make_model(name, data, seed, cache_dir), data, calibration, folds, seed)
     from ..feedback.ensemble import versions
 
+    chosen_share = float(np.mean(data.dataset.interactions.ratings >= 3))
+    # the dataset's own self-selection strength, as the scenario prior feedback.self_selection reads it:
+    # from the calibration sample where one is given (what a user of the scenario would have), else the random ratings
+    sample = calibration if calibration is not None and len(calibration) else data.random
+    ratio = float(np.mean(sample.ratings >= 3)) / chosen_share if chosen_share > 0 else None
+    prior = {"value": None if ratio is None else round(ratio, 3), "n": len(sample),
+             "from": "the --calibration sample" if sample is calibration else "the dataset's random ratings"}
     return {"dataset": data.name, "n_chosen": len(data.dataset.interactions), "n_random": len(data.random),
-            "chosen_share": float(np.mean(data.dataset.interactions.ratings >= 3)),
+            "chosen_share": chosen_share, "self_selection": prior,
             "random_share": float(np.mean(data.random.ratings >= 3)), "models": out, "model_names": models,
             "seed": seed, "folds": folds, "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -57,6 +57,10 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
         from ..feedback.exposure import calibrate_from_file
 
         calibrate_from_file(feedback, spec.calibration, dataset)
+    if spec.self_selection is not None:  # the self-selection prior pins the shown answers' like ratio (issue 25)
+        from ..feedback.self_selection_prior import apply_self_selection
+
+        apply_self_selection(feedback, spec.self_selection, dataset, scenario.seed)
 
     def recommender_factory(name: str, params: dict, rng: np.random.Generator, rerankers=()):
         """`rerankers`: (name, params) pairs or RerankerSpec objects, applied in order."""

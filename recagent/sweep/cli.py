@@ -29,12 +29,16 @@ def sweep(
     cpus_per_run: float = typer.Option(1.0, "--cpus-per-run", help="CPUs each Ray task requests"),
     interval: str = typer.Option("bootstrap", "--interval", help="bootstrap (default) or t (only with 5+ seeds)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
+    robust: Optional[List[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
+                                               "prior's plausible range and say whether each difference holds "
+                                               "(self_selection); repeat"),
+    max_runs: int = typer.Option(10_000, "--max-runs", min=1, help="Refuse a plan of more runs than this"),
 ) -> None:
     """Run a scenario over strategies x parameter values x seeds; write sweep.csv and a report."""
     from ..console import console
 
     plan, out = plan_from_cli(file, out=out, recommender=recommender, seeds=seeds, grid=grid, set_=set_,
-                              steps=steps, baseline=baseline)
+                              steps=steps, baseline=baseline, robust=robust, max_runs=max_runs)
     result = _run(plan, out, executor=executor, ray_address=ray_address, jobs=jobs, cpus_per_run=cpus_per_run,
                   interval=interval, quiet=quiet)
     console.print(f"{result.ran} runs done, {result.skipped} reused; sweep.csv and report: "
@@ -56,10 +60,12 @@ def _run(plan, out, **options):
         raise typer.Exit(130) from None
 
 
-def plan_from_cli(file: Path, *, out, recommender, seeds, grid, set_, steps, baseline):
+def plan_from_cli(file: Path, *, out, recommender, seeds, grid, set_, steps, baseline, robust=None,
+                  max_runs: int = 10_000):
     """The plan from a sweep file and/or the command-line options (options win)."""
     from ..errors import UserError
     from .plan import build_plan, is_sweep_file, load_sweep_file, parse_override, parse_values
+    from .robustness import robust_grid
     from .strategy import parse_strategy
 
     if steps is not None and steps < 1:
@@ -93,7 +99,7 @@ def plan_from_cli(file: Path, *, out, recommender, seeds, grid, set_, steps, bas
         seed_spec = seeds
     where = f"{file}" if is_sweep_file(file) else "sweep"
     plan = build_plan(base, strategies=strategies, seeds=seed_spec, fixed=fixed, grid=sweep_grid, points=points,
-                      baseline=baseline, where=where)
+                      baseline=baseline, where=where, max_runs=max_runs, robust=robust_grid(robust))
     return plan, out
 
 

@@ -95,6 +95,9 @@ class RayExecutor:
     """
 
     def __init__(self, address: str | None, jobs: int | None, cpus_per_run: float, env_vars: dict[str, str]):
+        from ..extras import require
+
+        require("sweep", "--executor ray")  # before anything is written: one line naming the pip extra
         self.address, self.jobs, self.cpus_per_run, self.env_vars = address, jobs, cpus_per_run, env_vars
         where = f"Ray cluster at {address}" if address else "local Ray instance"
         self.description = f"{where} ({cpus_per_run:g} CPU per run)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import UserError
 from .strategy import Strategy, check_strategies
+
+MAX_RUNS = 10_000  # default --max-runs: a plan larger than this stops before a single run is planned
 
 
 class SweepBlock(BaseModel):
@@ -94,10 +97,20 @@ class SweepPlan:
     steps: int
     runs: list[RunSpec] = field(default_factory=list)
     scenario_files: dict[str, str] = field(default_factory=dict)  # relative path -> YAML, one per strategy x point
+    robust: list[str] = field(default_factory=list)  # parameters that are robustness ranges, not questions
 
     @property
     def is_comparison(self) -> bool:
-        return not self.parameters
+        return not [p for p in self.parameters if p not in self.robust]
+
+    def fingerprint(self) -> str:
+        """sha256 of every run's folder and scenario: two plans are the same sweep iff these match."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for spec in sorted(self.runs, key=lambda s: s.folder):
+            h.update(f"{spec.folder}\0{spec.scenario_text}\0".encode())
+        return h.hexdigest()
 
 
 def format_value(value: Any) -> str:
@@ -185,10 +198,24 @@ def expand_points(grid: dict[str, list], points: list[dict], where: str) -> tupl
     return parameters, out
 
 
+def check_size(n_strategies: int, grid_sizes: list[int], n_points: int, n_seeds: int, max_runs: int,
+               where: str) -> None:
+    """UserError before planning when strategies x points x seeds exceeds `max_runs` (counted, not listed)."""
+    n_combos = math.prod(grid_sizes) * max(n_points, 1)
+    total = n_strategies * n_combos * n_seeds
+    if total > max_runs:
+        raise UserError(f"{where}: the plan has {total:,} runs ({n_strategies} strategies x {n_combos:,} points x "
+                        f"{n_seeds} seeds), more than --max-runs {max_runs:,}; narrow the grid or raise --max-runs")
+
+
 def build_plan(base_file: Path, *, strategies: list[Strategy] | None = None, seeds: int | list[int] = 3,
                fixed: dict | None = None, grid: dict | None = None, points: list[dict] | None = None,
-               baseline: str | None = None, where: str = "sweep") -> SweepPlan:
-    """Every run of the sweep with its validated scenario; UserError before anything runs."""
+               baseline: str | None = None, where: str = "sweep", max_runs: int = MAX_RUNS,
+               robust: dict[str, list] | None = None) -> SweepPlan:
+    """Every run of the sweep with its validated scenario; UserError before anything runs.
+
+    `robust` (dotted path -> values, e.g. the self-selection range) is crossed with every point like a
+    grid, but named apart so the report can say whether each difference holds across those values."""
     from ..scenario_loading import dump_scenario, load_scenario, parse_scenario
 
     base_file = Path(base_file)
@@ -212,11 +239,18 @@ def build_plan(base_file: Path, *, strategies: list[Strategy] | None = None, see
         seed_list = list(seeds)
         if not seed_list or len(set(seed_list)) != len(seed_list):
             raise UserError(f"{where}: seeds: expected distinct seeds, found {seed_list}")
-    parameters, point_list = expand_points(dict(grid or {}), list(points or []), where)
+    grid = dict(grid or {})
+    robust = dict(robust or {})
+    for key in robust:
+        if key in grid or any(key in p for p in points or []):
+            raise UserError(f"{where}: {key!r} is both swept and a robustness range; give it once")
+    check_size(len(strategies), [len(v) for v in grid.values()] + [len(v) for v in robust.values()],
+               len(points or []), len(seed_list), max_runs, where)
+    parameters, point_list = expand_points({**grid, **robust}, list(points or []), where)
 
     plan = SweepPlan(name=base.name, base_file=base_file, strategies=strategies, parameters=parameters,
                      points=point_list, seeds=seed_list, baseline=baseline or labels[0],
-                     steps=base.simulation.steps)
+                     steps=base.simulation.steps, robust=list(robust))
     for strategy in strategies:
         for point in point_list:
             data = copy.deepcopy(raw)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from .measures import KEY, Measure, present
 from .plan import SweepPlan, format_value
+from .robustness import flips, robustness_rows
 from .stats import SMALL_N, holm, mean_interval, paired_difference, smallest_sign_flip_p, step_bands
 
 RUN_COLUMNS = ("strategy", "seed", "run_dir", "steps", "agents", "wall_time_s")
@@ -157,6 +158,16 @@ def diff_table(table: pd.DataFrame, point: str, labels: list[str], baseline: str
             cells.append(_diff_cell(here[(here.metric == m.column) & (here.strategy == label)].iloc[0]))
         rows.append(cells)
     return Table(["measure", "per step or cumulative"] + [f"{s} - {baseline}" for s in others], rows)
+
+
+def robustness_table(rows: list[dict], measures: list[Measure]) -> Table:
+    """Key measures' differences at each value of the robustness range, and whether they hold."""
+    keep = {m.column for m in measures}
+    body = [[r["name"], r["strategy"] + " - " + r["baseline"] + (f" at {r['question']}" if r["question"] else ""),
+             "; ".join(f"{at}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for at, d, lo, hi in
+                       zip(r["at"], r["diff"], r["ci_low"], r["ci_high"])), r["verdict"]]
+            for r in rows if r["metric"] in keep]
+    return Table(["measure", "difference", "at each end of the range: mean [interval]", "verdict"], body)
 
 
 def measures_table(measures: list[Measure]) -> Table:
@@ -295,6 +306,8 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
     n = len(plan.seeds)
     warnings = [w for w in [sample_size_warning(n)] if w]
     note = multiple_comparison_note(table, n)
+    robust_rows = robustness_rows(table, plan, measures) if plan.robust and len(labels) > 1 else []
+    warnings += [f"a conclusion flips inside the robustness range: {line}" for line in flips(robust_rows)]
     step_hours = _step_hours(plan)
 
     plots = out / "plots"
@@ -314,6 +327,10 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
     kind = "Comparison" if plan.is_comparison else "Sweep"
     shape = f"{len(labels)} strategies" + ("" if plan.is_comparison else f" x {len(plan.points)} points "
                                             f"({', '.join(plan.parameters)})")
+    if plan.robust:
+        ends = {r: sorted({dict(p.values)[r] for p in plan.points}) for r in plan.robust}
+        shape += ", each run at " + " and ".join(f"{r} = {', '.join(map(str, v))}" for r, v in ends.items()) + \
+            " (a robustness range, not a question)"
     agents = runs["agents"].iloc[0] if len(runs) else "?"
     method_words = ("95% percentile bootstrap over seeds (10,000 resamples)" if interval == "bootstrap" else
                     f"95% t-interval where there are at least {SMALL_N} seeds, else the bootstrap")
@@ -337,6 +354,9 @@ def write_report(out: Path, plan: SweepPlan, meta: dict, *, interval: str = "boo
         if len(labels) > 1:
             sections.append((f"Paired differences against `{plan.baseline}`{suffix}",
                              diff_table(table, point.label, labels, plan.baseline, key)))
+    if robust_rows:
+        pd.DataFrame(robust_rows).to_csv(out / "robustness.csv", index=False)
+        sections.insert(0, (f"Robustness across {', '.join(plan.robust)}", robustness_table(robust_rows, measures)))
     if note:
         sections.append(("Multiple comparisons", note))
     for point in plan.points:

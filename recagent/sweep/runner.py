@@ -58,6 +58,28 @@ def run_state(run_dir: Path, spec: RunSpec) -> str:
     return "done" if resolved == yaml.safe_load(spec.scenario_text) else "different"
 
 
+def check_same_sweep(out: Path, plan: SweepPlan) -> None:
+    """UserError unless the sweep.json in `out` is this plan's (same runs, same scenarios): resuming is for
+    the same sweep only; another sweep's sweep.json, sweep.csv and report are never overwritten."""
+    path = out / "sweep.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise UserError("holds a sweep.json that cannot be read as JSON; choose another --out", path) from None
+    if not isinstance(meta, dict):
+        raise UserError(f"expected a JSON object, found {type(meta).__name__}; choose another --out", path)
+    if "plan_sha256" in meta:
+        same = meta["plan_sha256"] == plan.fingerprint()
+    else:  # written before plans had a fingerprint
+        same = (meta.get("base_scenario") == str(plan.base_file.resolve())
+                and meta.get("strategies") == [s.label for s in plan.strategies]
+                and meta.get("seeds") == plan.seeds and meta.get("runs") == len(plan.runs))
+    if not same:
+        what = f"{meta.get('scenario', '?')!s:.60}, {meta.get('runs', '?')} runs"
+        raise UserError(f"--out holds a different sweep ({what}) than this one ({plan.name}, {len(plan.runs)} runs); "
+                        "choose another --out (the same command resumes its own sweep)", out)
+
+
 def make_executor(executor: str, *, jobs: int | None, ray_address: str | None, cpus_per_run: float, n_runs: int):
     from ..cache import cache_dir
     from .executors import PoolExecutor, RayExecutor
@@ -103,6 +125,8 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
     resuming = out.is_dir() and any(out.iterdir())
     if resuming and not (out / "sweep.json").is_file():
         raise UserError("output folder exists, is not empty and holds no sweep to resume; choose another --out", out)
+    if resuming:
+        check_same_sweep(out, plan)
     states = {spec.folder: run_state(out / spec.folder, spec) for spec in plan.runs}
     different = [s for s in plan.runs if states[s.folder] == "different"]
     if different:
@@ -119,7 +143,8 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
     meta = {"scenario": plan.name, "base_scenario": str(plan.base_file.resolve()), "parameters": plan.parameters,
             "points": [dict(p.values) for p in plan.points], "strategies": [s.label for s in plan.strategies],
             "seeds": plan.seeds, "baseline": plan.baseline, "runs": len(plan.runs), "executor": runner.description,
-            "status": "running", "skipped": len(plan.runs) - len(todo)}
+            "status": "running", "skipped": len(plan.runs) - len(todo), "plan_sha256": plan.fingerprint(),
+            "robust": plan.robust}
     _write_json(out / "sweep.json", meta)
     if meta["skipped"]:
         console.print(f"{meta['skipped']} of {len(plan.runs)} runs already finished in {out}: skipped")
