@@ -312,3 +312,7 @@ def eval_exposure(
 from .users import users_command as _users  # noqa: E402 - recagent eval users (issue 27)
 
 eval_app.command("users")(_users)
+
+from .influence import influence_command as _influence  # noqa: E402 - recagent eval influence (issue 25)
+
+eval_app.command("influence")(_influence)
