@@ -63,7 +63,7 @@ def drawn_pixels(page, selector: str) -> int:
 
 def test_finished_run_charts_graph_agent_slider_interview(page, world):
     open_run(page, world, "plain")
-    assert page.locator("#run-title").inner_text().startswith("webtest")
+    assert page.locator("#run-title").inner_text().startswith("plain · popular")  # folder · strategy
     assert page.locator("#steps-done").get_attribute("data-steps") == "6"
     assert page.locator("#runs-table tbody tr").count() == 2
     # eight charts, each with its lines drawn and the value at the current step

@@ -35,6 +35,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           negative_data_rejection]
 RUNS = ["plain", "hostile"]
 BROKEN = ["not-sqlite", "linked-log", "linked-info", "deep-info"]
+STUDIES = ["study", "broken-study"]  # a study's layout (recagent/sweep/runner.py) around copies of `plain`
+NESTED = ["study~runs~popular~seed-3", "study~runs~popular~seed-4", "broken-study~runs~popular~seed-3"]
 
 
 def add_broken_runs(root, plain, outside):
@@ -53,6 +55,18 @@ def add_broken_runs(root, plain, outside):
     (root / "deep-info" / "run.json").write_text("{\"a\":" * 100_000 + "1" + "}" * 100_000)
 
 
+def add_studies(root, plain):
+    """root/study: a comparison's folder holding two seeds of one strategy; root/broken-study: one whose
+    sweep.json is nested 100,000 deep and whose run's metrics.csv is not a table."""
+    import shutil
+
+    for ident in NESTED:
+        shutil.copytree(plain, root.joinpath(*ident.split("~")))
+    (root / "study" / "sweep.json").write_text('{"scenario": "webtest", "parameters": [], "baseline": "popular"}')
+    (root / "broken-study" / "sweep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (root / "broken-study" / "runs" / "popular" / "seed-3" / "metrics.csv").write_bytes(b"step,watches\n0\n\xff,1,2\n")
+
+
 OPERATIONS = [f"{method.upper()} {path}" for path, operations in create_app("/nonexistent").openapi()["paths"].items()
               for method in operations]
 
@@ -61,18 +75,20 @@ OPERATIONS = [f"{method.upper()} {path}" for path, operations in create_app("/no
 def web_api(tmp_path_factory):
     runs = make_runs(tmp_path_factory.mktemp("webfuzz"))
     add_broken_runs(runs["root"], runs["plain"], runs["root"].parent / "outside")
+    add_studies(runs["root"], runs["plain"])
     app = create_app(runs["root"], token=TOKEN, poll_seconds=0.02)
-    for run in RUNS:  # so explanations answer from the model too, not only "preparing" (one child for both)
-        app.state.explainer.prepare(runs[run])
-    for run in RUNS:
-        assert app.state.explainer.wait(runs[run], 120)
+    folders = [runs[run] for run in RUNS] + [runs["root"].joinpath(*ident.split("~")) for ident in NESTED]
+    for folder in folders:  # so explanations answer from the model too, not only "preparing" (one child for all)
+        app.state.explainer.prepare(folder)
+    for folder in folders:
+        assert app.state.explainer.wait(folder, 120)
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.app = app  # cases are sent to the ASGI app in-process
     with sqlite3.connect(runs["plain"] / "events.sqlite") as db:
         watched = [i for (i,) in db.execute("SELECT DISTINCT item_id FROM events WHERE kind = 'watch' LIMIT 20")]
     # path values from the runs' own domain (and just past it), so cases get behind the lookups
     # (readable runs weighted x3, so a view behind the lookups is reached within the bounded examples)
-    domain = {"run": RUNS * 3 + BROKEN, "agent_id": list(range(42)), "step": list(range(-1, 8)), "item_id": [*watched, 0]}
+    domain = {"run": RUNS * 3 + NESTED + BROKEN, "study": STUDIES * 2 + ["study~runs", "plain"], "agent_id": list(range(42)), "step": list(range(-1, 8)), "item_id": [*watched, 0]}
     return schema, domain
 
 

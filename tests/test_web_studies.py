@@ -146,3 +146,13 @@ def test_a_link_out_of_the_root_is_not_walked(tmp_path, root):
 @pytest.mark.parametrize("ident", ["nope", "switched", f"{STUDY}~runs", "..", f"{STUDY}~runs~random~seed-3"])
 def test_what_is_not_a_study_is_404(client, ident):
     assert client.get(f"/api/studies/{ident}/metrics").status_code == 404
+
+
+def test_a_trusted_run_is_named_by_its_id_not_its_folder_name(root):
+    """--trust-run-llm seed-3 must not trust every study's seed-3: the explainer names runs by id."""
+    from recagent.web.explain import Explainer
+
+    served = root.resolve()
+    explainer = Explainer(trusted_runs={"seed-3"}, root=served)
+    assert explainer.run_id(served / STUDY / "runs" / "random" / "seed-3") == seed_run("random", 3)
+    assert explainer.run_id(served / "switched") == "switched"

@@ -118,7 +118,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
     if token is not None:
         access.check_token(token, "token")
     store = RunStore(runs_dir)
-    explainer = Explainer(llm, trusted_runs)
+    explainer = Explainer(llm, trusted_runs, root=store.root)
     if warm:
         threading.Thread(target=warm_up, args=(store, warm, explainer if warm_explanations else None),
                          name="recagent-warm", daemon=True).start()

@@ -33,6 +33,7 @@ import numpy as np
 from ..data import Dataset, History
 from ..errors import UserError
 from .runs import RunData
+from .studies import rel_id
 
 RETRY_AFTER_SECONDS = 2
 ASKED = {"recommender": "shown", "search": "chosen"}  # a watch's `via` -> the question its P(like) answered
@@ -101,9 +102,10 @@ class Explainer:
     """Rebuilds one feedback model per run folder in a child process, fed by a background thread,
     and keeps the models it gets back."""
 
-    def __init__(self, llm=None, trusted_runs: frozenset[str] | set[str] = frozenset()):
+    def __init__(self, llm=None, trusted_runs: frozenset[str] | set[str] = frozenset(), root: Path | None = None):
         self.llm = llm  # the server's own language endpoint (an LLMSpec), or None: offline
-        self.trusted_runs = frozenset(trusted_runs)  # run names whose own endpoint may be used
+        self.trusted_runs = frozenset(trusted_runs)  # run ids (as the run list names them) whose own endpoint may be used
+        self.root = root  # the served folder: a run's id is its path below it (seed-3 of one study is not another's)
         self._jobs: dict[Path, Job] = {}
         self._queue: queue.Queue[Job] = queue.Queue()
         self._guard = threading.Lock()
@@ -147,7 +149,7 @@ class Explainer:
             child_end.close()
             self.builder_pids.append(self._child.pid)
         # the rebuilt model calls no endpoint its run folder names (llm_rating would), unless trusted
-        llm = None if run_dir.name in self.trusted_runs else (self.llm.model_dump(mode="json") if self.llm else {})
+        llm = None if self.run_id(run_dir) in self.trusted_runs else (self.llm.model_dump(mode="json") if self.llm else {})
         self._conn.send((run_dir, llm))
         try:
             ok, value = self._conn.recv()
@@ -158,6 +160,12 @@ class Explainer:
         if not ok:
             raise value
         return value
+
+    def run_id(self, run_dir: Path) -> str:
+        """The run's id in the run list (studies.rel_id), or its folder name when no root is known."""
+        if self.root is None or not run_dir.is_relative_to(self.root):
+            return run_dir.name
+        return rel_id(self.root, run_dir, self.root.name)
 
     def _stop_child(self) -> None:
         if self._child is not None:
@@ -171,7 +179,7 @@ class Explainer:
         """The rebuilt model; raises Preparing (having queued the rebuild) while it is not ready."""
         job = self.prepare(run_dir)
         if not job.done.is_set():
-            raise Preparing(f"preparing the feedback model of run {run_dir.name!r} for explanations; "
+            raise Preparing(f"preparing the feedback model of run {self.run_id(run_dir)!r} for explanations; "
                             f"ask again in {RETRY_AFTER_SECONDS} s")
         if job.error is not None:
             raise job.error

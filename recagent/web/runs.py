@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..events import EventReader, UnreadableLog, decode_payload
-from ..metrics.measures import (
-    entropy_bits,  # the model's own definition, so the page and metrics.csv agree
-)
+
+# the model's own definitions, so the page's live measures and metrics.csv agree
+from ..metrics.measures import entropy_bits, gini
 from ..simulation.events import EVENT_KINDS
 from .run_files import Unreadable, inside, read_json
 from .run_log import ACTS, KIND, Agent, BadRequest, NotFound, RunLog  # noqa: F401 - re-exported
@@ -184,13 +184,13 @@ class RunData(RunLog):
         per_item = np.bincount(w["step"][ok] * n_items + w["item"][ok], minlength=steps * n_items)
         per_item = per_item.reshape(steps, n_items).cumsum(0)
         coverage = np.round((per_item > 0).mean(1), 4).tolist() if n_items else [0.0] * steps
-        gini = [round(x, 4) for x in gini_rows(per_item)]
+        gini_per_step = [round(gini(row), 4) for row in per_item]  # the metrics package's Gini, step by step
         n_watch = np.bincount(w["step"][w["step"] < steps], minlength=steps)[:steps]
         n_friend = np.bincount(w["step"][(w["step"] < steps) & (w["heard_from"] >= 0)], minlength=steps)[:steps]
         friends = [round(float(f / t), 4) if t else 0.0 for f, t in zip(n_friend, n_watch)]
         out["genre_entropy"] = entropy
         out["coverage"] = coverage
-        out["gini"] = gini
+        out["gini"] = gini_per_step
         out["friend_share"] = friends
         out["measures_from"] = "event log (the run has not written metrics.csv yet)"
         own = self.own_metrics(steps)
@@ -367,15 +367,3 @@ class RunData(RunLog):
 def _number(value: float) -> float:
     """A metrics.csv cell for the page's charts (an empty cell, a measure not defined yet, is 0)."""
     return float(value) if np.isfinite(value) else 0.0
-
-
-def gini_rows(x: np.ndarray) -> list[float]:
-    """recagent.metrics.measures.gini of each row of a non-negative matrix (0 for empty rows), all rows
-    in one vectorised pass: the page needs it for every step of a run."""
-    if x.size == 0:
-        return [0.0] * x.shape[0]
-    s = np.sort(x, axis=1)
-    n = s.shape[1]
-    total = s.sum(1)
-    weighted = ((2 * np.arange(1, n + 1) - n - 1) * s).sum(1)
-    return np.where(total > 0, weighted / (n * np.where(total > 0, total, 1)), 0.0).tolist()

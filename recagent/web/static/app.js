@@ -2,7 +2,7 @@
 // interviews, live updates by server-sent events. All text from runs (names, titles, LLM or offline
 // text) goes into the page through textContent, never as HTML.
 import { GraphView } from "./graph.js";
-import { LineChart, RUN_COLOURS } from "./charts.js";
+import { BAND_COLOURS, LineChart, RUN_COLOURS } from "./charts.js";
 
 const METRICS = [
   ["genre_entropy", "genre entropy (bits)"], ["coverage", "catalog coverage", { percent: true }],
@@ -15,7 +15,7 @@ const GENRE_COLOURS = ["#4f46e5", "#e11d48", "#059669", "#d97706", "#0891b2", "#
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  runs: [], run: null, overlay: new Set(), metrics: new Map(), graph: null, step: 0, steps: 0,
+  runs: [], studies: [], run: null, overlay: new Set(), bands: new Map(), metrics: new Map(), graph: null, step: 0, steps: 0,
   colourBy: "genre", panel: null, live: null, playing: null, status: "", loading: false,
 };
 window.recagent = { state, ready: null, timings: {} };
@@ -67,18 +67,30 @@ const agentName = (id) => (state.graph && state.graph.agents[id] ? state.graph.a
 async function loadRuns() {
   const data = await api("/api/runs");
   state.runs = data.runs;
+  state.studies = data.studies || [];
   renderRuns();
+  renderStudies();
   return data.runs;
 }
 
+// Runs outside any study first, then each study's runs under a header row naming the study folder;
+// a row names the run by its folder (relative to the served folder) and the strategy it ended on.
 function renderRuns() {
   const body = $("runs-table").querySelector("tbody");
   body.replaceChildren();
   $("runs-empty").hidden = state.runs.length > 0;
+  let study;
   for (const r of state.runs) {
+    if (r.study && r.study !== study) {
+      const s = state.studies.find((x) => x.id === r.study) || { folder: r.study, kind: "study" };
+      body.append(el("tr", { class: "study-row", dataset: { study: r.study } },
+        el("td", { colspan: "3" }, `${s.kind} `, el("b", {}, s.folder), s.scenario ? ` · ${s.scenario}` : "")));
+    }
+    study = r.study;
+    const folder = r.study ? r.folder.slice(studyFolder(r.study).length) : r.folder;
     if (r.status === "unreadable") { // a broken run folder: listed with the server's reason, not opened
       body.append(el("tr", { dataset: { run: r.id }, class: "unreadable", title: r.reason },
-        el("td", {}, ""), el("td", { colspan: "4" }, r.id, el("div", { class: "muted" }, r.reason)),
+        el("td", {}, ""), el("td", { class: "folder" }, ...breakable(folder), el("div", { class: "muted" }, r.reason)),
         el("td", {}, el("span", { class: "badge unreadable" }, "unreadable"))));
       continue;
     }
@@ -86,15 +98,58 @@ function renderRuns() {
     box.checked = state.overlay.has(r.id) || r.id === state.run;
     box.disabled = r.id === state.run;
     box.addEventListener("click", (ev) => { ev.stopPropagation(); toggleOverlay(r.id, box.checked); });
+    const switched = r.switches ? `started on ${r.recommender}, switched ${r.switches}x` : "";
     const tr = el("tr", { dataset: { run: r.id }, class: r.id === state.run ? "current" : "" },
       el("td", {}, box),
-      el("td", { title: `${r.id}\n${r.started_at}\ndataset ${r.dataset}, feedback ${r.feedback}, language ${r.language_backend}` },
-        r.scenario, el("div", { class: "muted" }, r.started_at.replace("T", " "))),
-      el("td", {}, r.agents ?? "?"), el("td", {}, `${r.steps_completed ?? "?"}/${r.steps_planned ?? "?"}`),
-      el("td", {}, r.recommender), el("td", {}, el("span", { class: `badge ${r.status}` }, r.status)));
+      el("td", { class: "folder", title: `${r.folder}\nscenario ${r.scenario}, started ${r.started_at}\ndataset ${r.dataset}, feedback ${r.feedback}, language ${r.language_backend}` },
+        ...breakable(folder), el("div", { class: "muted" }, el("span", { class: `badge ${r.status}` }, r.status),
+          ` ${r.scenario} · ${r.agents ?? "?"} agents · ${r.steps_completed ?? "?"}/${r.steps_planned ?? "?"} steps`)),
+      el("td", { class: "strategy", title: switched || `strategy ${r.strategy}` }, r.strategy,
+        switched ? el("div", { class: "muted" }, `from ${r.recommender}`) : null));
     tr.addEventListener("click", () => openRun(r.id));
     body.append(tr);
   }
+}
+
+// a folder path that may wrap after each "/" (and anywhere, as a last resort: see style.css)
+function breakable(path) {
+  return path.split("/").flatMap((part, i) => (i ? ["/", el("wbr"), part] : [part]));
+}
+
+function studyFolder(id) {
+  const s = state.studies.find((x) => x.id === id);
+  return !s || s.folder === "." ? "" : `${s.folder}/`;
+}
+
+// Each study's strategies (and sweep points): tick one to overlay its mean over seeds with the
+// 95% band, computed by the server from each run's own metrics.csv.
+function renderStudies() {
+  const box = $("studies"); box.replaceChildren();
+  $("studies-head").hidden = state.studies.length === 0;
+  for (const s of state.studies) {
+    const list = el("div", { class: "study", dataset: { study: s.id } },
+      el("div", {}, el("b", {}, s.folder === "." ? "this folder" : s.folder), ` ${s.kind}, baseline ${s.baseline || "?"}`));
+    s.groups.forEach((g) => {
+      const key = `${s.id}|${g.key}`;
+      const tick = el("input", { type: "checkbox", dataset: { band: key } });
+      tick.checked = state.bands.has(key);
+      tick.addEventListener("change", () => toggleBand(s.id, g.key, tick.checked));
+      list.append(el("label", { class: "group" }, tick, ` ${g.key} `, el("span", { class: "muted" }, `(${g.seeds.length} seeds)`)));
+    });
+    box.append(list);
+  }
+}
+
+async function toggleBand(study, group, on) {
+  const key = `${study}|${group}`;
+  if (!on) { state.bands.delete(key); drawCharts(); return; }
+  try {
+    const data = await api(`/api/studies/${enc(study)}/metrics`);
+    const g = data.groups.find((x) => x.key === group);
+    if (g) state.bands.set(key, { study, ...g });
+    window.recagent.bandsDrawn = (window.recagent.bandsDrawn || 0) + 1;
+  } catch (e) { showError(e); }
+  drawCharts();
 }
 
 async function toggleOverlay(id, on) {
@@ -122,7 +177,7 @@ async function openRun(id, { first = false } = {}) {
   const [, graph] = await Promise.all([pre ? pre.metrics : fetchMetrics(id), pre ? pre.graph : api(`/api/runs/${enc(id)}/graph`)]);
   window.recagent.timings.fetch = performance.now() - t0;
   const summary = state.runs.find((r) => r.id === id) || {};
-  $("run-title").textContent = `${summary.scenario || id} · ${summary.recommender || ""}`;
+  $("run-title").textContent = `${summary.folder || id} · ${summary.strategy || summary.recommender || ""}`;
   state.graph = graph;
   state.steps = graph.steps_completed;
   state.step = Math.max(0, state.steps - 1);
@@ -317,11 +372,20 @@ function drawCharts() {
   const ids = [state.run, ...[...state.overlay].filter((r) => r !== state.run)];
   const legend = $("chart-legend"); legend.replaceChildren();
   ids.forEach((id, n) => {
-    const r = state.runs.find((x) => x.id === id) || { scenario: id, recommender: "" };
-    legend.append(el("span", { style: `color:${RUN_COLOURS[n % RUN_COLOURS.length]}` }, `■ ${r.scenario} (${r.recommender}) ${id}`));
+    const r = state.runs.find((x) => x.id === id) || { folder: id, strategy: "" };
+    legend.append(el("span", { style: `color:${RUN_COLOURS[n % RUN_COLOURS.length]}` }, `■ ${r.folder} (${r.strategy})`));
+  });
+  const bands = [...state.bands.values()];
+  bands.forEach((b, n) => {
+    legend.append(el("span", { class: "band-legend", style: `color:${BAND_COLOURS[n % BAND_COLOURS.length]}` },
+      `▬ ${b.key} (${b.strategy}): mean of ${b.seeds} seeds, 95% band`));
   });
   for (const chart of charts) {
     const series = [];
+    bands.forEach((b, n) => {
+      const m = b.measures[chart.key];
+      if (m) series.push({ values: m.mean, low: m.low, high: m.high, colour: BAND_COLOURS[n % BAND_COLOURS.length], band: true });
+    });
     ids.forEach((id, n) => {
       const m = state.metrics.get(id);
       if (m && m[chart.key]) series.push({ values: m[chart.key], colour: RUN_COLOURS[n % RUN_COLOURS.length], main: id === state.run });
