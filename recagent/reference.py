@@ -28,8 +28,16 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from .events.reference import events_reference
 from .reference_notes import (  # noqa: F401 - re-exported: tests/test_reference.py reads them here
-    AGENT_METRICS_COLUMNS, EVENT_COLUMNS, EVENTS, FIELD_NOTES, METRICS_COLUMNS, ROLEPLAY_EVENTS, ROLEPLAY_KEYS)
+    AGENT_METRICS_COLUMNS,
+    EVENT_COLUMNS,
+    EVENTS,
+    FIELD_NOTES,
+    METRICS_COLUMNS,
+    ROLEPLAY_EVENTS,
+    ROLEPLAY_KEYS,
+)
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 SCENARIO_PAGE = "scenario-reference.md"
@@ -224,23 +232,7 @@ def outputs_reference() -> str:
                   [[f"`{c}`", unit, per[over], meaning] for c, unit, over, meaning in METRICS_COLUMNS])
     out += ["", "## agent_metrics.csv", "", "One row per agent, written at the end of the run (over the whole run).", ""]
     out += _table(["column", "unit", "meaning"], [[f"`{c}`", unit, meaning] for c, unit, meaning in AGENT_METRICS_COLUMNS])
-    out += ["", "## events.sqlite", "",
-            "Table `events`: one row per act, columns " + ", ".join(f"`{c}`" for c in EVENT_COLUMNS) + ".",
-            "`item_id` is the dataset's item id, `agent_id` and `target_agent_id` are agent ids (the `agents`",
-            "table maps them to dataset user ids, names and personas). `payload` is JSON; its keys by kind:", ""]
-    for kind, (meaning, ids, keys) in EVENTS.items():
-        out += [f"### `{kind}`", "", f"{meaning}. Ids: {ids}.", ""]
-        out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in keys.items()])
-        out.append("")
-    out += ["## Role-play runs", "",
-            "A run in which people play agents ([role-play](roleplay.md)) also writes these kinds and keys.", ""]
-    for kind, (meaning, ids, keys) in ROLEPLAY_EVENTS.items():
-        out += [f"### `{kind}`", "", f"{meaning}. Ids: {ids}.", ""]
-        out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in keys.items()])
-        out.append("")
-    out += ["Keys added to ordinary kinds:", ""]
-    out += _table(["payload key", "meaning"], [[f"`{k}`", v] for k, v in ROLEPLAY_KEYS.items()])
-    out.append("")
+    out += ["", *events_reference()]  # generated from the payload models
     return "\n".join(out)
 
 

@@ -1,6 +1,7 @@
 """The reference pages' hand-written tables: descriptions of scenario fields whose model carries
-none, and the columns of metrics.csv and agent_metrics.csv and the event kinds and payload keys of
-events.sqlite, each with its meaning.
+none, and the columns of metrics.csv and agent_metrics.csv, each with its meaning. The event kinds
+and payload keys of events.sqlite are described in their payload models (recagent/events/payloads.py)
+and only re-exported here, in the shape the tests read.
 
 recagent/reference.py renders them into docs/scenario-reference.md and docs/outputs-reference.md;
 tests/test_reference.py compares the column and event tables with what a real run writes, so a new
@@ -8,6 +9,10 @@ column, event kind or payload key without a line here fails the tests instead of
 """
 
 from __future__ import annotations
+
+from .events.kinds import EventKind
+from .events.payloads import ROLEPLAY_KEYS  # noqa: F401 - re-exported: tests/test_reference.py reads it here
+from .events.reference import ROLEPLAY_KINDS, TABLE_COLUMNS, documented
 
 # --- descriptions for scenario fields whose model carries none -----------------------------------
 # Keyed "Model.field", or "*.field" for a field that means the same in every model that has it.
@@ -41,7 +46,7 @@ FIELD_NOTES: dict[str, str] = {
     "FeedbackSpec.model": "ensemble (default), mf, bias, llm_rating, or a registered feedback model; "
                           "prepared into $RECAGENT_CACHE on first use",
     "FeedbackSpec.params": "keyword arguments of the feedback model",
-    "LLMSpec.provider": "offline (templates, no calls), openai (any OpenAI-compatible endpoint) or fake (scripted)",
+    "LLMSpec.provider": "offline (templates, no calls), openai (any OpenAI-compatible endpoint), local (a GGUF model run in process by llama.cpp) or fake (scripted)",
     "LLMSpec.temperature": "sampling temperature",
     "MemorySpec.short_term_capacity": "observations kept in short-term memory per agent",
     "ActivationSpec.kind": "pareto (RecAgent's heavy-tailed activity), random (same probability for all) or all",
@@ -136,108 +141,10 @@ AGENT_METRICS_COLUMNS: list[tuple[str, str, str]] = [
 ]
 
 # --- events.sqlite: payload keys per event kind ---------------------------------------------------
-# kind -> (what the row means, what agent_id / item_id / target_agent_id hold, {payload key: meaning})
+# kind -> (what the row means, what agent_id / item_id / target_agent_id hold, {payload key: meaning}),
+# read from the payload models (recagent/events/payloads.py), where they are written
 EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "page": ("a recommender page shown to an agent", "agent_id: the viewer", {
-        "items": "dataset item ids shown, in order",
-        "page": "page number within the visit, from 0",
-        "recommender": "the strategy that served it, e.g. `mf+mmr(lambda=0.5)`",
-    }),
-    "watch": ("an item watched and rated", "agent_id: the viewer; item_id: the item", {
-        "rating": "the simulated rating, 1-5",
-        "p_like": "the feedback model's P(like), like = a rating of 3 or more (see the glossary)",
-        "via": "`recommender` or `search`",
-        "page": "page number (recommender watches only)",
-        "position": "position on the page, from 0 (recommender watches only)",
-        "heard_from": "agent id of the friend who first told the viewer about the item, or null",
-    }),
-    "like": ("a watch rated at least `feedback.like_rating` (default 4)", "agent_id, item_id as the watch", {
-        "rating": "the rating",
-    }),
-    "dislike": ("a watch rated at most `feedback.dislike_rating` (default 2)", "agent_id, item_id as the watch", {
-        "rating": "the rating",
-    }),
-    "leave": ("an agent ends a recommender visit", "agent_id: the viewer", {
-        "pages": "pages it looked at",
-        "watched": "items it watched in the visit",
-    }),
-    "search": ("an agent looks up an item a friend told it about", "agent_id: the searcher; item_id: the item "
-               "(empty when nothing was found)", {
-        "query": "what was searched for: the title of the item heard about most favourably, "
-                 "or null when the agent had heard of nothing",
-        "found": "whether an unwatched item matched",
-        "reason": "when nothing was found: `already watched` or `heard of nothing`",
-        "heard_from": "agent id of the friend it heard about the item from",
-    }),
-    "chat": ("a conversation between two friends", "agent_id: the speaker; target_agent_id: the listener; "
-             "item_id: the item talked about", {
-        "text": "the conversation",
-        "sentiment": "`liked`, `neutral` or `disliked`",
-        "backend": "the language backend's label (`offline` for templates)",
-        "source": "`llm`, `cache`, `offline`, `fallback` (offline text after a failed call) or `budget`",
-        "wants_to_watch": "LLM backends: whether the listener said it wants to watch the item (yes doubles "
-                          "the weight of what it heard, no halves it)",
-    }),
-    "post": ("a post to all contacts", "agent_id: the poster; item_id: the item", {
-        "text": "the post",
-        "sentiment": "`liked`, `neutral` or `disliked`",
-        "recipients": "number of contacts reached",
-        "backend": "the language backend's label",
-        "source": "as for chat, or `scenario` for the text of an `inject_post` intervention",
-    }),
-    "hear": ("an agent hears about an item", "agent_id: the listener; target_agent_id: the speaker; item_id", {
-        "via": "`chat` or `post`",
-        "sentiment": "what the speaker said: `liked`, `neutral` or `disliked`",
-    }),
-    "feeling": ("a sentence after a watch, for `llm.feeling_share` of watches", "agent_id, item_id as the watch", {
-        "text": "the sentence",
-        "rating": "the watch's rating",
-        "backend": "the language backend's label",
-        "source": "as for chat",
-        "emotion": "LLM backends: the emotion the reply names",
-    }),
-    "intervention": ("a scheduled change applied", "agent_id: empty, or the poster of an inject_post", {
-        "kind": "the intervention kind",
-        "recommender": "switch_recommender: the strategy now serving, e.g. `mf+mmr(lambda=0.5)`",
-        "previous": "switch_recommender: the strategy before the switch",
-        "rerankers": "switch_recommender: `kept`, `replaced`, `dropped`, or `none` (none before or after); "
-                     "the rule is in docs/scenarios.md",
-        "agent": "inject_post: agent id of the poster",
-        "rewired": "rewire: number of edges moved",
-        "edges": "rewire: every moved edge as [agent, old contact, new contact]",
-        "agents": "set_traits: number of agents changed",
-        "traits": "set_traits: the new trait values",
-    }),
-    "llm": ("language-backend usage of one step (LLM providers only)", "no agent", {
-        "backend": "the backend's label",
-        "calls": "calls made", "prompt_tokens": "prompt tokens", "completion_tokens": "completion tokens",
-        "cache_hits": "replies served from the prompt cache", "failures": "calls that failed after retries",
-        "parse_failures": "replies that did not parse", "retries": "retried attempts",
-        "fallbacks": "acts that got the offline text instead", "budget_skipped": "acts skipped by the budget",
-        "offline_replies": "texts written by the offline templates",
-    }),
-}
-
+    k.value: documented(k) for k in EventKind if k not in ROLEPLAY_KINDS}
 # role-play runs (docs/roleplay.md) write two more kinds and a few more keys on ordinary kinds
-ROLEPLAY_EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "turn": ("a played agent's turn closed (role-play runs only)", "agent_id: the played agent", {
-        "source": "`human`",
-        "acts": "the person's commands in order (what `run --replay` applies)",
-        "timed_out": "whether the turn ran out of time",
-        "policy": "after a timeout with nothing done: the simulated act done instead, else null",
-    }),
-    "recommender_update": ("the learn phase handed the recommender new ratings (role-play runs only)",
-                           "no agent", {
-        "ratings": "how many ratings the recommender learned from",
-        "human_ratings": "how many of them a person gave",
-        "human_items": "dataset item ids a person rated among them",
-    }),
-}
-ROLEPLAY_KEYS: dict[str, str] = {
-    "source": "`human` on every page, watch, leave, search, chat and post a person made (the like or "
-              "dislike of a person's watch follows its watch event)",
-    "message": "chat in a role-play turn: the message's number within the chat, from 0",
-    "reply_to": "chat: `human` on a friend's answer to a person",
-}
-
-EVENT_COLUMNS = ("id", "step", "sim_time", "agent_id", "kind", "item_id", "target_agent_id", "payload")
+ROLEPLAY_EVENTS: dict[str, tuple[str, str, dict[str, str]]] = {k.value: documented(k) for k in ROLEPLAY_KINDS}
+EVENT_COLUMNS = TABLE_COLUMNS

@@ -7,12 +7,19 @@ import sqlite3
 
 import pytest
 
-from recagent.events import PAYLOADS, SCHEMA_VERSION, SIMULATION_KINDS, EventKind, EventReader, UnreadableLog, stamp
-from recagent.events.payloads import ROLEPLAY_KEYS
-from recagent.reference_notes import EVENTS, ROLEPLAY_EVENTS
-from recagent.reference_notes import ROLEPLAY_KEYS as DOCUMENTED_ROLEPLAY_KEYS
+from recagent.events import (
+    PAYLOADS,
+    SCHEMA_VERSION,
+    SIMULATION_KINDS,
+    EventKind,
+    EventReader,
+    UnreadableLog,
+    stamp,
+)
+from recagent.events.reference import events_reference, json_type, undocumented
 from recagent.simulation.events import EVENT_KINDS
 
+from .conftest import ROOT
 from .web_runs import make_runs
 
 
@@ -26,10 +33,24 @@ def test_every_kind_the_writer_writes_is_an_event_kind_in_its_order():
     assert set(PAYLOADS) == set(EventKind)
 
 
-def test_the_models_have_exactly_the_documented_keys():
-    for kind, (_, _, keys) in {**EVENTS, **ROLEPLAY_EVENTS}.items():
-        assert set(PAYLOADS[EventKind(kind)].model_fields) == set(keys), kind
-    assert set(ROLEPLAY_KEYS) == set(DOCUMENTED_ROLEPLAY_KEYS)
+def test_every_kind_and_key_of_the_models_is_described():
+    assert undocumented() == []
+
+
+def test_the_committed_output_reference_is_what_the_models_generate():
+    """docs/outputs-reference.md's events part, byte for byte (`python -m recagent.reference` rewrites it)."""
+    page = (ROOT / "docs" / "outputs-reference.md").read_text(encoding="utf-8")
+    generated = "\n".join(events_reference())
+    assert page.endswith(generated), "run `python -m recagent.reference`: the events part differs from the models"
+    for kind, model in PAYLOADS.items():  # each kind, key, type and meaning is on the page
+        assert f"### `{kind.value}`\n\n{model.meaning}. Ids: {model.ids}." in page
+        for name, info in model.model_fields.items():
+            assert f"| `{name}` | {json_type(info.annotation)} | {info.description.replace('|', chr(92) + '|')} |" in page
+
+
+def test_json_types_read_as_json_schema_would():
+    assert json_type(float | None) == "number" and json_type(list[int] | None) == "list of integers"
+    assert json_type(int | list[int] | None) == "integer or list of integers" and json_type(bool | None) == "boolean"
 
 
 def test_every_payload_of_a_real_run_fits_its_model(plain):
