@@ -18,6 +18,7 @@ from recagent.errors import UserError
 from recagent.llm import SpeechRequest, make_backend
 from recagent.llm.preflight import check_endpoints
 from recagent.llm.ratelimit import EndpointGate, retry_after
+from recagent.llm.structured import ChatReply
 from recagent.scenario import LLMSpec
 from recagent.simulation import run_scenario
 
@@ -290,6 +291,10 @@ def test_calls_send_the_body_chatopenai_sends(tmp_path):
         asyncio.run_coroutine_threadsafe(model.ainvoke(render(chat(0))), backend._event_loop()).result()
         backend.close()
     ours, langchains = ({k: v for k, v in r.items() if not k.startswith("_")} for r in server.requests)
+    # what recagent adds to ChatOpenAI's body: the token limit under the name older servers read too
+    # (llama.cpp's server ignores max_completion_tokens), and the reply's JSON schema
+    assert ours.pop("max_tokens") == 77 and ours.pop("response_format") == {
+        "type": "json_schema", "json_schema": {"name": "ChatReply", "schema": ChatReply.model_json_schema()}}
     assert reply.source == "llm" and ours == langchains
     assert ours["max_completion_tokens"] == 77 and ours["temperature"] == 0.3 and ours["model"] == "stand-in"
     assert backend.usage.prompt_tokens == sum(len(m["content"]) for m in ours["messages"]) // 4  # the server's count

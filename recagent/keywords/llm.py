@@ -227,7 +227,7 @@ def ask_all(backend, kind: str, prompts: Sequence[tuple[str, str]], schema: type
                 raise LLMRouteError(f"LLM budget spent ({spent}) before every {kind} prompt was answered; the "
                                     "replies so far are in the prompt cache, so a re-run with a larger budget "
                                     "continues from there")
-            ok = reply.data is not None and reply.source in ("llm", "cache")
+            ok = reply.data is not None and reply.source in ("llm", "fake", "cache")
             results.append(reply.data if ok else None)
             errors.append(None if ok else _one_line(reply.error or f"no usable reply ({reply.source})"))
         if progress:

@@ -98,7 +98,7 @@ class Task:
 class Reply:
     text: str
     data: Any  # the parsed pydantic reply, or what the fallback gave (often None)
-    source: str  # "llm", "cache", "offline", "fallback" (failed after retries), "budget"
+    source: str  # "llm", "fake" (the scripted test model), "cache", "offline", "fallback" (failed after retries), "budget"
     error: str | None = None
 
 
@@ -132,12 +132,14 @@ class LanguageBackend:
                  cache: PromptCache | None = None, max_retries: int = 0, backoff: float = 1.0,
                  timeout: float | None = None, max_calls: int | None = None, max_tokens: int | None = None,
                  params: dict | None = None, secrets: tuple[str, ...] = (),
-                 requests_per_minute: float | None = None, tokens_per_minute: float | None = None):
+                 requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
+                 structured_output: str = "json_schema"):
         self.models = list(model) if isinstance(model, (list, tuple)) else [model]
         # one gate per endpoint: rate limits and Retry-After pauses apply to each URL on its own;
         # OpenAI-compatible endpoints are posted to directly (completion.py), others through LangChain
         self.pool = EndpointPool([Endpoint(m, EndpointGate(requests_per_minute, tokens_per_minute),
-                                           ChatPoster(m, max_concurrency) if hasattr(m, "root_async_client") else None)
+                                           ChatPoster(m, max_concurrency, structured_output)
+                                           if hasattr(m, "root_async_client") else getattr(m, "poster", None))
                                   for m in self.models], per_endpoint=max_concurrency)
         self.model = self.models[0]
         self.label = label
@@ -146,6 +148,8 @@ class LanguageBackend:
         self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
         self.max_calls, self.max_tokens = max_calls, max_tokens
         self.params = dict(params or {}, label=label)
+        # what a model's reply is recorded as: the scripted stand-in model is no language model
+        self.reply_source = "fake" if label == "fake" else "llm"
         self._completion_cap = int(self.params.get("max_tokens") or 0)  # reserved per call by a token limit
         self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
         self.usage = Usage()
@@ -315,9 +319,9 @@ class LanguageBackend:
         try:
             if self.timeout:
                 async with asyncio.timeout(self.timeout + 1.0):  # a timer, not a task per call like wait_for
-                    reply = await endpoint.complete(task.messages)
+                    reply = await endpoint.complete(task.messages, task.schema)
             else:
-                reply = await endpoint.complete(task.messages)
+                reply = await endpoint.complete(task.messages, task.schema)
         except Exception as e:  # noqa: BLE001 - any backend failure is retried, then degraded
             self.usage.failures += 1
             if _status(e) is not None:
@@ -347,7 +351,7 @@ class LanguageBackend:
             raise _Failed(self._record_error(f"{task.kind}: {e}")) from None
         if key is not None:
             self.cache.put(key, reply.text, reply.prompt_tokens, reply.completion_tokens)
-        return Reply(data.as_text() if data is not None else reply.text, data, "llm")
+        return Reply(data.as_text() if data is not None else reply.text, data, self.reply_source)
 
 
 def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: Path | None = None,
@@ -362,7 +366,7 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
     from .spec import LLMSpec
 
     if isinstance(spec, str):
-        if spec not in ("offline", "openai", "fake"):
+        if spec not in ("offline", "openai", "fake", "local"):
             raise ValueError(f"unknown language backend {spec!r}")
         spec = LLMSpec(provider=spec, max_concurrency=max_concurrency)
     if spec.provider == "offline" and model is None:
@@ -376,6 +380,11 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
             from .preflight import check_endpoints
 
             check_endpoints(spec, key)
+    local = None
+    if model is None and spec.provider == "local":  # a missing extra or model file fails before the cache opens
+        from .local import LocalModel
+
+        local = LocalModel(spec, cache_dir)
     cache = None
     if spec.cache is True:
         cache = PromptCache((cache_dir or default_cache_dir()) / "llm_cache.sqlite")
@@ -384,10 +393,15 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
     common = dict(max_concurrency=spec.max_concurrency, cache=cache, max_retries=spec.max_retries,
                   backoff=spec.backoff, timeout=spec.timeout, max_calls=spec.budget.max_calls,
                   max_tokens=spec.budget.max_tokens, requests_per_minute=spec.rate_limit.requests_per_minute,
-                  tokens_per_minute=spec.rate_limit.tokens_per_minute,
-                  params={"model": spec.model, "temperature": spec.temperature, "max_tokens": spec.max_tokens})
+                  tokens_per_minute=spec.rate_limit.tokens_per_minute, structured_output=spec.structured_output,
+                  params={"model": spec.model, "temperature": spec.temperature, "max_tokens": spec.max_tokens,
+                          # the scenario's whole endpoint list: its load-balanced servers share entries,
+                          # another server answering to the same model name does not
+                          "base_url": sorted([spec.base_url] if isinstance(spec.base_url, str) else spec.base_url or [])})
     if model is not None or spec.provider == "fake":
         return LanguageBackend(model or ScriptedChatModel(), label="fake", **common)
+    if local is not None:
+        return LanguageBackend(local, label=f"local:{spec.model}", **common)
     from .openai_provider import openai_models
 
     return LanguageBackend(openai_models(spec, key), label=f"openai:{spec.model}", secrets=(key,), **common)

@@ -1,8 +1,9 @@
 """A SQLite prompt cache: the same prompt and parameters give the same reply, without a call.
 
 Only replies that parsed are stored, so a malformed answer is asked again next time. The key is a
-SHA-256 of the model name, sampling parameters, schema and the messages; the endpoint URL is left
-out so load-balanced servers of one model share entries. The API key is never part of a row.
+SHA-256 of the model name, sampling parameters, the scenario's endpoint list (all of it, so its
+load-balanced servers share entries while another server answering to the same model name does not),
+schema and the messages. The API key is never part of a row.
 """
 
 from __future__ import annotations

@@ -89,8 +89,13 @@ def env_proxy(url: str) -> str | None:
 class ChatPoster:
     """Posts chat completions to one OpenAI-compatible endpoint, as the `ChatOpenAI` it is built from would."""
 
-    def __init__(self, model, connections: int):
+    # how replies are constrained to their schema, strongest first; a server that refuses one (400/422)
+    # gets the next: json_schema (OpenAI, vLLM), json_object + schema (llama.cpp's server), nothing
+    FORMATS = ("json_schema", "json_object", "off")
+
+    def __init__(self, model, connections: int, structured_output: str = "json_schema"):
         self.model = model
+        self.structured = structured_output
         client = model.root_async_client  # the SDK's own resolution of URL, key, headers and timeout
         self.url = str(client.base_url).rstrip("/") + "/chat/completions"
         self.headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
@@ -100,11 +105,18 @@ class ChatPoster:
         self.timeout = float(timeout) if isinstance(timeout, (int, float)) else None
         self._session = None  # created on the event loop that uses it
 
-    def _body(self, messages: list[BaseMessage]) -> bytes:
+    def _body(self, messages: list[BaseMessage], schema=None, structured: str = "off") -> bytes:
         body = {"messages": [{"role": ROLES.get(m.type, "user"), "content": m.content} for m in messages],
                 "model": self.model.model_name, "stream": False}
         if self.model.max_tokens is not None:
-            body["max_completion_tokens"] = self.model.max_tokens
+            # under both names: OpenAI reads max_completion_tokens, llama.cpp's and older servers only
+            # max_tokens; a server that reads neither would run on to its context limit
+            body["max_completion_tokens"] = body["max_tokens"] = self.model.max_tokens
+        if schema is not None and structured == "json_schema":
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": schema.__name__, "schema": schema.model_json_schema()}}
+        elif schema is not None and structured == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": schema.model_json_schema()}
         if self.model.temperature is not None:
             body["temperature"] = self.model.temperature
         return json.dumps(body).encode()
@@ -118,14 +130,27 @@ class ChatPoster:
                                               timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
-    async def complete(self, messages: list[BaseMessage]) -> Completion:
+    async def complete(self, messages: list[BaseMessage], schema=None) -> Completion:
+        while True:
+            structured = self.structured
+            try:
+                return await self._post(self._body(messages, schema, structured))
+            except Exception as e:
+                # a 400/422 to a response_format: the server does not support that one; step down once
+                if (schema is None or structured == "off" or getattr(e, "status_code", None) not in (400, 422)
+                        or "response_format" not in str(e) and "json_schema" not in str(e)):
+                    raise
+                if self.structured == structured:
+                    self.structured = self.FORMATS[self.FORMATS.index(structured) + 1]
+
+    async def _post(self, data: bytes) -> Completion:
         import aiohttp
         import httpx
         import openai
 
         session = self._session or self._open()
         try:
-            async with session.post(self.url, data=self._body(messages)) as response:
+            async with session.post(self.url, data=data) as response:
                 content = await response.read()
                 status, headers = response.status, response.headers
         except asyncio.TimeoutError:

@@ -21,11 +21,14 @@ from .ratelimit import EndpointGate
 class Endpoint:
     model: object  # the LangChain chat model of this URL
     gate: EndpointGate
-    poster: ChatPoster | None = None  # the direct path for OpenAI-compatible endpoints
+    poster: ChatPoster | None = None  # the direct path for OpenAI-compatible endpoints and the local model
     in_flight: int = 0
 
-    async def complete(self, messages) -> Completion:
-        return await (self.poster.complete(messages) if self.poster is not None else invoke(self.model, messages))
+    async def complete(self, messages, schema=None) -> Completion:
+        """The reply, constrained to the pydantic `schema` where the endpoint can do it (LangChain's path cannot)."""
+        if self.poster is not None:
+            return await self.poster.complete(messages, schema)
+        return await invoke(self.model, messages)
 
 
 @dataclass(eq=False)

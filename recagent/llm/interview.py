@@ -170,7 +170,7 @@ def choose_llm(run_dir: Path, *, offline: bool, llm: LLMSpec | None, trust_run_l
     if llm is not None:
         return llm
     spec = run_llm_spec(run_dir)
-    if trust_run_llm or spec.provider in ("offline", "fake"):
+    if trust_run_llm or spec.provider in ("offline", "fake", "local"):  # local: no endpoint, no key sent
         return spec
     raise UserError(f"the run's llm endpoint ({spec.base_url or 'the OpenAI API'}) comes from its folder, which "
                     "recagent does not trust with your API key; pass --trust-run-llm if you trust this run, "
