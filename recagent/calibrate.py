@@ -137,3 +137,97 @@ def behaviour_command(
         err_console.print(f"wrote {out}")
     else:
         print(block, end="")
+
+
+@calibrate_app.command("influence")
+def influence_command(
+    events: Path = typer.Option(..., "--events", help="dated ratings or adoptions: CSV with user, item, date "
+                                "(and rating) columns, e.g. ../shared/data/ciaodvd/events.csv"),
+    edges: Path = typer.Option(..., "--edges", help="CSV source,target: source trusts (hears from) target"),
+    items: Optional[Path] = typer.Option(None, "--items", help="CSV item_id,genre_id (or genres): the items' genres; "
+                                         "default: one genre for every item"),
+    symmetric: bool = typer.Option(False, "--symmetric", help="each edge counts both ways in the real figure"),
+    grid: Optional[str] = typer.Option(None, "--grid", help="PATH=V1,V2,... the values tried (default "
+                                       "simulation.behaviour.social_influence=0,1,3,6)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="PATH=VALUE held fixed in every run; repeat"),
+    seeds: int = typer.Option(2, "--seeds", min=1, max=20, help="runs per grid value"),
+    steps: int = typer.Option(60, "--steps", min=8, max=3650, help="days simulated (one step = one day)"),
+    windows: str = typer.Option("30,7", "--windows", help="the windows fitted, in days (each shorter than --steps)"),
+    resolution: float = typer.Option(1.0, "--resolution-days", min=1.0, help="the real data's date resolution in "
+                                     "days (30 for month dates, as Last.fm): simulated days are rounded down to it"),
+    min_ratings: int = typer.Option(10, "--min-ratings", min=1, help="people with at least this many ratings"),
+    min_item_ratings: int = typer.Option(3, "--min-item-ratings", min=1, help="items with at least this many of "
+                                         "their ratings"),
+    max_users: Optional[int] = typer.Option(None, "--max-users", min=10, help="keep the best-connected N people"),
+    recommender: str = typer.Option("mf", "--recommender", help="the recommender the simulated people use"),
+    shuffles: int = typer.Option(20, "--shuffles", min=1, max=1000, help="timing-null draws"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the fit (every run's figures) as JSON"),
+) -> None:
+    """Run recagent on a real trust network's people, histories and items; fit word of mouth so the simulated
+    adoption-timing influence ratios match the real ones (recagent/social/influence_fit.py)."""
+    import json
+
+    import pandas as pd
+
+    from .eval.influence import _pick, _read_csv, load_edges, to_days
+    from .metrics.influence import parse_windows
+    from .social.influence_fit import DEFAULT_GRID, PARAMETER, fit_influence, fmt_value, trust_population
+    from .sweep.plan import parse_override, parse_values
+
+    fit_windows = parse_windows(windows, "--windows")
+    if None in fit_windows or max(fit_windows) >= steps:
+        raise UserError(f"expected windows in days shorter than --steps {steps}, found {windows!r}", "--windows")
+    parameter, values = (PARAMETER, list(DEFAULT_GRID)) if grid is None else parse_values(grid, "--grid")
+    if not values or any(isinstance(v, bool) or v is None for v in values):
+        raise UserError(f"expected values (numbers, or YAML such as a role mix), found {values!r}", "--grid")
+    fixed = dict(parse_override(text, "--set") for text in set_ or [])
+    if parameter in fixed:
+        raise UserError(f"{parameter!r} is both the grid and fixed; give it once", "--set")
+    frame = _read_csv(events, "--events")
+    columns = {k: _pick(frame, names, k, events) for k, names in (("user", ("user_id", "user", "userid")),
+                                                                  ("item", ("item_id", "item", "itemid")),
+                                                                  ("day", ("timestamp", "date", "time", "day")))}
+    rating = next((c for c in frame.columns if c.lower() in ("rating", "rating_or_weight", "score")), None)
+    ratings = frame[rating].to_numpy(np.float64) if rating is not None else np.full(len(frame), 5.0)
+    if rating is not None and not (np.isfinite(ratings).all() and ratings.min() >= 1 and ratings.max() <= 5):
+        ratings = np.full(len(frame), 5.0)  # weights, not 1-5 ratings (Last.fm tag counts): each adoption a like
+        err_console.print(f"{events}: column {rating!r} is not a 1-5 rating; every adoption is taken as a 5")
+    real = pd.DataFrame({"user": frame[columns["user"]].astype(str), "item": frame[columns["item"]].astype(str),
+                         "rating": ratings, "day": to_days(frame[columns["day"]], events)})
+    genres = None
+    if items is not None:
+        table = _read_csv(items, "--items")
+        item_col = _pick(table, ("item_id", "item", "id"), "item", items)
+        genre_col = _pick(table, ("genre_id", "genres", "genre"), "genre", items)
+        genres = {str(i): f"genre {g}" for i, g in zip(table[item_col], table[genre_col])}
+    population = trust_population(real, load_edges(edges, symmetric), min_ratings=min_ratings,
+                                  min_item_ratings=min_item_ratings, max_users=max_users, genres=genres)
+    if population.ratings.empty or population.edges.empty:
+        raise UserError(f"no population left: {population.description}; lower --min-ratings", "--min-ratings")
+    err_console.print(f"population: {population.description}; {len(values)} values x {seeds} seeds, "
+                      f"{steps} days each")
+    fit = fit_influence(population, grid=values, parameter=parameter, seeds=tuple(range(seeds)), steps=steps,
+                        recommender=recommender, fit_windows=fit_windows, shuffles=shuffles,
+                        resolution_days=resolution, fixed=fixed, progress=lambda what: err_console.print(f"  running {what}"))
+    table = Table(title=f"{parameter}: simulated influence ratios against {events.parent.name or events.name}")
+    shown = [w.window_days for w in fit.real.windows]
+    table.add_column("value")
+    for w in fit.real.windows:
+        table.add_column(w.label, justify="right")
+    table.add_column("loss", justify="right")
+    table.add_column("inside the null range", justify="right")
+    real_row = ["real"] + [f"x{w.ratio:.2f} [{w.ratio_low:.2f}, {w.ratio_high:.2f}]" for w in fit.real.windows] + ["", ""]
+    table.add_row(*real_row)
+    for p in fit.points:
+        table.add_row(fmt_value(p.value), *[f"x{p.mean_ratio(w):.2f}" for w in shown], f"{p.loss:.4f}",
+                      "yes" if p.inside else "no")
+    console.print(table)
+    interval = "none" if fit.interval is None else ", ".join(map(fmt_value, fit.interval))
+    console.print(f"fitted on the windows {', '.join(f'{w:g} days' for w in fit_windows)} (one step = one day); "
+                  f"best {parameter} = {fmt_value(fit.best)}; inside the real null range: {interval}", highlight=False)
+    for note in fit.notes:
+        console.print(f"note: {note}", highlight=False)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"events": str(events), "edges": str(edges), **fit.as_dict()}, indent=2))
+        console.print(f"wrote {json_out}")

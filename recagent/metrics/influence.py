@@ -45,13 +45,23 @@ class WindowResult:
         return self.observed / self.null_mean if self.null_mean > 0 else float("nan")
 
     @property
+    def ratio_low(self) -> float:
+        """The ratio against the null's 97.5th percentile: the low end of the ratios the null allows."""
+        return self.observed / self.null_high if self.null_high > 0 else float("nan")
+
+    @property
+    def ratio_high(self) -> float:
+        return self.observed / self.null_low if self.null_low > 0 else float("nan")
+
+    @property
     def label(self) -> str:
         return "any earlier" if self.window_days is None else f"within {self.window_days:g} days"
 
     def as_dict(self) -> dict:
         return {"window_days": self.window_days, "label": self.label, "observed": self.observed,
                 "null_mean": self.null_mean, "null_low": self.null_low, "null_high": self.null_high,
-                "ratio": self.ratio, "exposed": self.exposed}
+                "ratio": self.ratio, "ratio_low": self.ratio_low, "ratio_high": self.ratio_high,
+                "exposed": self.exposed}
 
 
 @dataclass
