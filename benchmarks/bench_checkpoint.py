@@ -1,6 +1,7 @@
 """Checkpoint cost: write time and size of one checkpoint for 1,000 and 100,000 agents (issue 14).
 
-Synthetic data, popular recommender, bias feedback, offline backend; a few steps first so the
+The checkpoint is `checkpoint/state/` (manifest.json, state.json, arrays.npz); its size is the sum
+of the three. Synthetic data, popular recommender, bias feedback, offline backend; a few steps first so the
 world has history, word of mouth and metric state; then several checkpoints are written and the
 median write time is reported with the file size. Also times a resume (rebuild + restore).
 
@@ -16,6 +17,11 @@ import time
 from pathlib import Path
 
 from recagent import Simulation
+
+
+def folder_size(path: Path) -> int:
+    """Bytes of a checkpoint: the folder's files (format 3) or the one file (format 2)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def measure(agents: int, steps: int, writes: int, items: int, feedback: str) -> None:
@@ -37,7 +43,7 @@ def measure(agents: int, steps: int, writes: int, items: int, feedback: str) -> 
             begun = time.perf_counter()
             path = sim.checkpoint()
             times.append(time.perf_counter() - begun)
-        size = path.stat().st_size
+        size = folder_size(path)
         begun = time.perf_counter()
         Simulation.resume(sim.run_dir)
         resumed = time.perf_counter() - begun

@@ -65,6 +65,10 @@ def kill_and_resume(path, run_dir, kill_at: int, before: str, env=None, cli: boo
         Simulation.resume(run_dir).run()
 
 
+def folder_bytes(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def write(tmp_path, scenario: dict):
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
@@ -123,7 +127,7 @@ def test_resume_refuses_a_changed_scenario_an_other_version_and_a_missing_checkp
     sim = Simulation.from_yaml(path, out=tmp_path / "run")
     sim.run(steps=2)
     run_dir = sim.run_dir
-    checkpoint = run_dir / "checkpoint" / "state.pkl"
+    checkpoint = run_dir / "checkpoint" / "state" / "manifest.json"
     resolved = run_dir / "scenario.resolved.yaml"
     original = resolved.read_text()
     resolved.write_text(original.replace("seed: 3", "seed: 4"))
@@ -132,7 +136,7 @@ def test_resume_refuses_a_changed_scenario_an_other_version_and_a_missing_checkp
     resolved.write_text(original)
     data = checkpoint.read_bytes()
     checkpoint.write_bytes(data.replace(b'"recagent": "', b'"recagent": "9', 1))
-    with pytest.raises(UserError, match="resume it with that version"):
+    with pytest.raises(UserError, match="re-run from step 0 or use recagent 9"):
         Simulation.resume(run_dir)
     checkpoint.write_bytes(data)
     with pytest.raises(UserError, match="less than the 2 steps"):
@@ -152,7 +156,8 @@ def test_a_checkpoint_is_replaced_whole(tmp_path, monkeypatch):
 
     sim = Simulation.from_dict(merge(SMALL_SCENARIO, {"simulation": {"checkpoint_every": 1}}), out=tmp_path / "run")
     sim.step()
-    before = (sim.run_dir / "checkpoint" / "state.pkl").read_bytes()
+    before = folder_bytes(sim.run_dir / "checkpoint")
+    assert sorted(before) == ["state/arrays.npz", "state/manifest.json", "state/state.json"]
 
     def broken_replace(src, dst):
         raise OSError("disk full")
@@ -160,7 +165,7 @@ def test_a_checkpoint_is_replaced_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt.os, "replace", broken_replace)
     with pytest.raises(OSError):
         sim.step()
-    assert (sim.run_dir / "checkpoint" / "state.pkl").read_bytes() == before
+    assert folder_bytes(sim.run_dir / "checkpoint") == before  # no temp folder left either
 
 
 def test_cli_resume_errors_are_one_line(tmp_path):

@@ -1,14 +1,16 @@
 """Exact checkpoints of a run, and resuming from them (`recagent run --resume RUN_DIR`).
 
-A checkpoint is `checkpoint/state.pkl` in the run folder, written at a step boundary: a header
-line (format version, recagent version, a digest of the scenario, the step, the event-log
-position) and a pickle of everything a step can change:
+A checkpoint is the folder `checkpoint/state/` in the run folder, written at a step boundary:
+`manifest.json` (format version, recagent version, a digest of the scenario, the step, the
+event-log position, the sha256 of each file), `state.json` (the state tree) and `arrays.npz` (its
+arrays, no object arrays). No pickle: the tree is made again by `state_codec`, which runs no code
+from the file. What it holds is everything a step can change:
 
 - the world state (`World`: arrays, the history, the social graph, pending feedback, profiles,
   word of mouth, the run's watches, the persona columns; Mesa agents are made again on demand);
 - every random state: the model's numpy generator, Mesa's Python `random`, the global Python,
   numpy and (when loaded) torch generators;
-- the recommender pipeline in use (weights, optimiser state, re-rankers), whole;
+- the recommender pipeline in use (weights, optimiser state, re-rankers);
 - the feedback model's run-time state (per-user caches and anything it changed since it was fitted;
   its fitted parts are rebuilt, deterministically, from the cached preparation);
 - the memory system (sensory buffer, short- and long-term mirrors, reflection sums, counters);
@@ -16,16 +18,15 @@ position) and a pickle of everything a step can change:
   run.json's fields and the id of the last event.
 
 Objects the resumed run rebuilds from the scenario (dataset, catalog, fitted feedback model,
-language backend, event log, the model itself) are pickled as references, not copied. Pickle is
-used because the state is a graph of shared Python objects (the recommender holds the same
-history and graph the world does); the version header is checked before anything is unpickled,
-and the file is only ever read from the run folder the user names. The file is written to a
-temporary name and renamed, so a kill leaves the previous checkpoint whole.
+language backend, event log, the model itself) are written as references by name. The folder is
+written as `state.tmp/` and swapped in by renames, so a kill leaves the previous checkpoint whole.
 
-On resume, events after the checkpoint are deleted from the log, the chromadb store is made to
-match the memory mirror, and the same steps run again; with the same code and scenario they give
-the same bytes. Prompts the lost steps sent to an LLM are sent again (the run's prompt journal
-tells them from older cache entries), so the usage figures match an uninterrupted run too.
+A resume reads and checks the whole checkpoint (manifest, every file's sha256, the tree, the
+scenario) and rebuilds the model before it touches the run folder; a refused resume leaves the
+folder as it was. Then events after the checkpoint are deleted from the log, the chromadb store
+is made to match the memory mirror, and the same steps run again; with the same code and scenario
+they give the same bytes. Prompts the lost steps sent to an LLM are sent again (the run's prompt
+journal tells them from older cache entries), so the usage figures match an uninterrupted run too.
 """
 
 from __future__ import annotations
@@ -34,10 +35,9 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import random
+import shutil
 import sys
-import weakref
 from collections import deque
 from dataclasses import fields
 from pathlib import Path
@@ -51,11 +51,14 @@ from ..scenario_loading import load_scenario
 from .events import EventLog
 from .journal import attach_journal
 from .state import World
+from .state_codec import CheckpointFormatError, decode, encode
 
-FORMAT = 2  # 2: word of mouth, watches and personas in columns (issue 17)
-MAGIC = b"RECAGENT-CHECKPOINT\n"
-FOLDER, FILE = "checkpoint", "state.pkl"
+FORMAT = 3  # 3: a folder of JSON and npz under a manifest (2 and before: state.pkl, a pickle)
+FOLDER, STATE = "checkpoint", "state"
+MANIFEST, TREE, ARRAYS = "manifest.json", "state.json", "arrays.npz"
+OLD_FILE = "state.pkl"
 MEMORY_FIELDS = ("sensory", "short", "long", "since_reflection", "next_id", "totals")
+MAX_MANIFEST_BYTES = 1 << 20
 
 
 def scenario_digest(scenario: Scenario) -> str:
@@ -79,48 +82,13 @@ def feedback_state(model) -> dict:
             if name not in fitted or value is not fitted[name] or is_runtime_state(value)}
 
 
-class _Pickler(pickle.Pickler):
-    """Pickles the objects a resumed run rebuilds as references, and weak references as such."""
-
-    def __init__(self, file, refs: dict[int, str]):
-        super().__init__(file, protocol=5)
-        self.refs = refs
-
-    def persistent_id(self, obj):
-        name = self.refs.get(id(obj))
-        if name is not None:
-            return ("ref", name)
-        if isinstance(obj, weakref.ref):
-            return ("weakref", obj())
-        return None
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, objects: dict[str, object]):
-        super().__init__(file)
-        self.objects = objects
-
-    def persistent_load(self, pid):
-        kind, value = pid
-        if kind == "ref":
-            return self.objects[value]
-        if kind == "weakref":
-            return weakref.ref(value)
-        raise pickle.UnpicklingError(f"unknown reference {kind!r}")
-
-
 def rebuilt_objects(model) -> dict[str, object]:
     """The objects a resumed run rebuilds from its scenario, by reference name."""
     objects = {"model": model, "scenario": model.scenario, "dataset": model.dataset, "catalog": model.catalog,
                "dataset_users": model.dataset.users,
                "feedback": model.feedback, "backend": model.backend, "rng": model.rng, "random": model.random,
                "datacollector": model.datacollector}
-    if model.memory is not None:
-        objects["memory"] = model.memory
-        objects["memory_store"] = model.memory.store
-    if model.event_log is not None:
-        objects["event_log"] = model.event_log
-    return objects
+    return objects  # the memory system and the event log are attached after the restore
 
 
 def capture(session) -> dict:
@@ -147,51 +115,117 @@ def torch_state():
     return torch.get_rng_state() if torch is not None else None
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_checkpoint(session) -> Path:
-    """Write the run's state after its last completed step (temp file + rename: whole or not at all)."""
+    """Write the run's state after its last completed step as `checkpoint/state/` (whole or not at
+    all: written as `state.tmp/`, then swapped in by renames). A failed write leaves no temp files."""
     model = session.model
     folder = session.run_dir / FOLDER
     folder.mkdir(exist_ok=True)
-    buffer = io.BytesIO()
     refs = {id(obj): name for name, obj in rebuilt_objects(model).items()}
-    _Pickler(buffer, refs).dump(capture(session))
-    header = {"format": FORMAT, "recagent": __version__, "scenario": scenario_digest(session.scenario),
-              "step": model.world.step_index, "last_event_id": session.log.last_id()}
-    path, tmp = folder / FILE, folder / (FILE + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(MAGIC)
-        f.write(json.dumps(header).encode() + b"\n")
-        f.write(buffer.getbuffer())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tree, arrays = encode(capture(session), refs)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    files = {TREE: json.dumps(tree, separators=(",", ":")).encode(), ARRAYS: buffer.getvalue()}
+    manifest = {"format": FORMAT, "recagent": __version__, "scenario": scenario_digest(session.scenario),
+                "step": model.world.step_index, "last_event_id": session.log.last_id(),
+                "files": {name: sha256(data) for name, data in files.items()}}
+    files[MANIFEST] = json.dumps(manifest, indent=1).encode()
+    path, tmp, old = folder / STATE, folder / (STATE + ".tmp"), folder / (STATE + ".old")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, data in files.items():
+            write_file(tmp / name, data)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not path.exists():
+            os.replace(old, path)  # the previous checkpoint stays
+        raise
+    shutil.rmtree(old, ignore_errors=True)
     return path
 
 
-def read_header(run_dir: Path) -> tuple[dict, bytes]:
-    path = run_dir / FOLDER / FILE
-    if not path.is_file():
-        raise UserError("no checkpoint to resume from (run with simulation.checkpoint_every or "
-                        "--checkpoint-every to write them)", run_dir)
-    data = path.read_bytes()
-    head, _, rest = data[len(MAGIC):].partition(b"\n")
-    if not data.startswith(MAGIC):
-        raise UserError("not a recagent checkpoint", path)
-    header = json.loads(head)
-    if header.get("format") != FORMAT or header.get("recagent") != __version__:
-        raise UserError(f"checkpoint written by recagent {header.get('recagent')} (format {header.get('format')}), "
-                        f"this is recagent {__version__} (format {FORMAT}); resume it with that version", path)
-    return header, rest
+def checkpoint_folder(run_dir: Path) -> Path:
+    """The checkpoint to resume from: `state/`, or `state.old/` when a kill fell between the renames."""
+    folder = run_dir / FOLDER
+    for name in (STATE, STATE + ".old"):
+        if (folder / name).is_dir() or (folder / name).is_symlink():
+            return folder / name
+    if (folder / OLD_FILE).exists() or (folder / OLD_FILE).is_symlink():
+        raise UserError(f"checkpoint {folder / OLD_FILE} was written by an older recagent (a pickle, format 2 or "
+                        f"before), never read by this one (recagent {__version__}, format {FORMAT}); re-run from "
+                        "step 0 or use the recagent that wrote it")
+    raise UserError("no checkpoint to resume from (run with simulation.checkpoint_every or "
+                    "--checkpoint-every to write them)", run_dir)
+
+
+def read_part(folder: Path, name: str, limit: int | None = None) -> bytes:
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        raise UserError(f"checkpoint {folder} is incomplete: {name} is missing or not a plain file; "
+                        "re-run from step 0")
+    if limit is not None and path.stat().st_size > limit:
+        raise UserError(f"checkpoint {path} is larger than any manifest ({limit} bytes); re-run from step 0")
+    return path.read_bytes()
+
+
+def read_checkpoint(run_dir: Path) -> tuple[dict, object, dict]:
+    """(manifest, state tree, arrays) of the run's checkpoint, every file checked against the
+    manifest; one UserError line for anything that is not a whole checkpoint of this version."""
+    folder = checkpoint_folder(run_dir)
+    if folder.is_symlink():
+        raise UserError(f"checkpoint {folder} is a symbolic link; a checkpoint is read only from its run folder")
+    try:
+        manifest = json.loads(read_part(folder, MANIFEST, MAX_MANIFEST_BYTES))
+    except (ValueError, RecursionError):
+        raise UserError(f"checkpoint {folder / MANIFEST} is not a manifest recagent wrote; re-run from step 0") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise UserError(f"checkpoint {folder / MANIFEST} is not a manifest recagent wrote; re-run from step 0")
+    if manifest.get("format") != FORMAT or manifest.get("recagent") != __version__:
+        raise UserError(f"checkpoint {folder} was written by recagent {manifest.get('recagent')} (format "
+                        f"{manifest.get('format')}), this is recagent {__version__} (format {FORMAT}); re-run from "
+                        f"step 0 or use recagent {manifest.get('recagent')}")
+    for key in ("scenario", "step", "last_event_id"):
+        if key not in manifest:
+            raise UserError(f"checkpoint {folder / MANIFEST} has no {key!r}; re-run from step 0")
+    data = {}
+    for name in (TREE, ARRAYS):
+        data[name] = read_part(folder, name)
+        if sha256(data[name]) != manifest["files"].get(name):
+            raise UserError(f"checkpoint {folder / name} does not match its manifest (sha256 differs): it was "
+                            "changed or cut short; re-run from step 0")
+    try:
+        tree = json.loads(data[TREE])
+        with np.load(io.BytesIO(data[ARRAYS]), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (ValueError, RecursionError, OSError) as error:
+        raise UserError(f"checkpoint {folder} does not read ({type(error).__name__}: {error}); "
+                        "re-run from step 0") from None
+    return manifest, tree, arrays
 
 
 def load_checkpoint(run_dir: Path, *, steps: int | None = None):
     """The run in `run_dir` as it was at its checkpoint: (scenario, model, event log, run.json fields,
-    step). The model is rebuilt from scenario.resolved.yaml, then every piece of state put back."""
+    step). Everything is read, checked and restored into a rebuilt model before the folder is touched."""
     from .build import build_model, load_dataset
 
     if not run_dir.is_dir():
         raise UserError("run folder not found", run_dir)
-    header, payload = read_header(run_dir)
+    header, tree, arrays = read_checkpoint(run_dir)
     scenario = load_scenario(run_dir / "scenario.resolved.yaml")
     if scenario_digest(scenario) != header["scenario"]:
         raise UserError("the scenario changed since the checkpoint was written; a resumed run must use the scenario "
@@ -202,18 +236,23 @@ def load_checkpoint(run_dir: Path, *, steps: int | None = None):
         scenario.simulation.steps = steps
     dataset = load_dataset(scenario)
     model = build_model(scenario, dataset)
+    try:
+        state = decode(tree, arrays, rebuilt_objects(model))
+        restore(model, state)
+    except (CheckpointFormatError, RecursionError, KeyError, TypeError, ValueError) as error:
+        raise UserError(f"checkpoint {run_dir / FOLDER / STATE} does not hold a run this recagent can restore "
+                        f"({type(error).__name__}: {error}); re-run from step 0") from None
+    # from here on the folder changes: the log, the prompt journal, the memory store
     log = EventLog(run_dir / "events.sqlite")
-    log.truncate_after(header["last_event_id"])  # events of steps after the checkpoint happen again
     model.attach_log(log, write_context=False)
     attach_journal(model, run_dir / FOLDER, resume_step=header["step"])
     if scenario.llm.memory_enabled():
         model.attach_memory(run_dir / "memory")
-    state = _Unpickler(io.BytesIO(payload), rebuilt_objects(model)).load()
-    restore(model, state)
-    if model.memory is not None:
+        for name, value in state["memory"].items():
+            setattr(model.memory, name, value)
         sync_store(model.memory)
+    log.truncate_after(header["last_event_id"])  # events of steps after the checkpoint happen again
     return scenario, model, log, state["info"], header["step"]
-
 
 def restore(model, state: dict) -> None:
     world = World(**state["world"])
@@ -231,9 +270,6 @@ def restore(model, state: dict) -> None:
     model.steps = state["mesa_steps"]
     model.recommender = state["recommender"]
     vars(model.feedback).update(state["feedback"])
-    if state["memory"] is not None:
-        for name, value in state["memory"].items():
-            setattr(model.memory, name, value)
     model.backend.usage = state["backend"]["usage"]
     model.backend.exhausted = state["backend"]["exhausted"]
     model.step_metrics = state["step_metrics"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..events import stamp
+
 EVENT_KINDS = ("page", "watch", "like", "dislike", "leave", "search", "chat", "post", "hear", "intervention",
                "feeling", "llm")
 
@@ -90,9 +92,12 @@ class EventLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        new = not self.path.exists()
         self.conn = sqlite3.connect(self.path)
         self.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         self.conn.executescript(SCHEMA)
+        if new:  # a resumed run's log keeps the version it was written with
+            stamp(self.conn)
         self.buffer: list[tuple] = []
 
     def write_context(self, agents: Iterable[tuple], items: Iterable[tuple], edges: Iterable[tuple]) -> None:
