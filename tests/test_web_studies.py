@@ -66,7 +66,7 @@ def test_nested_runs_are_listed_with_their_folder_study_and_strategy(client):
     assert (run["study"], run["group"], run["seed"], run["strategy"]) == (STUDY, "popular", "4", "popular")
     assert run["status"] == "completed" and run["steps_completed"] == 4
     # runs outside a study first, then the study's, grouped by strategy
-    assert [r["id"] for r in body["runs"]][0] == "switched"
+    assert body["runs"][0]["id"] == "switched"
     assert [r["group"] for r in body["runs"][1:]] == ["popular", "popular", "random", "random"]
     (study,) = body["studies"]
     assert study["id"] == STUDY and study["kind"] == "comparison" and study["baseline"] == "random"
@@ -139,7 +139,7 @@ def test_a_link_out_of_the_root_is_not_walked(tmp_path, root):
     client = TestClient(create_app(served))
     body = client.get("/api/runs").json()
     assert body["runs"] == [] and body["studies"] == []
-    assert client.get(f"/api/runs/elsewhere~runs~random~seed-3/metrics").status_code == 404
+    assert client.get("/api/runs/elsewhere~runs~random~seed-3/metrics").status_code == 404
     assert client.get("/api/studies/elsewhere/metrics").status_code == 404
 
 
@@ -156,3 +156,25 @@ def test_a_trusted_run_is_named_by_its_id_not_its_folder_name(root):
     explainer = Explainer(trusted_runs={"seed-3"}, root=served)
     assert explainer.run_id(served / STUDY / "runs" / "random" / "seed-3") == seed_run("random", 3)
     assert explainer.run_id(served / "switched") == "switched"
+
+
+def test_one_group_of_a_study(client):
+    body = client.get(f"/api/studies/{STUDY}/metrics", params={"group": "popular"}).json()
+    assert [g["key"] for g in body["groups"]] == ["popular"]
+    assert body == client.get(f"/api/studies/{STUDY}/metrics", params={"group": "popular"}).json()  # cached
+    r = client.get(f"/api/studies/{STUDY}/metrics", params={"group": "nope"})
+    assert r.status_code == 404 and "has no group 'nope'" in r.json()["error"]
+
+
+def test_a_run_without_metrics_csv_is_left_out_and_named(root, tmp_path):
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(root / STUDY, copy / STUDY)
+    (copy / STUDY / "runs" / "random" / "seed-4" / "metrics.csv").unlink()  # as a run still running
+    body = TestClient(create_app(copy)).get(f"/api/studies/{STUDY}/metrics").json()
+    random = next(g for g in body["groups"] if g["key"] == "random")
+    assert random["seeds"] == 1 and random["without_metrics"] == [seed_run("random", 4)]
+    one = own_column(root, "random", 3, "watches")
+    assert random["measures"]["watches"]["mean"] == pytest.approx(one)
+    assert random["measures"]["watches"]["low"] == pytest.approx(one)  # one seed: the band is the value

@@ -30,7 +30,14 @@ from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -84,10 +91,10 @@ def warm_up(store: RunStore, count: int, explainer: Explainer | None = None) -> 
     for summary in store.summaries()[:count]:
         try:
             data = store.get(summary["id"])
-            data.cached_json("metrics", lambda: {**data.status(), "metrics": data.metrics()})
+            data.cached_json("metrics", lambda data=data: {**data.status(), "metrics": data.metrics()})
             data.cached_json("graph", data.graph)
             newest = newest or data.path
-        except Exception:  # noqa: BLE001 - warming is best effort; requests report real errors
+        except Exception:  # noqa: BLE001, S110 - warming is best effort; requests report real errors
             pass
     if newest is not None and explainer is not None:
         explainer.prepare(newest)
@@ -238,8 +245,9 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
         return {"runs_dir": store.root.name, "runs": store.summaries(found), "studies": store.studies(found)}
 
     @app.get("/api/studies/{study}/metrics")
-    def study_metrics(study: str):
-        return store.study_metrics(study)
+    def study_metrics(study: str, group: str | None = Query(None, max_length=1000, description="one strategy "
+                                                            "[/point] folder of the study; default: every one")):
+        return store.study_metrics(study, group)
 
     @app.get("/api/runs/{run}")
     def run_info(run: str):

@@ -54,6 +54,7 @@ class RunStore:
     def __init__(self, runs_dir: str | Path):
         self.root = Path(runs_dir).resolve()
         self._cache: dict[str, RunData] = {}
+        self._bands: dict[tuple[str, str | None], tuple[tuple, dict]] = {}
         self._lock = threading.Lock()
 
     def found(self) -> list[Found]:
@@ -94,12 +95,24 @@ class RunStore:
     def studies(self, found: list[Found] | None = None) -> list[dict]:
         return study_summaries(self.root, self.found() if found is None else found)
 
-    def study_metrics(self, study: str) -> dict:
-        """Per strategy (and point) of a study, per step: the page's measures as mean over seeds and
-        95% band, from each run's own metrics.csv (studies.study_bands)."""
+    def study_metrics(self, study: str, group: str | None = None) -> dict:
+        """Per strategy (and point) of a study, or only `group`, per step: the page's measures as mean
+        over seeds and 95% band, from each run's own metrics.csv (studies.study_bands). Kept until a
+        run of the study writes its metrics.csv anew (a bootstrap over 1,000 steps takes a while)."""
         if study_path(self.root, study) is None:
             raise NotFound(f"no study named {study!r}")
-        return study_bands(self.root, study, self.found(), STUDY_MEASURES)
+        found = [f for f in self.found() if f.study == study]
+        if group is not None and not any((f.group or "") == group for f in found):
+            raise NotFound(f"study {study!r} has no group {group!r}")
+        signature = tuple((f.id, *_stamp(f.path / "metrics.csv")) for f in found)
+        with self._lock:
+            hit = self._bands.get((study, group))
+        if hit is not None and hit[0] == signature:
+            return hit[1]
+        value = study_bands(self.root, study, found, STUDY_MEASURES, group)
+        with self._lock:
+            self._bands[(study, group)] = (signature, value)
+        return value
 
     def summary(self, name: str) -> dict:
         """The run list's row of run `name`; Unreadable (with the reason) for a folder that cannot be read."""
@@ -131,6 +144,15 @@ def ended_on(info: dict) -> str:
     """The strategy a run ended on (or runs now): the last switch's, else the one it started with."""
     done = switches(info)
     return (done[-1]["to"] if done else str(info.get("recommender", "")))[:200]
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(modification time, size) of a file, (0, 0) when there is none: what a cached view depends on."""
+    try:
+        st = path.stat()
+    except OSError:
+        return 0, 0
+    return st.st_mtime_ns, st.st_size
 
 
 def _count(value) -> int | None:

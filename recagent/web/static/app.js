@@ -144,7 +144,7 @@ async function toggleBand(study, group, on) {
   const key = `${study}|${group}`;
   if (!on) { state.bands.delete(key); drawCharts(); return; }
   try {
-    const data = await api(`/api/studies/${enc(study)}/metrics`);
+    const data = await api(`/api/studies/${enc(study)}/metrics?group=${enc(group)}`);
     const g = data.groups.find((x) => x.key === group);
     if (g) state.bands.set(key, { study, ...g });
     window.recagent.bandsDrawn = (window.recagent.bandsDrawn || 0) + 1;

@@ -78,6 +78,9 @@ export class LineChart {
     ctx.strokeStyle = "rgba(225,29,72,.7)"; ctx.lineWidth = 1; ctx.beginPath();
     ctx.moveTo(X(this.step), top); ctx.lineTo(X(this.step), h - bottom); ctx.stroke();
     const main = this.series.find((s) => s.main) || this.series.find((s) => !s.band) || this.series[0];
-    this.value.textContent = main ? this.fmt(main.values[this.step]) : "";
+    const v = main ? main.values[this.step] : undefined;
+    this.value.textContent = main ? this.fmt(v) : "";
+    // "–": the measure is undefined at this step (an empty metrics.csv cell, or no seed of a study reached it)
+    this.value.title = main && (v === null || v === undefined || Number.isNaN(v)) ? "not defined at this step" : "";
   }
 }
