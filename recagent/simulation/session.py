@@ -22,6 +22,7 @@ from ..recommenders.label import strategy_label
 from ..scenario import Scenario
 from ..scenario_loading import dump_scenario
 from .events import EventLog
+from .folder_lock import FolderLock
 
 
 def new_run_dir(scenario: Scenario, out: Path | None) -> Path:
@@ -78,8 +79,10 @@ class Session:
     """A model writing its run folder: `start` creates it, `step` runs and records one step (and
     writes a checkpoint when one is due), `finish` writes the closing files once."""
 
-    def __init__(self, scenario: Scenario, model, run_dir: Path, log: EventLog, info: dict):
+    def __init__(self, scenario: Scenario, model, run_dir: Path, log: EventLog, info: dict, lock: FolderLock):
         self.scenario, self.model, self.run_dir, self.log, self.info = scenario, model, run_dir, log, info
+        self.lock = lock
+        lock.owner = self  # a later session of this folder in this process takes it over
         self.started = self.begun = time.perf_counter()  # begun: set earlier by a caller that also loaded and built
         self.stepping_s = float(info.get("wall_time_s", 0.0))  # earlier sessions of a resumed run count too
         self.finished = False
@@ -89,6 +92,7 @@ class Session:
         """Create the run folder (after every user error had its chance: the model is built)."""
         run_dir = new_run_dir(scenario, out)
         run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock.take(run_dir)
         (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
         log = EventLog(run_dir / "events.sqlite")
         model.attach_log(log)
@@ -111,7 +115,7 @@ class Session:
             "started_at": datetime.now().isoformat(timespec="seconds"),
         }
         write_json(run_dir / "run.json", info)
-        session = cls(scenario, model, run_dir, log, info)
+        session = cls(scenario, model, run_dir, log, info, lock)
         if session.checkpoint_every:
             session.checkpoint()  # step 0: a run killed before its first due checkpoint resumes too
         return session
@@ -121,10 +125,19 @@ class Session:
         """Continue `run_dir` from its checkpoint (recagent.simulation.checkpoint)."""
         from .checkpoint import load_checkpoint
 
-        scenario, model, log, info, step = load_checkpoint(run_dir, steps=steps)
+        if not run_dir.is_dir():
+            raise UserError("run folder not found", run_dir)
+        held = FolderLock.held.get(str(run_dir.resolve()))
+        lock = FolderLock.take(run_dir)  # before the checkpoint is read: two resumes cannot both pass
+        try:
+            scenario, model, log, info, step = load_checkpoint(run_dir, steps=steps)
+        except BaseException:
+            if held is None:
+                lock.release(undo=True)  # the folder is as it was
+            raise
         info.update(status="running", steps_planned=scenario.simulation.steps)
         info.setdefault("resumed_from_step", []).append(step)
-        session = cls(scenario, model, run_dir, log, info)
+        session = cls(scenario, model, run_dir, log, info, lock)
         write_json(run_dir / "run.json", info)
         return session
 
@@ -133,6 +146,8 @@ class Session:
         return self.scenario.simulation.steps - self.model.world.step_index
 
     def step(self) -> None:
+        if self.lock.owner is not self:
+            raise UserError("this run folder was resumed by a later session; step that one", self.run_dir)
         if self.finished:
             raise UserError(f"this run has finished ({self.info['status']}); load it with recagent.load_run",
                             self.run_dir)
@@ -183,6 +198,8 @@ class Session:
         self.log.close()
         write_json(self.run_dir / "run.json", info)
         self.finished = True
+        if self.lock.owner is self:
+            self.lock.release()
         return info
 
     def run(self, steps: int | None = None, *, progress: bool = False, console=None) -> dict:
