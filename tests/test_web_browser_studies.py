@@ -17,7 +17,7 @@ from .test_web_studies import STUDY, make_study
 from .web_runs import make_runs
 
 sync_api = playwright_sync_api()
-pytestmark = pytest.mark.slow  # a comparison of 4 runs and one run, then the browser: ~25 s
+pytestmark = pytest.mark.slow  # the study folder of test_web_studies, then the browser: 30-80 s on 2 busy cores
 
 
 @pytest.fixture(scope="module")

@@ -19,19 +19,25 @@ from recagent.web import create_app
 
 from .conftest import ROOT, SMALL_SCENARIO, merge
 
-pytestmark = pytest.mark.slow  # one comparison of 4 runs and one run: ~15 s on 2 busy cores
+pytestmark = pytest.mark.slow  # a comparison and a sweep of 4 runs each, and one run: 25-70 s on 2 busy cores
 
 STUDY = "cmp-rand-pop"
+SWEEP = "sweep-homophily"
+SWEEP_GROUPS = ("popular/social.homophily=0", "popular/social.homophily=4")
 
 
 def make_study(root):
-    """root/cmp-rand-pop (recagent compare, via the CLI) and root/switched (popular, then mf from step 2)."""
+    """root/cmp-rand-pop (recagent compare, via the CLI), root/sweep-homophily (recagent sweep over
+    social.homophily, whose runs sit one level deeper) and root/switched (popular, then random from step 2)."""
     scenario = root.parent / "study.yaml"
     scenario.write_text(yaml.safe_dump(merge(SMALL_SCENARIO, {"name": "studytest"}), sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "recagent", "compare", str(scenario), "-r", "random", "-r", "popular",
                     "--seeds", "2", "--steps", "4", "--jobs", "1", "--out", str(root / STUDY), "--quiet"],
                    check=True, env=env, cwd=root.parent, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "recagent", "sweep", str(scenario), "-r", "popular", "--grid",
+                    "social.homophily=0,4", "--seeds", "2", "--steps", "3", "--jobs", "1", "--out", str(root / SWEEP),
+                    "--quiet"], check=True, env=env, cwd=root.parent, capture_output=True, timeout=300)
     switched = root.parent / "switched.yaml"
     switched.write_text(yaml.safe_dump(merge(SMALL_SCENARIO, {
         "name": "studytest", "simulation": {"steps": 4},
@@ -60,17 +66,22 @@ def seed_run(strategy: str, seed: int) -> str:
 def test_nested_runs_are_listed_with_their_folder_study_and_strategy(client):
     body = client.get("/api/runs").json()
     by_id = {r["id"]: r for r in body["runs"]}
-    assert set(by_id) == {"switched"} | {seed_run(s, k) for s in ("random", "popular") for k in (3, 4)}
+    assert set(by_id) == ({"switched"} | {seed_run(s, k) for s in ("random", "popular") for k in (3, 4)}
+                          | {f"{SWEEP}~runs~{g.replace('/', '~')}~seed-{k}" for g in SWEEP_GROUPS for k in (3, 4)})
     run = by_id[seed_run("popular", 4)]
     assert run["folder"] == f"{STUDY}/runs/popular/seed-4"
     assert (run["study"], run["group"], run["seed"], run["strategy"]) == (STUDY, "popular", "4", "popular")
     assert run["status"] == "completed" and run["steps_completed"] == 4
     # runs outside a study first, then the study's, grouped by strategy
     assert body["runs"][0]["id"] == "switched"
-    assert [r["group"] for r in body["runs"][1:]] == ["popular", "popular", "random", "random"]
-    (study,) = body["studies"]
+    assert [r["group"] for r in body["runs"][1:5]] == ["popular", "popular", "random", "random"]
+    study, sweep = body["studies"]
     assert study["id"] == STUDY and study["kind"] == "comparison" and study["baseline"] == "random"
     assert {g["key"]: sorted(g["seeds"]) for g in study["groups"]} == {"popular": ["3", "4"], "random": ["3", "4"]}
+    assert sweep["id"] == SWEEP and sweep["kind"] == "sweep" and sweep["parameters"] == ["social.homophily"]
+    assert [g["key"] for g in sweep["groups"]] == list(SWEEP_GROUPS)
+    deep = by_id[f"{SWEEP}~runs~popular~social.homophily=4~seed-3"]
+    assert deep["folder"] == f"{SWEEP}/runs/popular/social.homophily=4/seed-3" and deep["study"] == SWEEP
 
 
 def test_the_list_shows_the_strategy_a_run_ended_on(client):
@@ -110,6 +121,18 @@ def test_study_bands_are_the_mean_and_interval_over_seeds_of_each_runs_metrics(c
             assert np.all(np.array(band["high"]) <= seeds.max(1) + 1e-5)
             assert np.all(np.array(band["low"]) <= np.array(band["mean"]) + 1e-9)
     assert "bootstrap" in body["interval"]
+
+
+def test_a_sweeps_points_are_groups_with_their_own_bands(client, root):
+    body = client.get(f"/api/studies/{SWEEP}/metrics").json()
+    assert [(g["key"], g["seeds"], g["steps"]) for g in body["groups"]] == [(g, 2, 3) for g in SWEEP_GROUPS]
+    for group in body["groups"]:
+        folder = root / SWEEP / "runs" / group["key"]
+        seeds = []
+        for k in (3, 4):
+            with open(folder / f"seed-{k}" / "metrics.csv", newline="") as f:
+                seeds.append([float(r["coverage_consumption"]) for r in csv.DictReader(f)])
+        assert group["measures"]["coverage"]["mean"] == pytest.approx(np.mean(seeds, 0), abs=1e-5)
 
 
 def test_serving_the_study_itself(root):
