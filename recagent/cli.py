@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from .console import console, err_console, fail  # noqa: F401 - console and err_console are used by the commands
@@ -82,7 +83,20 @@ def run(
     replay: Optional[Path] = typer.Option(None, "--replay", help="Run a role-play run again with the people's acts "
                                           "read from its event log (no SCENARIO; --out names the new folder)"),
 ) -> None:
-    """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run)."""
+    """Run a scenario and write its run folder (exit 2: a user error; exit 3: a degraded LLM run;
+    143 / 130: stopped by SIGTERM / Ctrl-C after the step in progress, checkpointed where on)."""
+    from .simulation.stopping import RunStopped
+
+    try:
+        _run(scenario, out, seed, steps, quiet, serve, host, port, token, allow_degraded, report, checkpoint_every,
+             resume, play, turn_timeout, replay)
+    except RunStopped as stopped:
+        err_console.print(f"[bold yellow]interrupted:[/] {escape(stopped.message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(stopped.exit_code) from None
+
+
+def _run(scenario, out, seed, steps, quiet, serve, host, port, token, allow_degraded, report, checkpoint_every,
+         resume, play, turn_timeout, replay) -> None:
     from .simulation.runner import resume_run, run_scenario
 
     if replay is not None:  # recagent/simulation/roleplay_replay.py (issue 16)

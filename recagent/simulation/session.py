@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from datetime import datetime
 from importlib.metadata import version
@@ -23,6 +24,7 @@ from ..scenario import Scenario
 from ..scenario_loading import dump_scenario
 from .events import EventLog
 from .folder_lock import FolderLock
+from .stopping import RunStopped, StopRequests, is_disk_full, signal_name
 
 
 def new_run_dir(scenario: Scenario, out: Path | None) -> Path:
@@ -69,8 +71,12 @@ def with_overrides(scenario: Scenario, seed: int | None = None, steps: int | Non
 
 def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no temp file
+        raise
 
 FLOAT_FORMAT = "%.8g"  # metrics.csv and agent_metrics.csv
 
@@ -210,10 +216,11 @@ class Session:
 
         model, info = self.model, self.info
         count = self.steps_left if steps is None else min(steps, self.steps_left)
+        stops = StopRequests()
         try:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console or Console(),
-                          disable=not progress, transient=False) as bar:
+            with stops, Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                                 console=console or Console(), disable=not progress, transient=False) as bar:
                 task = bar.add_task(self.scenario.name, total=self.scenario.simulation.steps,
                                     completed=model.world.step_index, status="")
                 for _ in range(count):
@@ -221,6 +228,9 @@ class Session:
                     c = model.world.counters
                     bar.update(task, advance=1, status=f"active {c.get('active', 0)}  watches {c.get('watch', 0)}  "
                                                        f"chats {c.get('chat', 0)}  posts {c.get('post', 0)}")
+                    if stops.signum is not None:  # the step is written; stop here, resumable
+                        self.stop_for(stops.signum)
+                        break
                     if model.backend.exhausted:  # the step finished with offline replies; stop cleanly here
                         info["status"] = "budget_exhausted"
                         info["message"] = model.backend.budget_message()
@@ -236,11 +246,51 @@ class Session:
         except Exception as error:  # the steps so far are kept; run.json says why the run stopped
             info["status"] = "failed"
             info["error"] = f"{type(error).__name__}: {error}"
+            if is_disk_full(error):
+                self.close_on_full_disk(error)
             raise
         finally:
             if info["status"] != "running":
                 self.finish(info["status"])
+        if stops.signum is not None:
+            raise RunStopped(stops.signum, self.stop_message(stops.signum))
         return info
+
+    def stop_for(self, signum: int) -> None:
+        """A signal arrived during the step just written: checkpoint (where on) and close as interrupted."""
+        self.info["status"] = "interrupted"
+        self.info["signal"] = signal_name(signum)
+        every = self.checkpoint_every
+        if every and self.model.world.step_index % every != 0 and self.steps_left != 0:
+            self.checkpoint()  # step() wrote none for this step
+
+    def stop_message(self, signum: int) -> str:
+        done = self.info["steps_completed"]
+        message = f"stopped by {signal_name(signum)} after step {done} of {self.info['steps_planned']}; " \
+                  f"run.json in {self.run_dir} says interrupted"
+        if self.checkpoint_every and self.steps_left > 0:
+            message += f"; continue with: recagent run --resume {self.run_dir}"
+        return message
+
+    def close_on_full_disk(self, error: BaseException) -> None:
+        """Out of disk space: no temp files left, run.json `failed` with the reason (if even that
+        cannot be written, the previous run.json stays), then one line for the user."""
+        from .checkpoint import FOLDER, STATE
+
+        shutil.rmtree(self.run_dir / FOLDER / (STATE + ".tmp"), ignore_errors=True)
+        (self.run_dir / "run.json.tmp").unlink(missing_ok=True)
+        self.info["error"] = f"no space left on device ({error})"
+        self.finished = True  # the closing tables would not fit either
+        self.log.buffer.clear()
+        try:
+            write_json(self.run_dir / "run.json", self.info)
+        except OSError:
+            (self.run_dir / "run.json.tmp").unlink(missing_ok=True)
+        finally:
+            if self.lock.owner is self:
+                self.lock.release()
+        raise UserError(f"no space left on device while writing the run folder {self.run_dir}; the steps "
+                        f"before step {self.model.world.step_index + 1} are kept and run.json says failed") from None
 
     def write_tables(self) -> None:
         # Eight significant digits: more than any measure here supports, and a CSV a person can read
