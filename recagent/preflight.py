@@ -251,6 +251,10 @@ def check_output(scenario: Scenario, out: Path | None, file: Path) -> Path:
     """The run folder can be created: no file in the way, a writable parent, names that fit."""
     where = "--out" if out is not None else "outputs.dir"
     folder = run_folder(scenario, out).absolute()
+    for part in (folder, *folder.parents):  # a dangling link: mkdir would meet "file exists"
+        if _is_link(part) and not _exists(part):
+            raise UserError(f"field '{where}': {part} is a symbolic link to {os.readlink(part)}, which does not "
+                            "exist; name a folder (or create the link's target)", file)
     if out is not None and _exists(out):
         if not out.is_dir():
             raise UserError(f"{out} is a file; expected a run folder to create", "--out")
@@ -268,7 +272,8 @@ def check_output(scenario: Scenario, out: Path | None, file: Path) -> Path:
         if len(part.encode()) + extra > name_max:
             what = "field 'name'" if out is None and part == folder.name else f"field '{where}'"
             raise UserError(f"{what}: the run folder name would be {len(part.encode()) + extra} bytes, "
-                            f"the file system allows {name_max}; shorten the scenario name", file)
+                            f"the file system allows {name_max}; "
+                            + ("shorten the scenario name" if out is None else "choose a shorter --out"), file)
     if len(str(folder).encode()) + extra > path_max:
         raise UserError(f"field '{where}': the run folder path would be longer than {path_max} bytes", file)
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -280,6 +285,13 @@ def _exists(path: Path) -> bool:
     try:
         return path.exists()
     except OSError:  # a component longer than the file system allows: it cannot exist (named below)
+        return False
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:  # too long to exist (named below)
         return False
 
 

@@ -107,3 +107,21 @@ def test_a_full_disk_fails_the_run_in_one_line(tmp_path):
         assert info["status"] == "failed" and "no space left" in info["error"]
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: (p / "dangle").symlink_to(p / "nowhere") or p / "dangle", "symbolic link"),
+    (lambda p: (p / "dangle").symlink_to(p / "nowhere") or p / "dangle" / "run", "symbolic link"),
+    (lambda p: (p / "afile").touch() or p / "afile", "is a file"),
+    (lambda p: (p / "afile").touch() or p / "afile" / "run", "is a file"),
+    (lambda p: p / ("a" * 300), "allows 255"),
+])
+def test_an_output_path_problem_is_one_line_naming_path_and_option(tmp_path, make, words):
+    from typer.testing import CliRunner
+
+    from recagent.cli import app
+
+    out = make(tmp_path)
+    result = CliRunner().invoke(app, ["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2 and result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert words in result.output and "--out" in result.output

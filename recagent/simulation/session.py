@@ -97,7 +97,11 @@ class Session:
     def start(cls, scenario: Scenario, dataset, model, out: Path | None) -> "Session":
         """Create the run folder (after every user error had its chance: the model is built)."""
         run_dir = new_run_dir(scenario, out)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # checked by preflight; this is what changed since
+            raise UserError(f"cannot create the run folder {run_dir} ({error.strerror or error}); "
+                            f"choose another {'--out' if out is not None else 'outputs.dir'}") from None
         lock = FolderLock.take(run_dir)
         (run_dir / "scenario.resolved.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
         log = EventLog(run_dir / "events.sqlite")
