@@ -198,7 +198,8 @@ def test_a_friend_answers_through_the_llm_from_its_memories_and_the_replay_match
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_waiting_for_a_person_ends_the_run_as_interrupted(tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_while_waiting_for_a_person_ends_the_run_as_interrupted(tmp_path, signum, code):
     path = write(tmp_path, {"simulation": {"steps": 3}})
     port, out = free_port(), tmp_path / "runs" / "live"
     proc = subprocess.Popen([sys.executable, "-c", "from recagent.cli import app; app()", "run", str(path), "--play",
@@ -209,10 +210,13 @@ def test_ctrl_c_while_waiting_for_a_person_ends_the_run_as_interrupted(tmp_path)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/api/play")
         wait_turn(f"http://127.0.0.1:{port}", 0)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "interrupted" and info["steps_completed"] == 0
+    output = proc.stdout.read()
+    assert proc.returncode == code and "Traceback" not in output, output[-2000:]
+    assert output.count("interrupted:") == 1 and signal.Signals(signum).name in output

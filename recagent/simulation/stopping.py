@@ -64,3 +64,28 @@ def is_disk_full(error: BaseException) -> bool:
     if isinstance(error, sqlite3.OperationalError):
         return "disk is full" in str(error) or "disk I/O error" in str(error)
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class SignalsInterrupt:
+    """Within `with` on the main thread: SIGTERM, like SIGINT, raises KeyboardInterrupt, and `signum`
+    says which came (for a main thread that waits while a run steps on another thread, as role-play
+    does: the run's thread is told to stop and closes its folder as interrupted)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def raise_interrupt(self, signum, frame) -> None:
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "SignalsInterrupt":
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                self.previous[signum] = signal.signal(signum, self.raise_interrupt)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous.clear()

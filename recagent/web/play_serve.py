@@ -3,6 +3,7 @@ role-play page (web/play.py) and the run's live page; each played turn waits for
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from rich.console import Console
 
 from ..errors import UserError
 from ..simulation.roleplay import RolePlay
+from ..simulation.stopping import RunStopped, SignalsInterrupt, signal_name
 
 
 def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: float | None, out: Path | None,
@@ -73,22 +75,28 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
 
     runner = threading.Thread(target=simulate, name="recagent-roleplay", daemon=True)
     runner.start()
+    signals = SignalsInterrupt()
     try:
-        while not ended.wait(0.5):
-            pass
-        if "error" in outcome:
-            raise outcome["error"]
-        result = outcome["result"]
-        console.print(f"run folder: [bold]{result.run_dir}[/]")
-        if keep_serving:
-            console.print("still serving; Ctrl-C to stop")
-            while web.is_alive():
-                web.join(0.5)
-        return result
+        with signals:
+            while not ended.wait(0.5):
+                pass
+            if "error" in outcome:
+                raise outcome["error"]
+            result = outcome["result"]
+            console.print(f"run folder: [bold]{result.run_dir}[/]")
+            if keep_serving:
+                console.print("still serving; Ctrl-C to stop")
+                while web.is_alive():
+                    web.join(0.5)
+            return result
     except KeyboardInterrupt:  # the run's thread closes its folder as interrupted when it next waits
         roleplay.stop()
         ended.wait(10)
-        return outcome.get("result")
+        if "result" in outcome:  # the run had ended; only the serving after it was stopped
+            return outcome["result"]
+        signum = signals.signum or signal.SIGINT
+        raise RunStopped(signum, f"stopped by {signal_name(signum)}; run.json in {run_dir} says interrupted "
+                                 f"(replay it with: recagent run --replay {run_dir})") from None
     finally:
         server.should_exit = True
         web.join(5)
