@@ -140,7 +140,9 @@ class BehaviourSpec(Strict):
     min_position_factor: float = Field(0.1, ge=0, le=1, description="floor of the position factor")
     continue_if_nothing: float = Field(0.55, ge=0, le=1, description="P(next page) after a page with no watch")
     continue_if_watched: float = Field(0.35, ge=0, le=1, description="P(next page) after a page with a watch")
-    social_influence: float = Field(1.0, ge=0, description="social factor = exp(social_influence * conformity * heard)")
+    social_influence: float = Field(1.0, ge=0, description="social factor = exp(social_influence * conformity * heard); "
+                                    "not identified by real adoption timing (flat from 0 to 30 on CiaoDVD: "
+                                    "docs/believability.md, `recagent calibrate influence`)")
     search_boost: float = Field(2.0, gt=0, description="a searched item is watched this many times more readily than a page item")
 
 

@@ -54,6 +54,10 @@ def test_an_out_holding_another_sweep_is_refused_and_the_same_sweep_resumes(scen
     again = run_sweep(plan, out, jobs=1, progress=False)
     assert (again.ran, again.skipped) == (0, 1)
     assert json.loads((out / "sweep.json").read_text())["plan_sha256"] == plan.fingerprint()
+    # more seeds extend the same sweep: only the new run is run
+    more = build_plan(path, strategies=[parse_strategy("popular")], seeds=2, grid={"social.homophily": [0]})
+    again = run_sweep(more, out, jobs=1, progress=False)
+    assert (again.ran, again.skipped) == (1, 1)
     (out / "sweep.json").write_text("[1, 2]")
     with pytest.raises(UserError, match="expected a JSON object"):
         run_sweep(plan, out, jobs=1, progress=False)

@@ -103,6 +103,13 @@ class SweepPlan:
     def is_comparison(self) -> bool:
         return not [p for p in self.parameters if p not in self.robust]
 
+    def run_fingerprints(self) -> dict[str, str]:
+        """Each run folder -> sha256 of its scenario: a folder holds this sweep, or one it extends, iff every
+        run recorded there is one of these with the same scenario (added seeds or grid values extend it)."""
+        import hashlib
+
+        return {spec.folder: hashlib.sha256(spec.scenario_text.encode()).hexdigest() for spec in self.runs}
+
     def fingerprint(self) -> str:
         """sha256 of every run's folder and scenario: two plans are the same sweep iff these match."""
         import hashlib

@@ -59,8 +59,9 @@ def run_state(run_dir: Path, spec: RunSpec) -> str:
 
 
 def check_same_sweep(out: Path, plan: SweepPlan) -> None:
-    """UserError unless the sweep.json in `out` is this plan's (same runs, same scenarios): resuming is for
-    the same sweep only; another sweep's sweep.json, sweep.csv and report are never overwritten."""
+    """UserError unless the sweep.json in `out` is this plan's, or a sweep this plan extends (every run it
+    recorded is one of this plan's, with the same scenario): another sweep's sweep.json, sweep.csv and
+    report are never overwritten."""
     path = out / "sweep.json"
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -68,7 +69,11 @@ def check_same_sweep(out: Path, plan: SweepPlan) -> None:
         raise UserError("holds a sweep.json that cannot be read as JSON; choose another --out", path) from None
     if not isinstance(meta, dict):
         raise UserError(f"expected a JSON object, found {type(meta).__name__}; choose another --out", path)
-    if "plan_sha256" in meta:
+    recorded = meta.get("run_sha256")
+    if isinstance(recorded, dict):  # the same sweep, or this one extended by seeds or grid values
+        mine = plan.run_fingerprints()
+        same = all(mine.get(folder) == digest for folder, digest in recorded.items())
+    elif "plan_sha256" in meta:
         same = meta["plan_sha256"] == plan.fingerprint()
     else:  # written before plans had a fingerprint
         same = (meta.get("base_scenario") == str(plan.base_file.resolve())
@@ -144,7 +149,7 @@ def run_sweep(plan: SweepPlan, out: Path, *, executor: str = "pool", jobs: int |
             "points": [dict(p.values) for p in plan.points], "strategies": [s.label for s in plan.strategies],
             "seeds": plan.seeds, "baseline": plan.baseline, "runs": len(plan.runs), "executor": runner.description,
             "status": "running", "skipped": len(plan.runs) - len(todo), "plan_sha256": plan.fingerprint(),
-            "robust": plan.robust}
+            "run_sha256": plan.run_fingerprints(), "robust": plan.robust}
     _write_json(out / "sweep.json", meta)
     if meta["skipped"]:
         console.print(f"{meta['skipped']} of {len(plan.runs)} runs already finished in {out}: skipped")
