@@ -42,7 +42,7 @@ def test_hand_made_counts_ties_windows_and_direction():
 
 def test_random_timing_gives_a_ratio_near_one_and_copying_above():
     rng = np.random.default_rng(0)
-    n_users, n_items = 400, 150
+    n_users = 400
     src = rng.integers(0, n_users, 3000)
     dst = rng.integers(0, n_users, 3000)
     edges = pd.DataFrame({"source": src, "target": dst})

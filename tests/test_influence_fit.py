@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from recagent.cli import app
-from recagent.metrics.influence import influence
 from recagent.social.influence_fit import trust_population
 
 

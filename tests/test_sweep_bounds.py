@@ -108,3 +108,45 @@ def test_executor_ray_without_ray_is_one_line_naming_the_extra(scenario_file, tm
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--executor ray" in result.output and "pip install 'recagent[sweep]'" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_robustness_range_crosses_every_point_and_a_flip_is_named():
+    import pandas as pd
+
+    from recagent.sweep.measures import MEASURES
+    from recagent.sweep.robustness import flips, robust_grid, robustness_rows
+
+    assert robust_grid(["self_selection"]) == {"feedback.self_selection": [0.41, 0.77]}
+
+    class Point:
+        def __init__(self, label, values):
+            self.label, self.values = label, values
+
+    class Plan:
+        robust = ["feedback.self_selection"]
+        parameters = ["social.homophily", "feedback.self_selection"]
+        baseline = "random"
+        points = [Point(f"p{k}", {"social.homophily": h, "feedback.self_selection": s})
+                  for k, (h, s) in enumerate([(0, 0.41), (0, 0.77), (4, 0.41), (4, 0.77)])]
+
+    measure = MEASURES[0]
+    # at homophily 0 the difference holds; at 4 it changes sign between the two ends
+    diffs = {"p0": (0.2, 0.1, 0.3), "p1": (0.3, 0.2, 0.4), "p2": (0.2, 0.1, 0.3), "p3": (-0.2, -0.3, -0.1)}
+    table = pd.DataFrame([{"point": p, "metric": measure.column, "name": measure.name, "strategy": "popular",
+                           "diff_mean": d, "diff_ci_low": lo, "diff_ci_high": hi}
+                          for p, (d, lo, hi) in diffs.items()])
+    rows = robustness_rows(table, Plan(), [measure])
+    assert [(r["question"], r["verdict"]) for r in rows] == [("social.homophily=0", VERDICT_HOLDS),
+                                                           ("social.homophily=4", VERDICT_FLIPS)]
+    assert rows[1]["at"] == ["feedback.self_selection=0.41", "feedback.self_selection=0.77"]
+    (line,) = flips(rows)
+    assert line.startswith(f"{measure.name}: popular - random at social.homophily=4 changes sign") and "-0.200" in line
+
+
+def test_robust_is_crossed_with_the_plan_and_not_swept_twice(scenario_file):
+    path = scenario_file(TINY)
+    plan = build_plan(path, strategies=[parse_strategy("popular"), parse_strategy("random")], seeds=2,
+                      robust={"feedback.self_selection": [0.41, 0.77]})
+    assert len(plan.runs) == 8 and plan.is_comparison and plan.robust == ["feedback.self_selection"]
+    with pytest.raises(UserError, match="both swept and a robustness range"):
+        build_plan(path, seeds=1, grid={"feedback.self_selection": [0.5]}, robust={"feedback.self_selection": [0.41]})

@@ -10,8 +10,9 @@ Output folder:
 
 A run counts as finished when its run.json says `completed` and its resolved scenario is the
 one this sweep would run; such runs are skipped, so re-running the same command after Ctrl-C, a
-crash or a failed run finishes only what is missing. A finished run of a *different* scenario in
-the folder is an error (choose another --out), never silently mixed in.
+crash or a failed run finishes only what is missing. A folder holding a *different* sweep (one
+this plan neither is nor extends) is refused before anything is written, and a finished run of a
+different scenario is never silently mixed in.
 """
 
 from __future__ import annotations
