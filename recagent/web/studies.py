@@ -4,7 +4,8 @@
 DIR/runs/<strategy>[/<point>]/seed-<s>/ (recagent/sweep/runner.py), so serving a folder of studies
 (or one study) means finding run folders several levels down. `find_runs` walks the root, bounded
 in depth and in folders visited, never into a run folder (its memory/, checkpoint/ and interviews/
-hold no runs) and never through a link that leaves the root (run_files.py rules). A nested run's id
+hold no runs) and never through a link (one out of the root is refused as run_files.py refuses
+files; one inside it only names a folder the walk reaches by its own path). A nested run's id
 is its relative path with SEP for "/" (a URL path segment cannot hold a slash), so every id can be
 checked name by name against PART before any file is touched.
 
@@ -88,8 +89,8 @@ def find_runs(root: Path) -> list[Found]:
                 return
             budget[0] -= 1
             resolved = child.resolve()
-            if resolved in seen or not resolved.is_relative_to(root):
-                continue  # a link back up the tree, or out of the root
+            if resolved != child or resolved in seen:
+                continue  # a link: out of the root, back up the tree, or to a folder listed by its own path
             seen.add(resolved)
             if is_run_folder(child):
                 ident = rel_id(root, child, root.name)
@@ -136,8 +137,8 @@ def run_path(root: Path, ident: str) -> Path | None:
         return root
     candidate = root.joinpath(*parts)
     resolved = candidate.resolve()
-    if not resolved.is_relative_to(root) or resolved == root or not is_run_folder(candidate):
-        return None
+    if resolved != candidate or not is_run_folder(candidate):
+        return None  # a link on the way (find_runs never follows one), or not a run folder
     if any(is_run_folder(root.joinpath(*parts[:k])) for k in range(1, len(parts))):
         return None  # a folder inside a run folder is never a run
     return resolved
@@ -151,10 +152,9 @@ def study_path(root: Path, ident: str) -> Path | None:
     if parts is None:
         return None
     candidate = root.joinpath(*parts)
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(root) or not is_study_folder(candidate):
+    if candidate.resolve() != candidate or not is_study_folder(candidate):
         return None
-    return resolved
+    return candidate
 
 
 def study_summaries(root: Path, runs: list[Found]) -> list[dict]:
