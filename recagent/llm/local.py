@@ -154,6 +154,7 @@ class LocalPoster:
     """Completes chat messages on the process's shared model, as `completion.ChatPoster` does over HTTP."""
 
     _lock = threading.Lock()  # one llama.cpp context per model, shared by every backend of the process
+    total_busy_s = 0.0  # seconds this process spent generating, all posters together
 
     def __init__(self, path: Path, *, max_tokens: int, temperature: float, n_threads: int | None = None):
         self.path, self.max_tokens, self.temperature, self.n_threads = path, max_tokens, temperature, n_threads
@@ -189,7 +190,9 @@ class LocalPoster:
                     finish = choice.get("finish_reason") or finish
             finally:
                 stream.close()
-                self.busy_s += time.perf_counter() - started
+                spent = time.perf_counter() - started
+                self.busy_s += spent
+                LocalPoster.total_busy_s += spent
             prompt_tokens = max(0, self.llama.n_tokens - tokens)
         return Completion("".join(parts), prompt_tokens, tokens, finish, True)
 

@@ -13,37 +13,37 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from .requests import SpeechRequest
 
-SYSTEM = (
-    "You are {speaker}, a person in a movie-watching community. About you: {persona}. "
-    "Stay in character, speak casually, and keep it short."
-)
+# Written for small models too (SmolLM2-135M, Gemma 3 270M; issue 23): they copy what a prompt shows
+# them, so no prompt carries an example value or a placeholder (`<your post>` came back verbatim), the
+# JSON shape is said in words (a grammar or the server's structured output enforces it), the persona
+# is one short line, and a clause with nothing to say ("Things you remember: nothing") is left out.
+SYSTEM = "You are {speaker}, {persona}. You talk about movies with friends, casually and briefly."
 
 TEMPLATES = {
     "chat": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "You are chatting with your friend {listener}. You recently watched \"{item_title}\" "
-                  "({item_genres}) and {sentiment} it; reasons: {reasons}. Things you remember: {memories}. "
-                  "Write a short dialogue: your line, then {listener}'s reply. Say whether {listener} now "
-                  "wants to watch it."),
+        ("human", "You watched {item_title} ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
+                  "Tell your friend {listener} in a sentence what you thought of it, and write what {listener} "
+                  "answers in a sentence."),
     ]),
     "post": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "Write a one or two sentence post to all your friends about \"{item_title}\" ({item_genres}), "
-                  "which you {sentiment}; reasons: {reasons}. Things you remember: {memories}."),
+        ("human", "You watched {item_title} ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
+                  "Write a post of one or two sentences telling all your friends what you thought of it."),
     ]),
     "feeling": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "You just watched \"{item_title}\" ({item_genres}) and rated it {rating}/5. "
-                  "Things you remember: {memories}. In one sentence, how do you feel about it?"),
+        ("human", "You just watched {item_title} ({item_genres}) and gave it {rating} out of 5. {memory_line}"
+                  "Say in one sentence how it left you feeling."),
     ]),
     "interview": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "Things you remember: {memories}. An interviewer asks: {question} Answer in a few sentences."),
+        ("human", "{memory_line}An interviewer asks you: {question}\nAnswer as yourself in two or three sentences."),
     ]),
     "reply": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "Your friend {listener} writes to you: \"{question}\" Things you remember: {memories}. "
-                  "You like {reasons}. Answer {listener} in one to three sentences."),
+        ("human", "{memory_line}You like {reasons}. Your friend {listener} writes to you: \"{question}\"\n"
+                  "Answer {listener} in one to three sentences."),
     ]),
     "importance": ChatPromptTemplate.from_messages([
         ("system", "You rate how memorable everyday observations are for the person who made them."),
@@ -52,40 +52,44 @@ TEMPLATES = {
     ]),
     "reflection": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "Your recent memories:\n{memories}\nWhat one to three high-level insights about your own "
-                  "taste and your friends can you draw from them?"),
+        ("human", "Your recent memories:\n{memories}\nWhat do they tell you about your own taste and your friends? "
+                  "Give one to three short insights."),
     ]),
     "profile": ChatPromptTemplate.from_messages([
-        ("system", "You are an analyst who writes a short profile of a movie viewer's taste from their ratings "
+        ("system", "You are an analyst who describes a movie viewer's taste from their ratings "
                    "(1 = hated, 5 = loved)."),
-        ("human", "Current profile: {profile}\nNew ratings:\n{ratings}\nWrite the updated profile (what they like "
-                  "and dislike, genres, how generously they rate) in at most 80 words, and one line saying what "
-                  "changed."),
+        ("human", "Current profile: {profile}\nNew ratings:\n{ratings}\nDescribe this viewer's taste now (what they "
+                  "like and dislike, genres, how generously they rate) in at most 80 words, and say in one line "
+                  "how that differs from the current profile."),
     ]),
     "rating": ChatPromptTemplate.from_messages([
-        ("system", "You are a movie viewer with this taste profile: {profile}. Rate movies in character."),
-        ("human", "Your last ratings:\n{ratings}\nHow would you rate \"{item_title}\" ({item_genres}) from 1 to 5?"),
+        ("system", "You are a movie viewer whose taste is: {profile}. You rate movies as this viewer would."),
+        ("human", "Your last ratings:\n{ratings}\nHow many stars, from 1 to 5, do you give {item_title} "
+                  "({item_genres})?"),
     ]),
 }
 
+# The reply's JSON keys, in words and without example values (see above). Filled with the act's own
+# names, so the speakers of a chat are the two people talking, not a placeholder.
 FORMATS = {
-    "chat": '{"turns": [{"speaker": "<name>", "text": "<line>"}, {"speaker": "<friend>", "text": "<reply>"}], '
-            '"mentioned_items": ["<title>"], "sentiment": "liked|disliked|neutral", "listener_wants_to_watch": true}',
-    "post": '{"text": "<the post>", "sentiment": "liked|disliked|neutral"}',
-    "feeling": '{"feeling": "<one sentence>", "emotion": "<one word>"}',
-    "interview": '{"answer": "<your answer>"}',
-    "reply": '{"answer": "<your answer>"}',
-    "importance": '{"scores": [<one integer 1-10 per observation, in order>]}',
-    "reflection": '{"insights": ["<insight>"]}',
-    "profile": '{"profile": "<the profile>", "update": "<what changed>"}',
-    "rating": '{"rating": <integer 1-5>}',
+    "chat": 'the key "turns" holds two lines, yours (speaker "{speaker}") then {listener}\'s (speaker "{listener}"), '
+            'each with "speaker" and "text"; "mentioned_items" lists the films named; "sentiment" is liked, '
+            'disliked or neutral; "listener_wants_to_watch" is true or false',
+    "post": 'the key "text" holds the post; "sentiment" is liked, disliked or neutral',
+    "feeling": 'the key "feeling" holds your whole sentence, in the first person; "emotion" is a single word',
+    "interview": 'the key "answer" holds what you say',
+    "reply": 'the key "answer" holds what you say to {listener}',
+    "importance": 'the key "scores" lists one whole number from 1 to 10 per observation, in their order',
+    "reflection": 'the key "insights" lists the insights, each a short sentence',
+    "profile": 'the key "profile" holds the description; "update" holds how it differs',
+    "rating": 'the key "rating" is a whole number from 1 to 5',
 }
 
 
-def with_format(messages: list[BaseMessage], kind: str) -> list[BaseMessage]:
-    """Append the JSON shape the reply must take to the last message."""
+def with_format(messages: list[BaseMessage], kind: str, **names: str) -> list[BaseMessage]:
+    """Append, to the last message, how the reply's JSON object is laid out."""
     last = messages[-1]
-    last.content = f"{last.content}\nReply with only one JSON object, no other text: {FORMATS[kind]}"
+    last.content = f"{last.content}\nReply with only a JSON object: {FORMATS[kind].format(**names)}."
     return messages
 
 
@@ -94,10 +98,12 @@ def render(request: SpeechRequest) -> list[BaseMessage]:
     raw = request.to_dict()  # once: asdict() deep-copies, and a 10,000-call wave renders 10,000 prompts
     values = dict(raw)
     values["item_genres"] = ", ".join(request.item_genres) or "no genre"
-    values["reasons"] = ", ".join(request.reasons) or "none given"
-    values["memories"] = "; ".join(request.memories) or "nothing in particular"
+    values["reasons"] = ", ".join(request.reasons).lower() or "story"
+    values["memory_line"] = f"You remember: {'; '.join(request.memories)}. " if request.memories else ""
     values["listener"] = request.listener or "a friend"
-    messages = with_format(TEMPLATES[request.kind].format_messages(**values), request.kind)
+    values["rating"] = f"{request.rating:g}" if request.rating is not None else "a rating"
+    messages = with_format(TEMPLATES[request.kind].format_messages(**values), request.kind,
+                           speaker=request.speaker, listener=values["listener"])
     messages[-1].additional_kwargs["recagent_request"] = raw
     return messages
 
