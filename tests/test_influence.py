@@ -123,3 +123,20 @@ def test_real_ciaodvd_and_lastfm_figures():
     fm = SHARED_DATA / "lastfm-hetrec2011"
     r = influence(load_events(fm / "events.csv"), load_edges(fm / "edges.csv", False), windows=(None, 31.0))
     assert 0.99 < r.window(None).ratio < 1.03 and 1.4 < r.window(31.0).ratio < 1.6
+
+
+@pytest.mark.slow
+def test_a_bare_ratings_csv_without_genres_runs_its_word_of_mouth(tmp_path):
+    """What `calibrate influence` runs on a dataset without an items file (people talk, with no genres)."""
+    from recagent.api import Simulation
+    from recagent.metrics.influence import run_adoptions
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"user": rng.integers(0, 50, 1500), "item": rng.integers(0, 200, 1500),
+                  "rating": rng.integers(3, 6, 1500)}).to_csv(tmp_path / "r.csv", index=False)
+    sim = Simulation.from_dict({"name": "bare", "seed": 1, "dataset": {"kind": "csv", "ratings": str(tmp_path / "r.csv")},
+                                "feedback": {"model": "bias"}, "llm": {"provider": "offline"},
+                                "agents": {"roles": {"Chatter": 1}}, "simulation": {"steps": 4}},
+                               out=tmp_path / "run").run()
+    events, _ = run_adoptions(sim.run_dir)
+    assert len(events) > 0

@@ -91,7 +91,7 @@ class People(Sequence):
 
     def favourites(self, agents: np.ndarray) -> list[list[str]]:
         """`persona.favourite_genres` of many agents at once (the same sort, row by row)."""
-        if not self.taste.shape[1]:
+        if not self.taste.shape[1] or not len(self.genre_names):  # a dataset without genres (a bare ratings CSV)
             return [[] for _ in range(len(agents))]
         taste = self.taste[agents]
         top = np.argsort(-taste, axis=1)[:, :2]
