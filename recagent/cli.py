@@ -73,7 +73,8 @@ def run(
                                         "offline text than llm.max_fallback_share allows (otherwise exit 3)"),
     report: bool = typer.Option(False, "--report", help="Also write the run's per-step plots and report.md"),
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Write a checkpoint every N steps "
-                                                   "(and after the last), so --resume can continue the run"),
+                                                   "(and after the last), so --resume can continue the run; default "
+                                                   "simulation.checkpoint_every, else 10; 0: none"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last "
                                           "checkpoint (no SCENARIO; --steps may raise the total)"),
     play: Optional[List[int]] = typer.Option(None, "--play", help="Play this agent id yourself in the web page "
@@ -139,7 +140,7 @@ def _run(scenario, out, seed, steps, quiet, serve, host, port, token, allow_degr
         return
     else:
         result = run_scenario(scenario, out=out, seed=seed, steps=steps, progress=not quiet, console=console,
-                              checkpoint_every=checkpoint_every)
+                              checkpoint_every=checkpoint_every, default_checkpoints=True)
     console.print(f"run folder: [bold]{result.run_dir}[/]")
     if report:  # recagent/sweep/run_report.py (issue 15)
         from .sweep.run_report import write_run_report

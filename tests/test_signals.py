@@ -68,11 +68,13 @@ def test_a_signal_without_checkpoints_still_closes_the_folder(tmp_path):
     path = scenario_file(tmp_path)
     run_dir = tmp_path / "stopped"
     done = subprocess.run([sys.executable, "-c", CHILD, "1", str(int(signal.SIGTERM)), "run", str(path), "--out",
-                           str(run_dir), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           str(run_dir), "--quiet", "--checkpoint-every", "0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 143, done.stderr[-2000:]
     info = json.loads((run_dir / "run.json").read_text())
     assert info["status"] == "interrupted" and info["steps_completed"] == 2
     assert (run_dir / "metrics.csv").exists()  # the closing files of the steps done
+    assert not (run_dir / "checkpoint").exists() and "--resume" not in done.stderr
 
 
 FULL = """

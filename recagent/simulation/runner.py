@@ -31,7 +31,8 @@ from ..preparation import PreparationProgress, estimated_seconds
 from .build import build_model
 from .events import EVENT_KINDS
 from .model import RecSimModel
-from .session import Session, new_run_dir, versions, with_overrides, write_json  # noqa: F401 - names kept here
+from .session import (Session, new_run_dir, versions, with_default_checkpoints, with_overrides,  # noqa: F401
+                      write_json)
 
 
 @dataclass
@@ -43,11 +44,15 @@ class RunResult:
 
 def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None = None, steps: int | None = None,
                  progress: bool = True, console: Console | None = None,
-                 checkpoint_every: int | None = None) -> RunResult:
-    """Run the scenario file at `path` to its end and write its run folder (see the module doc)."""
+                 checkpoint_every: int | None = None, default_checkpoints: bool = False) -> RunResult:
+    """Run the scenario file at `path` to its end and write its run folder (see the module doc).
+    `default_checkpoints`: a scenario without simulation.checkpoint_every gets the default interval."""
     begun = time.perf_counter()  # the summary's total: loading and preparing count, not just the steps
     console = console or Console()
-    scenario = with_overrides(load_scenario(path), seed, steps, checkpoint_every)
+    scenario = load_scenario(path)
+    if default_checkpoints:
+        with_default_checkpoints(scenario)
+    scenario = with_overrides(scenario, seed, steps, checkpoint_every)
     dataset = check_run(scenario, Path(path), out).dataset  # recagent/preflight.py: params, sizes, output, data
     # Build before the run folder exists: every remaining user error (agent count, intervention
     # targets, feedback params) surfaces here, before anything is written.

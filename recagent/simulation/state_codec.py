@@ -165,6 +165,12 @@ class Encoder:
             except CheckpointFormatError:
                 raise TypeError(f"{path}: the function {name} cannot be checkpointed") from None
             return {"function": name}
+        if isinstance(value, types.MethodType):  # a bound method of an object the state holds (a callback)
+            function = value.__func__
+            name = f"{function.__module__}:{function.__qualname__}"
+            if not own_module(function.__module__) or value.__name__.startswith("__"):
+                raise TypeError(f"{path}: the method {name} cannot be checkpointed")
+            return {"method": value.__name__, "self": self.encode(value.__self__, f"{path}.__self__")}
         torch_node = self.torch(value, path)
         if torch_node is not None:
             return torch_node
@@ -246,7 +252,10 @@ class Decoder:
         if "np" in node:
             dtype, item = node["np"]
             return np.dtype(dtype).type(item)
-        return self.decode_new(node)
+        value = self.decode_new(node)
+        if "#" in node:  # values made without `keep` (a function, a dtype) may be referred to again too
+            self.made.setdefault(node["#"], value)
+        return value
 
     def keep(self, node, value):
         self.made[node.get("#")] = value
@@ -302,6 +311,12 @@ class Decoder:
             import torch
 
             return torch.device(str(node["torch_device"]))
+        if "method" in node:
+            owner, name = self.decode(node["self"]), str(node["method"])
+            method = getattr(owner, name, None) if not name.startswith("_" * 2) else None
+            if not isinstance(method, types.MethodType) or not own_module(method.__func__.__module__):
+                raise CheckpointFormatError(f"method {name!r} not found on {type(owner).__name__}")
+            return self.keep(node, method)
         if "function" in node:
             return allowed_function(str(node["function"]))
         if "torch_dtype" in node:
