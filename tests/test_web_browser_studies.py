@@ -98,3 +98,19 @@ def test_a_nested_run_opens(world):
     assert page.locator("#run-title").inner_text() == f"{STUDY}/runs/random/seed-3 · random"
     assert drawn_pixels(page, "#graph") > 2000
     assert world["errors"] == []
+
+
+def test_node_entropy_is_the_runs_own_per_agent_measure(world):
+    """The graph's 'genre entropy' colouring is computed in the page (per agent and step, which no
+    file holds); at the last step it equals agent_metrics.csv's genre_entropy of every agent."""
+    import csv
+
+    page = world["page"]
+    run = f"{STUDY}~runs~random~seed-3"
+    page.locator(f'#runs-table tr[data-run="{run}"] td.folder').click()
+    wait_for(page, f"window.recagent.state.run === '{run}' && window.recagent.state.graph")
+    mine = page.evaluate("Array.from(window.recagent.measuresAt(window.recagent.state.steps - 1).entropy)")
+    with open(world["root"] / STUDY / "runs" / "random" / "seed-3" / "agent_metrics.csv", newline="") as f:
+        own = {int(r["agent_id"]): float(r["genre_entropy"] or 0) for r in csv.DictReader(f)}
+    assert len(mine) == len(own) == 40 and sum(v > 0 for v in own.values()) >= 5
+    assert mine == pytest.approx([own[a] for a in range(40)], abs=1e-5)

@@ -18,7 +18,7 @@ const state = {
   runs: [], studies: [], run: null, overlay: new Set(), bands: new Map(), metrics: new Map(), graph: null, step: 0, steps: 0,
   colourBy: "genre", panel: null, live: null, playing: null, status: "", loading: false,
 };
-window.recagent = { state, ready: null, timings: {} };
+window.recagent = { state, ready: null, timings: {}, measuresAt: (s) => measuresAt(s) }; // measuresAt: for tests
 
 // --- helpers -------------------------------------------------------------------------------------
 
