@@ -225,6 +225,9 @@ def influence_command(
     interval = "none" if fit.interval is None else ", ".join(map(fmt_value, fit.interval))
     console.print(f"fitted on the windows {', '.join(f'{w:g} days' for w in fit_windows)} (one step = one day); "
                   f"best {parameter} = {fmt_value(fit.best)}; inside the real null range: {interval}", highlight=False)
+    if fit.near_best is not None:
+        console.print(f"values the seeds cannot tell from the best (loss within 2 standard errors, paired over "
+                      f"seeds): {', '.join(map(fmt_value, fit.near_best))}", highlight=False)
     for note in fit.notes:
         console.print(f"note: {note}", highlight=False)
     if json_out is not None:

@@ -52,6 +52,8 @@ def test_calibrate_influence_runs_the_grid_and_reports_the_fit(network, tmp_path
     fit = json.loads(out.read_text())
     assert [p["value"] for p in fit["grid"]] == [0, 4] and fit["step_hours"] == 24 and fit["fit_windows"] == [7.0]
     assert fit["best"] in (0, 4) and "inside the real null range" in result.output
+    assert fit["best"] in fit["near_best"] or fit["near_best"][0] <= fit["best"] <= fit["near_best"][1]
+    assert "cannot tell from the best" in result.output
     for p in fit["grid"]:  # the loss is the one its ratios give
         ratio = p["runs"][0]["windows"][1]["ratio"]
         assert p["loss"] == pytest.approx((np.log(ratio) - np.log(fit["real"]["windows"][1]["ratio"])) ** 2)

@@ -15,7 +15,9 @@ uses the windows shorter than the run (default 7 and 30 days); "any earlier" is 
 The fit is a grid: every value x every seed is one run; the loss of a value is the squared distance
 of log(ratio) to the real log(ratio), summed over the fitted windows and averaged over seeds. The
 interval is the set of grid values whose mean simulated ratio lies, in every fitted window, inside the
-real ratio's timing-null range (observed / null 97.5th percentile to observed / null 2.5th).
+real ratio's timing-null range (observed / null 97.5th percentile to observed / null 2.5th). Beside
+it, `near_best`: the values whose loss the seeds cannot tell from the best value's (paired over seeds,
+mean difference within 2 standard errors), a measure of how well the grid pins the parameter down.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class GridPoint:
     value: Any  # a number, or any YAML value the grid's path takes (a role mix)
     results: list[InfluenceResult]  # one per seed
     loss: float = float("nan")
+    seed_losses: list[float] = field(default_factory=list)
     inside: bool = False
 
     def mean_ratio(self, window: float | None) -> float:
@@ -97,14 +100,16 @@ class InfluenceFit:
     population: str
     best: Any = None
     interval: tuple | None = None  # (lowest, highest) numeric value inside the null range; or every such value
+    near_best: tuple | None = None  # values whose loss is within seed noise of the best's (see fit_influence)
     notes: list[str] = field(default_factory=list)
     fixed: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"parameter": self.parameter, "fixed": self.fixed, "best": self.best, "interval": self.interval, "steps": self.steps,
+        return {"parameter": self.parameter, "fixed": self.fixed, "best": self.best, "interval": self.interval,
+                "near_best": self.near_best, "steps": self.steps,
                 "step_hours": 24, "fit_windows": list(self.fit_windows), "population": self.population,
                 "real": self.real.as_dict(),
-                "grid": [{"value": p.value, "loss": p.loss, "inside_null_range": p.inside,
+                "grid": [{"value": p.value, "loss": p.loss, "seed_losses": p.seed_losses, "inside_null_range": p.inside,
                           "ratios": {str(w): p.mean_ratio(w) for w in [w.window_days for w in self.real.windows]},
                           "runs": [r.as_dict() for r in p.results]} for p in self.points]}
 
@@ -191,11 +196,22 @@ def fit_influence(population: Population, *, grid=DEFAULT_GRID, parameter: str =
             sim = np.array([r.window(w).ratio for w in fit_windows])
             target = np.array([real.window(w).ratio for w in fit_windows])
             losses.append(float(np.sum((np.log(np.maximum(sim, 1e-9)) - np.log(target)) ** 2)))
-        p.loss = float(np.mean(losses))
+        p.loss, p.seed_losses = float(np.mean(losses)), losses
         p.inside = all(real.window(w).ratio_low <= p.mean_ratio(w) <= real.window(w).ratio_high for w in fit_windows)
     finite = [p for p in points if np.isfinite(p.loss)]
     if finite:
         fit.best = min(finite, key=lambda p: p.loss).value
+    if finite:  # the values the seeds cannot tell from the best: loss within 2 standard errors of the difference
+        best = min(finite, key=lambda p: p.loss)
+        near = []
+        for p in finite:
+            n = min(len(p.seed_losses), len(best.seed_losses))
+            diff = np.array(p.seed_losses[:n]) - np.array(best.seed_losses[:n])  # paired: same seeds
+            se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+            if p is best or diff.mean() <= 2 * se:
+                near.append(p.value)
+        numeric_near = all(isinstance(v, (int, float)) for v in near)
+        fit.near_best = (min(near), max(near)) if numeric_near else tuple(near)
     inside = [p.value for p in points if p.inside]
     numeric = all(isinstance(v, (int, float)) for v in grid)
     fit.interval = None if not inside else (min(inside), max(inside)) if numeric else tuple(inside)
