@@ -46,7 +46,7 @@ def test_set_traits_takes_agent_ids_and_user_ids_together(scenario_file):
         {"kind": "set_traits", "at_step": 0, "agents": [2, f"user:{user}"], "conformity": 1.0}]}))
     model = build_model(scenario, load_dataset(scenario))
     model.step()
-    assert sorted(a for a in range(10) if model.conformity[a] == 1.0) == [2, 6]
+    assert sorted(a for a in range(10) if model.world.conformity[a] == 1.0) == [2, 6]
 
 
 def test_an_agent_id_past_the_end_names_the_valid_range(scenario_file):

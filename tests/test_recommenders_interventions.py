@@ -40,7 +40,7 @@ def test_rewire_moves_a_share_of_edges_towards_dissimilar_users(scenario_file):
     scenario = load_scenario(scenario_file({"interventions": [
         {"at_step": 1, "kind": "rewire", "share": 0.5, "dissimilar": 0.2}]}))
     model = build_model(scenario, load_dataset(scenario))
-    unit = model.taste / np.linalg.norm(model.taste, axis=1, keepdims=True)
+    unit = model.world.taste / np.linalg.norm(model.world.taste, axis=1, keepdims=True)
     before = {tuple(sorted(e)) for e in model.graph.edges()}
     sim_before = np.mean([unit[u] @ unit[v] for u, v in before])
     model.step()
@@ -63,13 +63,13 @@ def test_set_traits_for_a_group_at_its_step(scenario_file):
          "activity": 0.0}]}))
     model = build_model(scenario, load_dataset(scenario))
     agents = [model.agent_of_user[model.dataset.users.index_of(u)] for u in raw]
-    before = model.conformity.copy()
+    before = model.world.conformity.copy()
     model.step()
-    assert np.array_equal(model.conformity, before)
+    assert np.array_equal(model.world.conformity, before)
     model.step()
-    assert (model.conformity[agents] == 1.0).all() and (model.activity[agents] == 0.0).all()
+    assert (model.world.conformity[agents] == 1.0).all() and (model.world.activity[agents] == 0.0).all()
     others = np.setdiff1d(np.arange(model.n_agents), agents)
-    assert np.array_equal(model.conformity[others], before[others])
+    assert np.array_equal(model.world.conformity[others], before[others])
     assert model.agent_list[agents[0]].persona.conformity == 1.0
     for _ in range(3):  # activity 0: they never act again
         model.step()

@@ -31,7 +31,7 @@ def model_for(scenario_file, overrides=None):
 def test_pareto_activity_is_heavy_tailed_with_target_mean(scenario_file):
     model = model_for(scenario_file, {"dataset": {"users": 400},
                                       "simulation": {"activation": {"kind": "pareto", "probability": 0.2}}})
-    p = model.activity
+    p = model.world.activity
     assert p.mean() == pytest.approx(0.2, abs=0.01)
     assert np.median(p) < 0.75 * p.mean()  # most agents are quieter than average
     assert p.max() > 3 * np.median(p)
@@ -51,7 +51,7 @@ def test_activation_share_and_cap(scenario_file):
 
 def test_busy_agents_skip(scenario_file):
     model = model_for(scenario_file, {"simulation": {"activation": {"kind": "all"}}})
-    model.busy_until[:10] = 5.0
+    model.world.busy_until[:10] = 5.0
     active = active_agents(model)
     assert not set(range(10)) & set(active.tolist()) and len(active) == model.n_agents - 10
 

@@ -113,7 +113,7 @@ def rewire(model, iv: Rewire) -> list[tuple[int, int, int]]:
     graph, rng = model.graph, model.rng
     edges = sorted(graph.edges())
     n = int(round(iv.share * len(edges)))
-    unit = model.taste / np.maximum(np.linalg.norm(model.taste, axis=1, keepdims=True), 1e-12)
+    unit = model.world.taste / np.maximum(np.linalg.norm(model.world.taste, axis=1, keepdims=True), 1e-12)
     changes = []
     for e in np.sort(rng.choice(len(edges), size=n, replace=False)) if n else []:
         u, v = edges[e]
@@ -151,9 +151,9 @@ def set_traits(model, iv: SetTraits) -> np.ndarray:
             continue
         changed[trait] = value
         if trait == "conformity":
-            model.conformity[agents] = value
+            model.world.conformity[agents] = value
         elif trait == "activity":
-            model.activity[agents] = value
+            model.world.activity[agents] = value
         model.world.people.set_trait(agents, trait, value)
     model.emit(None, "intervention", payload={"kind": iv.kind, "agents": len(agents), "traits": changed})
     return agents

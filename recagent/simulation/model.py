@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -34,6 +35,12 @@ from .phases import PIPELINE
 from .phases.measure import mean_genre_entropy
 from .population import agent_rows, build_world, edge_rows, item_rows
 from .state import World
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from ..data import History
+    from .step_events import StepEvents
 
 
 class LiveWorld:
@@ -97,12 +104,35 @@ class RecSimModel(mesa.Model):
         if event_log is not None:
             self.attach_log(event_log)
 
-    def __getattr__(self, name: str):
-        """The world's fields read as the model's own (model.history, model.graph, model.step_index...)."""
-        world = self.__dict__.get("world")
-        if world is not None and (name in World.__dataclass_fields__ or isinstance(getattr(World, name, None), property)):
-            return getattr(world, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    # The world's fields are read through `model.world`; these few, read by the metrics and the
+    # tests on nearly every use, are named here too (no attribute reaches the world unnamed).
+    @property
+    def n_agents(self) -> int:
+        return self.world.n_agents
+
+    @property
+    def users(self) -> np.ndarray:
+        """Dataset user index of each agent."""
+        return self.world.users
+
+    @property
+    def history(self) -> History:
+        return self.world.history
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The social graph as NetworkX (built on first use; see World.graph)."""
+        return self.world.graph
+
+    @property
+    def step_index(self) -> int:
+        """Steps completed so far (the next step's index)."""
+        return self.world.step_index
+
+    @property
+    def step_events(self) -> StepEvents:
+        """The events of the step in progress (or just done)."""
+        return self.world.step_events
 
     @property
     def agent_list(self):
