@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import UserError
+
+if TYPE_CHECKING:  # numpy and pandas load when a command runs: `recagent --help` stays light
+    import numpy as np
+    import pandas as pd
 
 console = Console()
 
@@ -23,6 +25,8 @@ DATE_NAMES = ("timestamp", "date", "time", "day")
 
 
 def _read_csv(path: Path, option: str) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.is_file():
         raise UserError(f"{option}: no such file", path)
     try:
@@ -43,6 +47,9 @@ def _pick(frame: pd.DataFrame, names: tuple[str, ...], what: str, path: Path) ->
 
 def to_days(values: pd.Series, path: Path) -> np.ndarray:
     """Dates (ISO text) or unix seconds -> whole days since 1970 (day resolution: same day = a tie)."""
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(values):
         days = np.floor(values.to_numpy(np.float64) / 86400.0)
     else:
@@ -57,6 +64,8 @@ def to_days(values: pd.Series, path: Path) -> np.ndarray:
 
 
 def load_events(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     frame = _read_csv(path, "--events")
     user, item = _pick(frame, USER_NAMES, "user", path), _pick(frame, ITEM_NAMES, "item", path)
     date = _pick(frame, DATE_NAMES, "date", path)
@@ -67,6 +76,8 @@ def load_events(path: Path) -> pd.DataFrame:
 
 
 def load_edges(path: Path, symmetric: bool) -> pd.DataFrame:
+    import pandas as pd
+
     frame = _read_csv(path, "--edges")
     if frame.shape[1] < 2:
         raise UserError("expected at least two columns (source, target)", path)
