@@ -59,7 +59,8 @@ def trust_population(events: pd.DataFrame, edges: pd.DataFrame, *, min_ratings: 
     graph = nx.Graph()
     graph.add_edges_from(zip(e.source, e.target))
     component = max(nx.connected_components(graph), key=len) if graph.number_of_nodes() else set()
-    if max_users is not None and len(component) > max_users:  # the best-connected, so the graph stays dense
+    cut = max_users is not None and len(component) > max_users
+    if cut:  # the best-connected, so the graph stays dense
         degree = dict(graph.subgraph(component).degree())
         component = set(sorted(component, key=lambda u: (-degree[u], str(u)))[:max_users])
     ratings = first[first.user.isin(component)]
@@ -68,7 +69,7 @@ def trust_population(events: pd.DataFrame, edges: pd.DataFrame, *, min_ratings: 
     users = set(ratings.user)
     e = e[e.source.isin(users) & e.target.isin(users)]
     words = (f"{len(users):,} people with >= {min_ratings} ratings in the largest trust component"
-             + (f" (the {max_users} best-connected)" if max_users is not None and len(users) >= max_users else "")
+             + (f" (of its {max_users} best-connected)" if cut else "")
              + f", {ratings.item.nunique():,} items with >= {min_item_ratings} of their ratings, "
              f"{len(ratings):,} ratings, {len(e):,} trust links")
     return Population(ratings.reset_index(drop=True), e.reset_index(drop=True), words, genres)
