@@ -150,3 +150,13 @@ def test_robust_is_crossed_with_the_plan_and_not_swept_twice(scenario_file):
     assert len(plan.runs) == 8 and plan.is_comparison and plan.robust == ["feedback.self_selection"]
     with pytest.raises(UserError, match="both swept and a robustness range"):
         build_plan(path, seeds=1, grid={"feedback.self_selection": [0.5]}, robust={"feedback.self_selection": [0.41]})
+
+
+def test_sweep_cli_robust_is_checked_and_counted_before_planning(scenario_file, tmp_path):
+    path = scenario_file(TINY)
+    result = CliRunner().invoke(app, ["sweep", str(path), "--robust", "taste", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--robust: expected one of self_selection, found 'taste'" in result.output
+    result = CliRunner().invoke(app, ["sweep", str(path), "--seeds", "2", "--robust", "self_selection",
+                                      "--max-runs", "3", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "4 runs" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
