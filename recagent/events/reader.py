@@ -11,6 +11,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 import pydantic_core
 
@@ -19,13 +23,14 @@ from .kinds import EventKind
 from .schema import SCHEMA_VERSION, read_version
 
 EVENT_COLUMNS = ("id", "step", "agent_id", "kind", "item_id", "target_agent_id", "payload")
+Row = tuple[Any, ...]  # a row as SQLite returns it (its columns are in each method's docstring)
 
 
 class UnreadableLog(UserError):
     """An event log that cannot be read: not SQLite, damaged, of an unknown schema version."""
 
 
-def decode_payload(text) -> dict:
+def decode_payload(text: object) -> dict[str, Any]:
     """An event's payload as a dict ({} for one that is not a JSON object, or nested past the parser's limit)."""
     try:
         value = pydantic_core.from_json(text) if isinstance(text, (str, bytes)) else None
@@ -51,7 +56,7 @@ class EventReader:
             raise UnreadableLog(f"cannot be opened read-only: {e}", self.path) from None
         return conn
 
-    def _all(self, sql: str, params: Sequence = ()) -> list[tuple]:
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         conn = self.connect()
         try:
             return conn.execute(sql, tuple(params)).fetchall()
@@ -86,9 +91,13 @@ class EventReader:
 
     def last_id(self) -> int | None:
         """The highest event id (None for an empty log)."""
-        return self._all("SELECT MAX(id) FROM events")[0][0]
+        top = self._all("SELECT MAX(id) FROM events")[0][0]
+        if top is not None and (not isinstance(top, int) or isinstance(top, bool)):
+            raise UnreadableLog(f"not a readable event log: event ids are not whole numbers (found {top!r:.40})",
+                                self.path)
+        return top
 
-    def frame(self, columns: Sequence[str]):
+    def frame(self, columns: Sequence[str]) -> pd.DataFrame:
         """Every event, ordered by id, as a pandas DataFrame of `columns` (and `payload`, as JSON text)."""
         import pandas as pd
 
@@ -104,25 +113,25 @@ class EventReader:
 
     # --- context tables ---------------------------------------------------------------------------
 
-    def agents(self) -> list[tuple]:
+    def agents(self) -> list[Row]:
         """(agent_id, user_id, name, persona JSON text) per agent."""
         return self._all("SELECT agent_id, user_id, name, persona FROM agents ORDER BY agent_id")
 
-    def items(self) -> list[tuple]:
+    def items(self) -> list[Row]:
         """(item_id, title, genres joined by '|') per item, in catalog order."""
         return self._all("SELECT item_id, title, genres FROM items ORDER BY rowid")
 
-    def edges(self) -> list[tuple]:
+    def edges(self) -> list[Row]:
         return self._all("SELECT source, target FROM edges")
 
     # --- incremental reading (a live run) ---------------------------------------------------------
 
-    def counts(self, after: int, upto: int) -> list[tuple]:
+    def counts(self, after: int, upto: int) -> list[Row]:
         """(step, kind, count, earliest sim_time) for the events with after < id <= upto."""
         return self._all("SELECT step, kind, COUNT(*), MIN(sim_time) FROM events WHERE id > ? AND id <= ? "
                          "GROUP BY step, kind", (after, upto))
 
-    def acts(self, after: int, upto: int, codes: dict[str, int]) -> list[tuple]:
+    def acts(self, after: int, upto: int, codes: dict[str, int]) -> list[Row]:
         """The acts (watch, leave, search, chat, post) with after < id <= upto, as numeric rows:
         id, step, agent (-1 for none), kind code (`codes`), item (-1), target (-1), a watch's rating
         (NULL otherwise) and its heard_from (-1)."""
@@ -143,10 +152,11 @@ class EventReader:
     def events(self, *, up_to_id: int | None = None, ids: Iterable[int] | None = None,
                kinds: Iterable[EventKind | str] | None = None, agent: int | None = None, item: int | None = None,
                step: int | None = None, max_step: int | None = None, limit: int | None = None,
-               newest_first: bool = False, with_time: bool = False) -> list[tuple]:
+               newest_first: bool = False, with_time: bool = False) -> list[Row]:
         """Rows (EVENT_COLUMNS, and `sim_time` last if `with_time`) matching every condition given,
         in id order (or newest first)."""
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[int | str] = []
         if up_to_id is not None:
             where.append("id <= ?")
             params.append(int(up_to_id))
