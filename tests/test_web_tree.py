@@ -58,3 +58,17 @@ def test_a_folder_that_is_not_a_study_is_not_one(tmp_path):
     (root / "cmp" / "sweep.json").write_text('{"parameters": [], "baseline": "mf"}')
     body = TestClient(create_app(root)).get("/api/runs").json()
     assert body["runs"][0]["study"] == "cmp" and body["studies"][0]["groups"][0]["key"] == "mf"
+
+
+def test_serve_says_what_it_found(tmp_path):
+    from recagent.web.studies import found_words
+
+    root = tmp_path / "root"
+    root.mkdir()
+    assert found_words(root) == (f"no run folders under {root} yet (a run folder holds run.json or events.sqlite; "
+                                 "looked 6 levels down, into compare and sweep folders too)")
+    run_folder(root / "plain")
+    for seed in (1, 2):
+        run_folder(root / "cmp" / "runs" / "mf" / f"seed-{seed}")
+    (root / "cmp" / "sweep.json").write_text("{}")
+    assert found_words(root) == "found 3 run folders, 2 of them in 1 study (cmp)"

@@ -72,6 +72,9 @@ def serve(runs_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, co
     server = _server(runs_dir, host, port, required, llm=llm, trusted_runs=frozenset(trusted_runs))
     console.print(f"serving runs in [bold]{runs_dir}[/] at {page_url(host, port, required, bool(token))}  "
                   "(Ctrl-C to stop)", highlight=False, soft_wrap=True)
+    from .studies import found_words
+
+    console.print(found_words(runs_dir.resolve()), highlight=False, soft_wrap=True)  # an empty list says why
     server.run()
 
 

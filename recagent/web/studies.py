@@ -314,3 +314,18 @@ def _strategy(root: Path, run: Path) -> str:
 def _json(values: np.ndarray) -> list[float | None]:
     """A float array for JSON: rounded, NaN (no seed has the step) as null."""
     return [round(float(v), 5) if np.isfinite(v) else None for v in values]
+
+
+def found_words(root: Path) -> str:
+    """One line for `recagent serve`: how many run folders it found under `root`, in how many studies."""
+    runs = find_runs(root)
+    if not runs:
+        return (f"no run folders under {root} yet (a run folder holds run.json or events.sqlite; looked "
+                f"{MAX_DEPTH} levels down, into compare and sweep folders too)")
+    studies = sorted({f.study for f in runs if f.study is not None})
+    line = f"found {len(runs)} run folder{'s' if len(runs) != 1 else ''}"
+    if studies:
+        names = ", ".join(studies[:5]) + (", ..." if len(studies) > 5 else "")
+        inside = sum(f.study is not None for f in runs)
+        line += f", {inside} of them in {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} ({names})"
+    return line
