@@ -15,7 +15,8 @@ from recagent.cli import app
 from recagent.errors import UserError
 from recagent.sweep import build_plan, run_sweep
 from recagent.sweep.plan import MAX_RUNS
-from recagent.sweep.robustness import VERDICT_FLIPS, VERDICT_HOLDS, VERDICT_NONE, VERDICT_SIGN, verdict
+from recagent.sweep.robustness import (VERDICT_FLIPS, VERDICT_HOLDS, VERDICT_MISSING, VERDICT_NONE, VERDICT_SIGN,
+                                       verdict)
 from recagent.sweep.strategy import parse_strategy
 
 TINY = {"dataset": {"users": 20, "items": 60}, "agents": {"count": 10}, "simulation": {"steps": 2}}
@@ -71,6 +72,7 @@ def test_verdicts():
     assert verdict(np.array([0.2, -0.3]), np.array([0.1, -0.5]), np.array([0.3, -0.1])) == VERDICT_FLIPS
     assert verdict(np.array([0.2, -0.3]), np.array([-0.1, -0.5]), np.array([0.3, 0.1])) == VERDICT_NONE
     assert verdict(np.array([0.2, 0.3]), np.array([nan, nan]), np.array([nan, nan])) == VERDICT_NONE
+    assert verdict(np.array([nan, -0.7]), np.array([nan, -0.9]), np.array([nan, -0.5])) == VERDICT_MISSING
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ def compare(
     report = (result.out / "report.md").read_text(encoding="utf-8")
     if "## Robustness" in report:  # the verdicts first: whether the differences hold across the range
         console.print(report.split("## Robustness", 1)[1].split("\n## ", 1)[0].split("\n", 1)[1].strip(),
-                      highlight=False, soft_wrap=True)
+                      highlight=False, soft_wrap=True, markup=False)  # "[interval]" is text, not a style
     summary = report.split("## Paired differences")[0]
     console.print(summary.split("## Summary", 1)[-1].strip(), highlight=False, soft_wrap=True)
     console.print(f"report: [bold]{result.out / 'report.md'}[/] and {result.out / 'report.html'}")

@@ -18,6 +18,7 @@ VERDICT_HOLDS = "holds: same sign, interval excludes 0 everywhere"
 VERDICT_SIGN = "sign holds; interval includes 0 somewhere"
 VERDICT_FLIPS = "FLIPS: the sign changes inside the range"
 VERDICT_NONE = "no difference anywhere (every interval includes 0)"
+VERDICT_MISSING = "not measured at every end of the range (no value at one end)"
 
 
 def ranges() -> dict[str, tuple[str, list, str]]:
@@ -43,6 +44,8 @@ def robust_grid(names: list[str] | None, option: str = "--robust") -> dict[str, 
 def verdict(diffs: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> str:
     """The verdict on one difference measured at every value of the range. With no interval excluding 0
     there is no conclusion to flip; otherwise a change of sign anywhere is a flip."""
+    if not np.isfinite(diffs).all():  # a measure undefined at one end says nothing about holding
+        return VERDICT_MISSING
     signs = np.sign(diffs[np.isfinite(diffs)])
     significant = np.isfinite(lows) & ((lows > 0) | (highs < 0))
     if not significant.any():
