@@ -37,6 +37,11 @@ def cache_dir() -> Path:
     return check_cache_dir(Path("~/.cache/recagent").expanduser(), f"HOME; set {VARIABLE} to a writable folder")
 
 
+def chosen_cache(option: Path | None, name: str = "--cache") -> Path:
+    """The folder a command's cache option names (checked like the variable), else `cache_dir()`."""
+    return check_cache_dir(option.expanduser(), name) if option is not None else cache_dir()
+
+
 def check_cache_dir(path: Path, source: str) -> Path:
     """`path` when it is, or can become, a writable folder; else one UserError naming it and `source`
     (the variable or option it came from). Nothing is created here."""

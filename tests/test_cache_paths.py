@@ -103,3 +103,19 @@ def test_an_option_names_itself(tmp_path):
     with pytest.raises(UserError) as e:
         check_cache_dir(tmp_path / "f", "--cache")
     assert str(e.value) == f"{tmp_path / 'f'}: cache folder is a file, not a folder (from --cache)"
+
+
+@pytest.mark.parametrize("command", [["prepare", "--dataset", "synthetic", "--quiet"],
+                                     ["eval", "exposure", "--dataset", "coat", "--path", "nowhere"]])
+def test_a_cache_option_naming_a_file_is_one_line(tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, [*command, "--cache", str(blocker)])
+    assert result.exit_code == 2
+    one_line_naming(result.output, "--cache", str(blocker))
+
+
+def test_prepare_says_which_parts_of_the_ensemble_voted(tmp_path):
+    result = CliRunner().invoke(app, ["prepare", "--dataset", "synthetic", "--quiet", "--cache", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "voters:" in result.output and "stacker features:" in result.output

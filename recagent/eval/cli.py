@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..cache import cache_dir as default_cache_dir
+from ..cache import chosen_cache
 from ..cli_args import int_list
 from ..errors import UserError
 
@@ -112,7 +112,7 @@ def eval_feedback(
     start = time.perf_counter()
     with _progress_bar(quiet) as bar:
         task = bar.add_task("evaluating", total=1.0)
-        report = evaluate_feedback(name, splits, model_list, params, cache_dir=cache or default_cache_dir(),
+        report = evaluate_feedback(name, splits, model_list, params, cache_dir=chosen_cache(cache),
                                    progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
     report["wall_s"] = round(time.perf_counter() - start, 1)
     print_report(report)
@@ -177,7 +177,7 @@ def prepare(
         data = make_synthetic(seed=seed)
     else:
         raise UserError(f"unknown dataset {dataset!r}; expected ml100k, csv or synthetic", "--dataset")
-    cache_dir = cache or default_cache_dir()
+    cache_dir = chosen_cache(cache)
     start = time.perf_counter()
     prepared = None
     with _progress_bar(quiet) as bar:
@@ -240,6 +240,7 @@ def prepare(
     folder = model.loaded_from or model.cache_folder(model.fingerprint_)
     state = "already prepared, loaded" if model.loaded_from else "prepared"
     console.print(f"{state}: [bold]{folder}[/] ({len(model.vocabulary)} keywords, {wall:.1f} s)")
+    console.print(model.describe_parts(), highlight=False, markup=False)
 
 
 def print_exposure_report(report: dict) -> None:
@@ -292,6 +293,7 @@ def eval_exposure(
         raise UserError(f"unknown model(s) {bad}; expected some of {list(MODELS)}", "--models")
     if dataset not in ("coat", "yahoo", "csv"):
         raise UserError(f"unknown dataset {dataset!r}; expected coat, yahoo or csv", "--dataset")
+    cache_dir = chosen_cache(cache)  # before minutes of loading and fitting
     data = load_exposure_data(dataset, path)
     calibration_data = load_calibration(calibration, data.dataset) if calibration is not None else None
     json_out = json_out or Path(f"eval-exposure-{data.name}.json")
@@ -299,7 +301,7 @@ def eval_exposure(
     start = time.perf_counter()
     with _progress_bar(quiet) as bar:
         task = bar.add_task("evaluating", total=1.0)
-        report = evaluate_exposure(data, model_list, calibration_data, folds, seed, cache or default_cache_dir(),
+        report = evaluate_exposure(data, model_list, calibration_data, folds, seed, cache_dir,
                                    progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
         bar.update(task, completed=1.0, description="done")
     report["wall_s"] = round(time.perf_counter() - start, 1)

@@ -267,7 +267,7 @@ def users_command(
 
     from rich.console import Console
 
-    from ..cache import cache_dir
+    from ..cache import chosen_cache
     from ..cli_args import int_list
     from .fidelity import load_splits
 
@@ -285,7 +285,7 @@ def users_command(
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
                   disable=quiet) as bar:
         task = bar.add_task("evaluating", total=1.0)
-        report = evaluate_users(name, splits, model_list, params, seed=seed, cache_dir=cache or cache_dir(),
+        report = evaluate_users(name, splits, model_list, params, seed=seed, cache_dir=chosen_cache(cache),
                                 progress=lambda stage, frac: bar.update(task, completed=frac, description=stage))
     print_users_report(report, console)
     if json_out:
