@@ -27,6 +27,11 @@ class Measure:
     high: float = INF
 
     @property
+    def undefined(self) -> str:
+        """Why a report shows n/a for the measure: it is undefined (empty in metrics.csv) in every seed."""
+        return UNDEFINED.get(self.column, "empty in metrics.csv in every seed")
+
+    @property
     def summary(self) -> Literal["last", "mean"]:
         return "mean" if self.kind == "per step" else "last"
 
@@ -87,6 +92,17 @@ MEASURES: tuple[Measure, ...] = (
     Measure("conformity", "Conformity", "share agreeing with friends", "cumulative", 0, 1),
 )
 BY_COLUMN = {m.column: m for m in MEASURES}
+# when a measure is empty in metrics.csv (docs/outputs-reference.md says when each column is), in a report's words
+UNDEFINED = {
+    "genre_entropy_rarefied": "no agent watched metrics.rarefaction items",
+    "genre_entropy_window_rarefied": "no agent watched metrics.rarefaction items within metrics.window steps",
+    "exposure_genre_entropy_rarefied": "no agent was shown metrics.rarefaction items",
+    "coverage_exposure_rarefied": "fewer showings than metrics.coverage_rarefaction",
+    "coverage_consumption_rarefied": "fewer watches than metrics.coverage_rarefaction",
+    "ild_genre": "no page had two items",
+    "ild_embedding": "metrics.embedding_diversity is off",
+    "conformity": "no watch of an item a friend had rated before",
+}
 
 # metrics.csv columns that are not outcomes: the step itself, and how many watches conformity rests on
 NOT_MEASURES = ("step", "sim_time", "conformity_n")

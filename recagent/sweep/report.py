@@ -102,15 +102,17 @@ def _fmt(x, digits: int = 3) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.{digits}f}"
 
 
-def _cell(mean, lo, hi, clipped=False) -> str:
+def _cell(mean, lo, hi, clipped=False, undefined: str = "") -> str:
+    if not np.isfinite(mean):
+        return f"n/a ({undefined or 'undefined in every seed'})"
     if not np.isfinite(lo):
         return _fmt(mean)
     return f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]" + (" (clipped)" if clipped else "")
 
 
-def _diff_cell(r) -> str:
+def _diff_cell(r, undefined: str = "") -> str:
     if not np.isfinite(r.diff_mean):
-        return "n/a"
+        return f"n/a (no seed where both are defined: {undefined or 'empty in metrics.csv'})"
     text = f"{r.diff_mean:+.3f}"
     if np.isfinite(r.diff_ci_low):
         text += f" [{r.diff_ci_low:+.3f}, {r.diff_ci_high:+.3f}]" + (" (clipped)" if r.diff_clipped else "")
@@ -143,7 +145,7 @@ def summary_table(table: pd.DataFrame, point: str, labels: list[str], measures: 
         cells = [m.name, m.kind, m.unit]
         for label in labels:
             r = here[(here.metric == m.column) & (here.strategy == label)].iloc[0]
-            cells.append(_cell(r["mean"], r.ci_low, r.ci_high, r.clipped))
+            cells.append(_cell(r["mean"], r.ci_low, r.ci_high, r.clipped, m.undefined))
         rows.append(cells)
     return Table(["measure", "per step or cumulative", "unit"] + labels, rows)
 
@@ -155,7 +157,7 @@ def diff_table(table: pd.DataFrame, point: str, labels: list[str], baseline: str
     for m in measures:
         cells = [m.name, m.kind]
         for label in others:
-            cells.append(_diff_cell(here[(here.metric == m.column) & (here.strategy == label)].iloc[0]))
+            cells.append(_diff_cell(here[(here.metric == m.column) & (here.strategy == label)].iloc[0], m.undefined))
         rows.append(cells)
     return Table(["measure", "per step or cumulative"] + [f"{s} - {baseline}" for s in others], rows)
 
