@@ -21,3 +21,14 @@ def test_n_a_says_why():
     row = SimpleNamespace(diff_mean=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan, diff_clipped=False)
     assert _diff_cell(row, BY_COLUMN["conformity"].undefined).startswith("n/a (no seed where both are defined: no watch")
     assert "n/a (" in _cell(NAN, NAN, NAN)  # a measure without its own words still gets a reason
+
+
+def test_a_finding_without_a_figure_says_why():
+    from recagent.findings.report import _ours
+
+    def result(diff, low, high):
+        return SimpleNamespace(diff=diff, low=low, high=high)
+
+    assert _ours(result(0.01, 0.005, 0.02)) == "0.01 [0.005, 0.02]"
+    assert _ours(result(NAN, NAN, NAN)) == "n/a (the measure is undefined in every paired seed)"
+    assert _ours(result(0.01, NAN, NAN)) == "0.01 (no interval: fewer than 2 paired seeds)"

@@ -27,11 +27,24 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
 
 
+def _defined(x) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
+def _ours(r) -> str:
+    """The difference with its interval, or n/a with the reason there is none."""
+    if not _defined(r.diff):
+        return "n/a (the measure is undefined in every paired seed)"
+    if not (_defined(r.low) and _defined(r.high)):
+        return f"{_fmt(r.diff)} (no interval: fewer than 2 paired seeds)"
+    return f"{_fmt(r.diff)} [{_fmt(r.low)}, {_fmt(r.high)}]"
+
+
 def rows(results) -> list[dict]:
     """The table's rows: finding, measure, paper's direction, ours (difference [interval], n), verdict."""
     out = []
     for r in results:
-        ours = f"{_fmt(r.diff)} [{_fmt(r.low)}, {_fmt(r.high)}] (n={r.n})"
+        ours = f"{_ours(r)} (n={r.n})"
         measure = r.claim.measure + (" (volume-matched)" if r.claim.volume_matched else "")
         out.append({"finding": r.finding.name, "measure": measure, "paper": r.claim.paper, "ours": ours,
                     "holds": r.verdict})
