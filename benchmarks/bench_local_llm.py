@@ -22,7 +22,7 @@ rating: the LLM rating route (feedback.model: llm_rating, Lusifer) on the real m
   beside bias and mf on the same subsample, and the ensemble's committed full-fold figures
   (benchmarks/results/feedback_ml100k.json).
 
-    python benchmarks/bench_local_llm.py quality [--models smollm2-135m,gemma3-270m] [--n 8] [--threads 2]
+    python benchmarks/bench_local_llm.py quality [--models smollm2-135m,gemma3-270m] [--kinds chat,post,...] [--n 8]
     python benchmarks/bench_local_llm.py speed [--model smollm2-135m] [--n 24] [--threads 2]
     python benchmarks/bench_local_llm.py run [--model smollm2-135m] [--agents 100] [--steps 5]
     python benchmarks/bench_local_llm.py rating [--model smollm2-135m] [--users 20] [--per-user 5]
@@ -128,10 +128,10 @@ def copied(reply, prompt: str, title: str) -> bool:
     return any(tuple(said[i:i + 6]) in grams for i in range(len(said) - 5))
 
 
-def quality(models: list[str], n: int, threads: int) -> None:
+def quality(models: list[str], kinds: list[str], n: int, threads: int) -> None:
     print(f"{'model':14} {'kind':10} {'parse':>6} {'fallback':>8} {'copied':>7} {'words':>6} {'persona':>7}  example")
     for name in models:
-        for kind in KINDS:
+        for kind in kinds:
             spec = LLMSpec(provider="local", model=name, threads=threads, max_retries=1, backoff=0, cache=False,
                            max_tokens=200, timeout=60, memory={"enabled": False})
             backend = make_backend(spec)
@@ -164,11 +164,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(path: Path, threads: int):
+def start_server(path: Path, alias: str, threads: int):
     """`python -m llama_cpp.server` on 127.0.0.1, a free port; (process, base URL) once it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048"],
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", alias,
+                             "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
@@ -221,7 +221,7 @@ def speed(name: str, n: int, threads: int) -> None:
         backend.respond_many(post_requests(1))  # load and warm the model
         print(f"{name} in process, {in_flight} in flight: {timed_wave(backend, n, in_flight, 1)}", flush=True)
         backend.close()
-    proc, url = start_server(path, threads)
+    proc, url = start_server(path, name, threads)
     try:
         for in_flight in (1, 4):
             backend = make_backend(LLMSpec(provider="openai", base_url=url, model=name, max_concurrency=in_flight,
@@ -308,6 +308,7 @@ def main() -> None:
     parser.add_argument("--models", default="smollm2-135m,gemma3-270m")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--steps", type=int, default=5)
@@ -316,7 +317,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, {args.threads} llama.cpp threads, load average {os.getloadavg()[0]:.1f}")
     if args.what == "quality":
-        quality(args.models.split(","), args.n, args.threads)
+        quality(args.models.split(","), args.kinds.split(","), args.n, args.threads)
     elif args.what == "speed":
         speed(args.model, args.n, args.threads)
     elif args.what == "run":

@@ -401,7 +401,9 @@ def make_backend(spec: Any = "offline", max_concurrency: int = 8, *, cache_dir: 
     if model is not None or spec.provider == "fake":
         return LanguageBackend(model or ScriptedChatModel(), label="fake", **common)
     if local is not None:
-        return LanguageBackend(local, label=f"local:{spec.model}", **common)
+        # one call at a time: the process's one llama.cpp context decodes one sequence at a time, and a
+        # call queued behind the model's lock would spend its llm.timeout waiting, not generating
+        return LanguageBackend(local, label=f"local:{spec.model}", **{**common, "max_concurrency": 1})
     from .openai_provider import openai_models
 
     return LanguageBackend(openai_models(spec, key), label=f"openai:{spec.model}", secrets=(key,), **common)

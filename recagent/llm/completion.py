@@ -136,8 +136,9 @@ class ChatPoster:
             try:
                 return await self._post(self._body(messages, schema, structured))
             except Exception as e:
-                # a 400/422 to a response_format: the server does not support that one; step down once
-                if (schema is None or structured == "off" or getattr(e, "status_code", None) not in (400, 422)
+                # a refusal that names the response_format: the server does not support that one; step
+                # down once (llama_cpp.server answers a json_schema with a 500 naming json_object)
+                if (schema is None or structured == "off" or getattr(e, "status_code", None) not in (400, 422, 500)
                         or "response_format" not in str(e) and "json_schema" not in str(e)):
                     raise
                 if self.structured == structured:
