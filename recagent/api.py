@@ -20,7 +20,7 @@ from .errors import UserError
 from .scenario import Scenario
 from .scenario_loading import load_scenario, parse_scenario
 from .simulation.run_data import RunData, load_run
-from .simulation.session import Session, with_overrides
+from .simulation.session import with_overrides
 
 __all__ = ["Simulation", "WorldView", "RunData", "load_run"]
 
@@ -121,14 +121,11 @@ class Simulation:
             if not isinstance(scenario, Scenario):
                 raise TypeError(f"Simulation(scenario) expects a Scenario; for a {type(scenario).__name__} use "
                                 "Simulation.from_yaml(path) or Simulation.from_dict(data)")
-            from .preflight import check_run
-            from .simulation.build import build_model
+            from .run import assemble
 
-            out = Path(out) if out is not None else None
-            if dataset is None:  # what `recagent run` checks: params, sizes, output folder, every data row
-                dataset = check_run(scenario, _file or Path("<scenario>"), out).dataset
-            model = build_model(scenario, dataset)  # every user error surfaces before the run folder exists
-            _session = Session.start(scenario, dataset, model, out)
+            # what `recagent run` checks (params, sizes, output folder, every data row; a given
+            # dataset is not read again), then the model: every user error before the folder exists
+            _session = assemble(scenario, file=_file, out=out, dataset=dataset)
         self._session = _session
 
     # --- construction ----------------------------------------------------------------------------
@@ -152,7 +149,9 @@ class Simulation:
     def resume(cls, run_dir: str | Path, *, steps: int | None = None) -> "Simulation":
         """Continue the run in `run_dir` from its last checkpoint (`steps`: a new total, at least the
         steps already done). The events after the checkpoint are dropped and done again, exactly."""
-        return cls(None, _session=Session.resume(Path(run_dir), steps=steps))
+        from .run import Overrides, assemble
+
+        return cls(None, _session=assemble(run_dir, mode="resume", overrides=Overrides(steps=steps)))
 
     # --- running ---------------------------------------------------------------------------------
 

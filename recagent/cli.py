@@ -39,15 +39,18 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file"),
              check_llm: bool = typer.Option(False, "--check-llm", help="Also ask each LLM endpoint for its models "
                                             "(GET {base_url}/models), as a run does before its first step")) -> None:
     """Check a scenario as a dry run: dataset, components, interventions, output folder, memory."""
-    from .preflight import dry_run, report_lines  # recagent/preflight.py (issue 13)
-    from .scenario_loading import load_scenario
+    from .preflight import report_lines  # recagent/preflight.py (issue 13)
+    from .run import assemble
 
-    spec = load_scenario(scenario)
-    if check_llm:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint is a UserError
+    endpoints: list = []
+
+    def ask_endpoints(spec) -> None:  # recagent/llm/preflight.py: a dead, unauthorised or wrong endpoint
         from .llm.preflight import check_endpoints
 
-        endpoints = check_endpoints(spec.llm)  # first: one request each, cheaper than the dry run
-    result = dry_run(spec, scenario)
+        endpoints.extend(check_endpoints(spec.llm))  # first: one request each, cheaper than the dry run
+
+    result = assemble(scenario, mode="dry-run", session_checks=ask_endpoints if check_llm else None)
+    spec = result.scenario
     for line in report_lines(result, scenario):
         console.print(line, highlight=False)
     if check_llm:

@@ -25,10 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..cache import cache_dir
-from ..scenario_loading import load_scenario
-from ..preflight import check_run, in_file
 from ..preparation import PreparationProgress, estimated_seconds
-from .build import build_model
 from .events import EVENT_KINDS
 from .model import RecSimModel
 from .session import (Session, new_run_dir, versions, with_default_checkpoints, with_overrides,  # noqa: F401
@@ -47,24 +44,17 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
                  checkpoint_every: int | None = None, default_checkpoints: bool = False) -> RunResult:
     """Run the scenario file at `path` to its end and write its run folder (see the module doc).
     `default_checkpoints`: a scenario without simulation.checkpoint_every gets the default interval."""
+    from ..run import Overrides, assemble
+
     begun = time.perf_counter()  # the summary's total: loading and preparing count, not just the steps
     console = console or Console()
-    scenario = load_scenario(path)
-    if default_checkpoints:
-        with_default_checkpoints(scenario)
-    scenario = with_overrides(scenario, seed, steps, checkpoint_every)
-    dataset = check_run(scenario, Path(path), out).dataset  # recagent/preflight.py: params, sizes, output, data
-    # Build before the run folder exists: every remaining user error (agent count, intervention
-    # targets, feedback params) surfaces here, before anything is written.
-    preparing = PreparationProgress(console, estimate_s=estimated_seconds(len(dataset.catalog), len(dataset.interactions)),
-                                    cache_dir=cache_dir(), bar=progress)  # says so when the user simulator is prepared
-    with in_file(path):  # recagent/preflight.py: an error found while building names the scenario file
-        try:
-            model = build_model(scenario, dataset, prepare_progress=preparing)
-        finally:
-            preparing.close()
 
-    session = Session.start(scenario, dataset, model, out)
+    def preparing(dataset):  # says so when the user simulator is prepared
+        return PreparationProgress(console, estimate_s=estimated_seconds(len(dataset.catalog), len(dataset.interactions)),
+                                   cache_dir=cache_dir(), bar=progress)
+
+    session = assemble(path, out=out, preparing=preparing,
+                       overrides=Overrides(seed, steps, checkpoint_every, default_checkpoints))
     session.begun = begun
     return run_to_end(session, progress, console)
 
@@ -72,8 +62,10 @@ def run_scenario(path: str | Path, *, out: Path | None = None, seed: int | None 
 def resume_run(run_dir: str | Path, *, steps: int | None = None, progress: bool = True,
                console: Console | None = None) -> RunResult:
     """Continue the run in `run_dir` from its last checkpoint (`recagent run --resume`)."""
+    from ..run import Overrides, assemble
+
     begun = time.perf_counter()
-    session = Session.resume(Path(run_dir), steps=steps)
+    session = assemble(run_dir, mode="resume", overrides=Overrides(steps=steps))
     session.begun = begun
     return run_to_end(session, progress, console or Console())
 

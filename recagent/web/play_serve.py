@@ -21,31 +21,35 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
     is served first, the run steps in a background thread, each played turn waits for its person."""
     import uvicorn
 
-    from ..preflight import check_run, in_file
-    from ..scenario_loading import load_scenario
-    from ..simulation.build import build_model
+    from ..run import Overrides, assemble
     from ..simulation.runner import run_to_end
-    from ..simulation.session import Session, new_run_dir, with_overrides
+    from ..simulation.session import new_run_dir
     from .access import is_loopback
     from .app import LOOPBACK_HOSTS, create_app
     from .serve import check_bind, page_url, start_in_thread
 
-    scenario = with_overrides(load_scenario(scenario_path), seed, steps)
-    spec = scenario.roleplay
-    try:
-        scenario.roleplay = type(spec).model_validate({**spec.model_dump(), "agents": sorted(set(spec.agents) | set(agents)),
-                                                       **({"turn_timeout_s": turn_timeout} if turn_timeout else {})})
-    except Exception as e:  # pydantic: one line naming the option
-        first = e.errors()[0] if hasattr(e, "errors") else {"msg": str(e), "loc": ()}
-        raise UserError(f"--play/--turn-timeout: {first['msg']}") from None
-    if scenario.simulation.checkpoint_every:  # a resumed run would go on without its people
-        raise UserError("field 'simulation.checkpoint_every': a role-play run is not checkpointed (a resumed run "
-                        "would have no people in it); leave it out, and replay the run with --replay instead",
-                        scenario_path)
-    required = check_bind(host, port, token, console)
-    dataset = check_run(scenario, scenario_path, out).dataset  # the played ids are checked here (exit 2)
-    with in_file(scenario_path):
-        model = build_model(scenario, dataset)
+    def play_checks(scenario) -> None:
+        spec = scenario.roleplay
+        try:
+            scenario.roleplay = type(spec).model_validate({**spec.model_dump(),
+                                                           "agents": sorted(set(spec.agents) | set(agents)),
+                                                           **({"turn_timeout_s": turn_timeout} if turn_timeout else {})})
+        except Exception as e:  # pydantic: one line naming the option
+            first = e.errors()[0] if hasattr(e, "errors") else {"msg": str(e), "loc": ()}
+            raise UserError(f"--play/--turn-timeout: {first['msg']}") from None
+        if scenario.simulation.checkpoint_every:  # a resumed run would go on without its people
+            raise UserError("field 'simulation.checkpoint_every': a role-play run is not checkpointed (a resumed run "
+                            "would have no people in it); leave it out, and replay the run with --replay instead",
+                            scenario_path)
+
+    bound: dict = {}
+
+    def bind_check(scenario) -> None:  # the port, before any data is read
+        bound["token"] = check_bind(host, port, token, console)
+
+    prepared = assemble(scenario_path, mode="play", overrides=Overrides(seed, steps), out=out,
+                        play_checks=play_checks, session_checks=bind_check)  # the played ids: check_run (exit 2)
+    scenario, model, required = prepared.scenario, prepared.model, bound["token"]
     run_dir = new_run_dir(scenario, out)  # named now; created by Session.start on the simulation's thread
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     roleplay = RolePlay(model, run_dir.name).attach()
@@ -65,7 +69,8 @@ def play_and_serve(scenario_path: Path, *, agents: list[int], turn_timeout: floa
         # the run folder, its event log (an SQLite connection belongs to the thread that opened it)
         # and its memory store are opened on this thread, which steps the run
         try:
-            session = Session.start(scenario, dataset, model, run_dir)
+            prepared.out = run_dir
+            session = prepared.start()
             outcome["result"] = run_to_end(session, not quiet, console)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread below
             outcome["error"] = e
