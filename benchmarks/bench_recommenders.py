@@ -13,9 +13,9 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from recagent.cache import cache_dir
 from recagent.data import History, Interactions, load_movielens_100k
 from recagent.recommenders import RecommenderContext, RecommenderWorld, make_pipeline
-from recagent.cache import cache_dir
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

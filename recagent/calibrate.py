@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import typer
@@ -17,6 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import DataError, UserError
+
+if TYPE_CHECKING:
+    from .scenario import BehaviourSpec
 
 calibrate_app = typer.Typer(add_completion=False, no_args_is_help=True,
                             help="Fit simulation parameters to logs of real people.")
@@ -29,7 +32,7 @@ def calibrate() -> None:
     """Fit simulation parameters to logs of real people."""
 
 
-def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> tuple[np.ndarray, "BehaviourSpec"]:
+def p_like_from_scenario(log, scenario_path: Path, log_path: Path) -> tuple[np.ndarray, BehaviourSpec]:
     """P(like | shown) of each logged (user, item), predicted by the scenario's feedback model fitted on
     its dataset (the log's user and item ids must be the dataset's ids), and the scenario's own
     `simulation.behaviour` (kept for what the log does not identify)."""
@@ -70,14 +73,14 @@ def _write_whole(path: Path, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise UserError(f"cannot write in folder {str(folder)[:200]!r}: {e.strerror}", "--out")
+        raise UserError(f"cannot write in folder {str(folder)[:200]!r}: {e.strerror}", "--out") from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"could not write {str(path)[:200]!r}: {e.strerror}", "--out")
+        raise UserError(f"could not write {str(path)[:200]!r}: {e.strerror}", "--out") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .errors import UserError
 
+
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must not silently fall back to a default. YAML's .nan and
     .inf are never a sensible setting and would pass range checks (inf > 0), so they are refused."""

@@ -13,11 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from .llm.spec import BudgetSpec, LLMSpec, MemorySpec, RateLimitSpec  # noqa: F401 - part of the scenario model
 from .params import Strict
-
 
 # --- dataset -------------------------------------------------------------------------------------
 
@@ -172,7 +171,7 @@ class SwitchRecommender(Strict):
     rerankers: list[RerankerSpec] | None = Field(None, description="default: none with a new name, else unchanged")
 
     @model_validator(mode="after")
-    def _something(self) -> "SwitchRecommender":
+    def _something(self) -> SwitchRecommender:
         if self.name is None and self.rerankers is None:
             raise ValueError("give a recommender 'name', 'rerankers', or both")
         return self
@@ -226,7 +225,7 @@ class SetTraits(Strict):
     diversity: float | None = Field(None, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _something(self) -> "SetTraits":
+    def _something(self) -> SetTraits:
         if self.conformity is None and self.activity is None and self.diversity is None:
             raise ValueError("set at least one of conformity, activity, diversity")
         return self
@@ -296,7 +295,7 @@ class Scenario(Strict):
         return v
 
     @model_validator(mode="after")
-    def _dataset_graph(self) -> "Scenario":
+    def _dataset_graph(self) -> Scenario:
         if self.social.graph == "dataset" and self.dataset.kind != "recagent":
             raise ValueError("social.graph 'dataset' needs a dataset that ships relationships (kind: recagent)")
         return self

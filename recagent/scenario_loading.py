@@ -21,7 +21,6 @@ from .errors import UserError
 from .params import clip, cut, did_you_mean
 from .scenario import Scenario, SwitchRecommender
 
-
 MAX_SCENARIO_BYTES = 1_000_000  # a scenario is a few KB; anything this big is not one
 MAX_YAML_DEPTH = 64  # the schema nests 4 levels; deeper is an accident or an attack (RecursionError)
 MAX_YAML_NODES = 100_000  # after alias expansion: "billion laughs" stays a few KB of YAML

@@ -13,7 +13,6 @@ import pytest
 
 from recagent.data import Catalog, History, Interactions, load_ratings_csv, make_synthetic
 from recagent.feedback.ensemble import EnsembleFeedback
-
 from tests.feedback_helpers import fake_embed
 
 FAST = dict(sasrec_epochs=2, mf_factors=4, top_k=4)

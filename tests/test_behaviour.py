@@ -234,7 +234,7 @@ def test_calibrate_recovers_a_simulation_s_own_behaviour(tmp_path):
                        "WHERE kind IN ('page', 'watch') ORDER BY rowid").fetchall()
     user_of = run.model.dataset.users.raw_ids[run.model.users]
     shown, watched = [], set()
-    for step, agent, kind, item, payload in rows:
+    for step, agent, kind, _item, payload in rows:
         payload = json.loads(payload)
         if kind == "page":
             shown += [(int(user_of[agent]), step, payload["page"], k, i) for k, i in enumerate(payload["items"])]

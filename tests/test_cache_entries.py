@@ -19,7 +19,6 @@ from recagent.feedback.ensemble import EnsembleFeedback
 from recagent.feedback.ensemble_prepare import cached_keywords
 from recagent.feedback.ensemble_store import save_keywords
 from recagent.keywords import extract_offline
-
 from tests.feedback_helpers import fake_embed
 
 FAST = dict(sasrec_epochs=2, mf_factors=4, top_k=4)

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from recagent.cli import app
 from recagent.data import make_synthetic
-
 from tests.feedback_helpers import fake_embed, write_rating_csvs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"

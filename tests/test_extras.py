@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from recagent.extras import EXTRAS, missing, require
 from recagent.errors import UserError
+from recagent.extras import EXTRAS, missing, require
 
 BLOCKER = textwrap.dedent("""
     import sys, json

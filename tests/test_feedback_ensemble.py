@@ -13,7 +13,6 @@ from recagent.errors import UserError
 from recagent.feedback import FeedbackContext, make_feedback
 from recagent.feedback.ensemble import FEATURES, EnsembleFeedback
 from recagent.keywords import extract_offline
-
 from tests.feedback_helpers import fake_embed
 
 FAST = dict(sasrec_epochs=2, mf_factors=4, top_k=4)
@@ -176,7 +175,7 @@ def test_incremental_user_state_equals_recomputation(world, fitted):
             history.add(gain, rng.integers(0, 120, len(gain)), rng.integers(1, 6, len(gain)).astype(float))
             model.vote(gain, rng.integers(0, 120, len(gain)), history)  # advances the state, defers the rating sums
         check()
-    for episode in range(3):  # RL-style: rewind half the users to their start, then regrow differently
+    for _episode in range(3):  # RL-style: rewind half the users to their start, then regrow differently
         for u in users[::2].tolist():
             history.items[u], history.ratings[u] = list(start[0][u]), list(start[1][u])
         check()

@@ -16,7 +16,6 @@ from recagent.feedback.exposure_fold_in import fold_in
 from recagent.feedback.mf import ridge_groups
 from recagent.feedback.sample import fit_sample, sample_users
 from recagent.keywords import extract_offline
-
 from tests.feedback_helpers import fake_embed
 
 FAST = dict(sasrec_epochs=2, mf_factors=4, top_k=4)

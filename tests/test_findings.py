@@ -8,7 +8,6 @@ the whole set at that size and on MovieLens-100K are slow-marked.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

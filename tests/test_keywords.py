@@ -11,10 +11,18 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from recagent.data import Catalog, make_synthetic
-from recagent.keywords import (ItemKeywords, LLMRouteError, ReplyFormatError, assign_categories, distil_with_llm,
-                               extract_offline, frequency_filter, parse_objective, parse_subjective)
+from recagent.keywords import (
+    ItemKeywords,
+    LLMRouteError,
+    ReplyFormatError,
+    assign_categories,
+    distil_with_llm,
+    extract_offline,
+    frequency_filter,
+    parse_objective,
+    parse_subjective,
+)
 from recagent.keywords.offline import candidates, clean_title, fold
-
 from tests.feedback_helpers import fake_embed
 
 
@@ -113,7 +121,8 @@ def test_llm_route_stops_when_the_endpoint_never_answers_in_format():
 
 def test_backend_schemas_validate_like_the_strict_parsers():
     from recagent.keywords.llm import ObjectiveSchema, SubjectiveSchema
-    from recagent.llm import ReplyFormatError as BackendFormatError, parse_reply
+    from recagent.llm import ReplyFormatError as BackendFormatError
+    from recagent.llm import parse_reply
 
     parsed = parse_reply("```json\n" + obj_reply(pros=("Space  Battle", "hero")) + "\n```", ObjectiveSchema)
     assert parsed.reply().pos_keywords == ["space battle", "hero"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recagent.data import (History, load_movielens_100k, load_ratings_csv, load_recagent_population,
-                           make_synthetic)
+from recagent.data import History, load_movielens_100k, load_ratings_csv, load_recagent_population, make_synthetic
 from recagent.errors import DataError
 
 from .conftest import SHARED_DATA, needs_shared

@@ -13,8 +13,8 @@ from scipy import sparse
 from recagent.metrics import COLUMNS, Cascades, entropy_bits, gini, intra_list_diversity, jaccard_pairs
 from recagent.metrics.measures import cosine_distance_rows, rarefied_coverage, rarefied_entropy_bits
 from recagent.metrics.tracker import RAREFACTION_DRAWS
-from recagent.simulation import build_model, load_dataset, run_scenario
 from recagent.scenario_loading import load_scenario
+from recagent.simulation import build_model, load_dataset, run_scenario
 
 
 def test_entropy_bits():

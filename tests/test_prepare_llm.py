@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from recagent.cli import app
 from recagent.data import make_synthetic
-from recagent.keywords.llm import ObjectiveSchema, SubjectiveSchema, T_OBJ, T_SUB
+from recagent.keywords.llm import T_OBJ, T_SUB, ObjectiveSchema, SubjectiveSchema
 from recagent.llm.structured import parse_reply
-
 from tests.feedback_helpers import fake_embed, write_rating_csvs
 from tests.llm_server import LLMServer
 

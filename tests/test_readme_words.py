@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
+import pytest
+import yaml
+from rich.console import Console
+
+from recagent.agents.persona import describe
 from recagent.recommenders.label import strategy_label
 from recagent.scenario import RerankerSpec
+from recagent.simulation.interventions import reranker_change
+from recagent.simulation.runner import run_scenario
 
 
 def test_strategy_label_is_what_compare_takes():
@@ -17,17 +27,6 @@ def test_strategy_label_is_what_compare_takes():
     assert strategy_label("popular") == "popular"
     assert strategy_label("content", {"features": "genres", "normalise": True}) == "content(features=genres,normalise=true)"
 
-
-import json
-import sqlite3
-
-import pytest
-import yaml
-from rich.console import Console
-
-from recagent.agents.persona import describe
-from recagent.simulation.interventions import reranker_change
-from recagent.simulation.runner import run_scenario
 
 
 def test_reranker_change_names_what_happened():

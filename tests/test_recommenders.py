@@ -10,7 +10,7 @@ import pytest
 from scipy import sparse
 
 from recagent.data import Catalog, History, Interactions
-from recagent.recommenders import (RecommenderContext, RecommenderWorld, available_recommenders, make_pipeline)
+from recagent.recommenders import RecommenderContext, RecommenderWorld, available_recommenders, make_pipeline
 
 
 def catalog(n_items: int, genres: np.ndarray | None = None) -> Catalog:

@@ -29,7 +29,7 @@ def test_scenario_page_lists_every_field_with_its_default():
     from recagent.scenario import BehaviourSpec, LLMSpec, MetricsSpec
 
     for model in (BehaviourSpec, LLMSpec, MetricsSpec):
-        for name, info in model.model_fields.items():
+        for name, _info in model.model_fields.items():
             assert f"| `{name}` |" in page, name
     assert "| `feeling_share` | number | `0.05` | ≥ 0, ≤ 1 |" in page
     assert "## recommender.rerankers[]" in page and "## interventions[] (kind: set_traits)" in page

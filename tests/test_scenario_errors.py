@@ -113,8 +113,8 @@ def test_relative_paths_resolve_against_scenario_folder(tmp_path, monkeypatch):
 
 
 def test_shipped_scenarios_validate():
-    from tests.conftest import ROOT, SHARED_DATA
     from recagent.scenario_loading import load_scenario
+    from tests.conftest import ROOT, SHARED_DATA
 
     assert load_scenario(ROOT / "scenarios" / "quickstart.yaml").name == "quickstart"
     if (SHARED_DATA / "ml-100k").exists():

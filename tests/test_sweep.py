@@ -20,8 +20,14 @@ from recagent.errors import UserError
 from recagent.sweep import build_plan, run_sweep
 from recagent.sweep.measures import BY_COLUMN
 from recagent.sweep.plan import set_dotted
-from recagent.sweep.stats import (bootstrap_means, holm, mean_interval, paired_difference, percentile_interval,
-                                  sign_flip_p)
+from recagent.sweep.stats import (
+    bootstrap_means,
+    holm,
+    mean_interval,
+    paired_difference,
+    percentile_interval,
+    sign_flip_p,
+)
 
 TINY = {"dataset": {"users": 30, "items": 90}, "agents": {"count": 16}, "simulation": {"steps": 3}}
 

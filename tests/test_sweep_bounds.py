@@ -15,8 +15,7 @@ from recagent.cli import app
 from recagent.errors import UserError
 from recagent.sweep import build_plan, run_sweep
 from recagent.sweep.plan import MAX_RUNS
-from recagent.sweep.robustness import (VERDICT_FLIPS, VERDICT_HOLDS, VERDICT_MISSING, VERDICT_NONE, VERDICT_SIGN,
-                                       verdict)
+from recagent.sweep.robustness import VERDICT_FLIPS, VERDICT_HOLDS, VERDICT_MISSING, VERDICT_NONE, VERDICT_SIGN, verdict
 from recagent.sweep.strategy import parse_strategy
 
 TINY = {"dataset": {"users": 20, "items": 60}, "agents": {"count": 10}, "simulation": {"steps": 2}}

@@ -47,15 +47,15 @@ def read_impressions(path: str | Path) -> pd.DataFrame:
         raw = pd.read_csv(path, sep=_separator(path), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"the file is empty; expected a header row with columns {', '.join(IMPRESSION_COLUMNS)}",
-                        path)
+                        path) from None
     except pd.errors.ParserError as e:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         if found:
             want, line, saw = found.groups()
-            raise DataError(f"expected {want} fields, found {saw}", f"{path}:{line}")
-        raise DataError("not a readable CSV/TSV table", path)
+            raise DataError(f"expected {want} fields, found {saw}", f"{path}:{line}") from None
+        raise DataError("not a readable CSV/TSV table", path) from None
     except UnicodeDecodeError:
-        raise DataError("not a UTF-8 text file", path)
+        raise DataError("not a UTF-8 text file", path) from None
     return _validated(raw, path)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -12,7 +12,7 @@ import typer
 
 def compare(
     scenario: Path = typer.Argument(..., help="Scenario YAML file"),
-    recommender: List[str] = typer.Option(..., "--recommender", "-r",
+    recommender: list[str] = typer.Option(..., "--recommender", "-r",
                                           help="Strategy, e.g. random, mf, mf+mmr(lambda=0.7); repeat for each"),
     seeds: int = typer.Option(3, "--seeds", help="Paired seeds per strategy (scenario seed, +1, ...)"),
     out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or an unfinished comparison to resume)"),
@@ -25,7 +25,7 @@ def compare(
                                                                           "local Ray instance"),
     interval: str = typer.Option("bootstrap", "--interval", help="bootstrap (default) or t (only with 5+ seeds)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
-    robust: Optional[List[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
+    robust: Optional[list[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
                                                "prior's plausible range and say whether each difference holds "
                                                "(self_selection); repeat"),
     max_runs: int = typer.Option(10_000, "--max-runs", min=1, help="Refuse a plan of more runs than this"),

@@ -23,7 +23,7 @@ def fetch_command(
 ) -> None:
     """Download a public dataset, check every file's sha256 and place it in the data folder."""
     from ..console import console
-    from .fetch import fetch, is_complete, remote, fetched_path
+    from .fetch import fetch, fetched_path, is_complete, remote
 
     spec = remote(name)
     target = dest if dest is not None else fetched_path(name)

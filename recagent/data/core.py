@@ -106,7 +106,7 @@ class Users:
         return int(raw_id) in self._index
 
     @classmethod
-    def anonymous(cls, raw_ids: np.ndarray) -> "Users":
+    def anonymous(cls, raw_ids: np.ndarray) -> Users:
         n = len(raw_ids)
         return cls(
             raw_ids=np.asarray(raw_ids),
@@ -137,13 +137,13 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.users)
 
-    def subset(self, mask: np.ndarray) -> "Interactions":
+    def subset(self, mask: np.ndarray) -> Interactions:
         return Interactions(self.users[mask], self.items[mask], self.ratings[mask], self.times[mask])
 
-    def sorted_by_time(self) -> "Interactions":
+    def sorted_by_time(self) -> Interactions:
         return self.subset(user_time_order(self.users, self.times))
 
-    def temporal_split(self, test_fraction: float = 0.2) -> tuple["Interactions", "Interactions"]:
+    def temporal_split(self, test_fraction: float = 0.2) -> tuple[Interactions, Interactions]:
         """Each user's last `test_fraction` of interactions (by time) go to the test part."""
         s = self.sorted_by_time()
         counts = np.unique(s.users, return_counts=True)[1]

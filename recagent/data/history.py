@@ -47,7 +47,7 @@ def _listed(values) -> list:
 class Rows(Sequence):
     """One column (items or ratings) of a History as a sequence of per-user Python lists."""
 
-    def __init__(self, history: "History", column: str):
+    def __init__(self, history: History, column: str):
         self._history, self._column = history, column
 
     def __len__(self) -> int:
@@ -95,7 +95,7 @@ class History:
         self._garbage = 0  # cells of slices that rows have moved away from
 
     @classmethod
-    def from_interactions(cls, interactions: Interactions, n_users: int) -> "History":
+    def from_interactions(cls, interactions: Interactions, n_users: int) -> History:
         """Each user's interactions ordered by time, laid out as one block with a little slack per row."""
         order = user_time_order(interactions.users, interactions.times)
         counts = np.bincount(interactions.users, minlength=n_users).astype(np.int64)
@@ -104,7 +104,7 @@ class History:
 
     @classmethod
     def from_rows(cls, counts: np.ndarray, items: np.ndarray, ratings: np.ndarray,
-                  slack: int = INITIAL_SLACK, owners: np.ndarray | None = None) -> "History":
+                  slack: int = INITIAL_SLACK, owners: np.ndarray | None = None) -> History:
         """From rows laid end to end: the first counts[0] entries are user 0's, and so on
         (`owners`, each entry's user, saves working that out when the caller has it)."""
         counts = np.asarray(counts, dtype=np.int64)
@@ -140,7 +140,7 @@ class History:
     def __len__(self) -> int:
         return len(self._len)
 
-    def copy(self) -> "History":
+    def copy(self) -> History:
         """An independent copy (rows can then be rewritten without touching this one)."""
         other = object.__new__(type(self))
         other.__setstate__(self.__getstate__())

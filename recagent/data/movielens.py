@@ -79,7 +79,7 @@ def read_users(path: Path) -> Users:
                 ids.append(int(parts[0]))
                 ages.append(int(parts[1]))
             except ValueError:
-                raise DataError("expected integer user id and age", f"{path}:{lineno}")
+                raise DataError("expected integer user id and age", f"{path}:{lineno}") from None
             genders.append({"M": "male", "F": "female"}.get(parts[2], parts[2]))
             occupations.append(parts[3])
     n = len(ids)

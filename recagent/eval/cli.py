@@ -203,7 +203,7 @@ def prepare(
                                backoff=llm_backoff, cache=True, budget=BudgetSpec(max_calls=llm_max_calls))
             except ValueError as e:  # pydantic's ValidationError
                 first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
-                raise UserError(str(first["msg"]).removeprefix("Value error, "), "--llm-" + "-".join(str(x) for x in first["loc"][:1]).replace("_", "-"))
+                raise UserError(str(first["msg"]).removeprefix("Value error, "), "--llm-" + "-".join(str(x) for x in first["loc"][:1]).replace("_", "-")) from None
             defaults = EnsembleParams(**params)
             comments, note = None, f"skipped: the {dataset} dataset has no review or comment text"
             if dataset == "csv":

@@ -161,7 +161,7 @@ def evaluate_feedback(dataset_name: str, splits: list[Split], models: list[str] 
     per_split = []
     for k, split in enumerate(splits):
         per_split.append(evaluate_split(split, models, params, keywords,
-                                        lambda stage, frac, k=k: report(f"{split.name}: {stage}", (k + frac) / len(splits)),
+                                        lambda stage, frac, k=k, name=split.name: report(f"{name}: {stage}", (k + frac) / len(splits)),
                                         cache_dir))
     mean = {}
     for m in models:

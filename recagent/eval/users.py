@@ -25,9 +25,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-import typer
-
 import numpy as np
+import typer
 from scipy.spatial.distance import jensenshannon
 
 from ..data import History

@@ -36,7 +36,7 @@ class FeedbackModel(Protocol):
 
     name: str
 
-    def fit(self, catalog: Catalog, interactions: Interactions) -> "FeedbackModel":
+    def fit(self, catalog: Catalog, interactions: Interactions) -> FeedbackModel:
         """Learn from the training ratings; returns self."""
 
     def predict_proba(self, user_ids: np.ndarray, item_ids: np.ndarray, history: History) -> np.ndarray:
@@ -49,7 +49,7 @@ class FeedbackModel(Protocol):
                       history: History) -> tuple[np.ndarray, np.ndarray]:
         """(P(like | shown), expected 1-5 rating | shown) for items put in front of the person."""
 
-    def calibrate_shown(self, shown: Interactions, history: History) -> "FeedbackModel":
+    def calibrate_shown(self, shown: Interactions, history: History) -> FeedbackModel:
         """Refit the shown-question correction on ratings of randomly shown items; returns self."""
 
     def explain(self, user_id: int, item_id: int, history: History) -> dict:

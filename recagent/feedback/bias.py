@@ -10,6 +10,7 @@ Items the user is *shown* rather than chose: `predict_shown`, the exposure corre
 from __future__ import annotations
 
 import numpy as np
+
 from ..data import Catalog, History, Interactions
 from .base import LIKE_THRESHOLD
 from .exposure import AnswersShown, fit_correction
@@ -25,7 +26,7 @@ class BiasFeedback(AnswersShown):
         self.shown_correction = shown_correction  # False: a component of a model that corrects itself
         self.shown = None
 
-    def fit(self, catalog: Catalog, interactions: Interactions) -> "BiasFeedback":
+    def fit(self, catalog: Catalog, interactions: Interactions) -> BiasFeedback:
         n_users = int(interactions.users.max()) + 1 if len(interactions) else 0
         u, i, r = interactions.users, interactions.items, interactions.ratings.astype(np.float64)
         self.mu = float(r.mean()) if len(r) else 3.0

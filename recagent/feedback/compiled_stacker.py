@@ -48,7 +48,7 @@ class CompiledRating:
                 "coefficients": np.concatenate([c for _, c in self.pieces], axis=1)}
 
     @classmethod
-    def from_state(cls, s: dict) -> "CompiledRating":
+    def from_state(cls, s: dict) -> CompiledRating:
         model = cls()
         model.columns = np.asarray(s["columns"], dtype=np.int64)
         model.mean, model.scale = np.asarray(s["mean"], np.float64), np.asarray(s["scale"], np.float64)

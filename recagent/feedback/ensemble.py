@@ -176,7 +176,7 @@ class EnsembleFeedback(EnsemblePreparation, EnsembleFeatures):
             p = self._shown_vote(X, user_ids, item_ids).astype(np.float64)
         return p, rating
 
-    def calibrate_shown(self, shown: Interactions, history: History) -> "EnsembleFeedback":
+    def calibrate_shown(self, shown: Interactions, history: History) -> EnsembleFeedback:
         """Refit the shown head on ratings of randomly shown items (see ShownCorrection.calibrated)."""
         Xs = self._stack_inputs(self.features(shown.users, shown.items, history))
         self.shown = self.shown.calibrated(shown.users, shown.items, self.stack_like.predict_proba(Xs)[:, 1],

@@ -60,8 +60,8 @@ class EnsembleFeatures:
     """Feature building of `EnsembleFeedback` (a mixin: it reads the model's params, keywords and components)."""
 
     # read here, set by EnsembleFeedback / EnsemblePreparation
-    params: "EnsembleParams"
-    keywords: "ItemKeywords"
+    params: EnsembleParams
+    keywords: ItemKeywords
     keyword_vectors: dict[str, np.ndarray]
     components: Components
     # set here by _build_content

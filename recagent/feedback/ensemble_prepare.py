@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -30,9 +30,22 @@ from ..keywords.offline import VERSION as OFFLINE_KEYWORDS_VERSION
 from .bias import BiasFeedback
 from .ensemble_features import FEATURES, Components
 from .ensemble_params import EnsembleParams
-from .ensemble_store import (FORMAT_VERSION, EntryError, load_entry, load_keywords, read_entry, save_entry,
-                             save_keywords, versions)
-from .exposure import GRID as EXPOSURE_GRID, MAX_DENSE_CELLS, STEPS as EXPOSURE_STEPS, ExposureModel, ShownCorrection
+from .ensemble_store import (
+    FORMAT_VERSION,
+    EntryError,
+    load_entry,
+    load_keywords,
+    read_entry,
+    save_entry,
+    save_keywords,
+    versions,
+)
+from .exposure import GRID as EXPOSURE_GRID
+from .exposure import MAX_DENSE_CELLS, ExposureModel, ShownCorrection
+
+if TYPE_CHECKING:  # the class this mixin is part of
+    from .ensemble import EnsembleFeedback
+from .exposure import STEPS as EXPOSURE_STEPS
 from .mf import MatrixFactorization
 from .sample import MAX_EXPOSURE_INTERACTIONS, exposure_sample, fit_sample, sample_users
 from .sasrec import SASRec
@@ -92,7 +105,7 @@ class EnsemblePreparation:
     stack_rows: int
 
     # ===== fitting ===================================================================================
-    def fit(self, catalog: Catalog, interactions: Interactions) -> "EnsembleFeedback":
+    def fit(self, catalog: Catalog, interactions: Interactions) -> EnsembleFeedback:
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
         key, p = asdict(self.params), self.params
         if sample_users(interactions, p.fit_users, p.max_interactions, p.seed) is None:
@@ -311,7 +324,7 @@ class EnsemblePreparation:
         return Path(folder)
 
     @classmethod
-    def load(cls, folder: str | Path, catalog: Catalog, mode: str = "soft") -> "EnsembleFeedback":
+    def load(cls, folder: str | Path, catalog: Catalog, mode: str = "soft") -> EnsembleFeedback:
         """A fitted ensemble from a cache folder written by `save` (or `recagent prepare`)."""
         folder = Path(folder)
         try:

@@ -65,7 +65,7 @@ class ExposureModel:
         self.grid, self.steps, self.seed = tuple(grid), steps, seed
 
     def fit(self, interactions: Interactions, n_users: int, n_items: int,
-            sample: np.ndarray | None = None) -> "ExposureModel":
+            sample: np.ndarray | None = None) -> ExposureModel:
         """Fit on the observation matrix of `interactions` (every cell: rated or not).
 
         The head is fitted on the propensities of this same fit, the ones it is applied to later (leaving
@@ -125,7 +125,7 @@ class ExposureModel:
                  heldout_loss=json.dumps(self.heldout_loss))
         os.replace(tmp, path)  # whole or not at all
 
-    def _load_cached(self, path) -> "ExposureModel":
+    def _load_cached(self, path) -> ExposureModel:
         import json
 
         with np.load(path) as f:
@@ -236,7 +236,7 @@ class ExposureModel:
         return {"factors": self.factors, "reg": self.reg, "heldout_loss": self.heldout_loss, **self.params}
 
     @classmethod
-    def from_state(cls, state: dict) -> "ExposureModel":
+    def from_state(cls, state: dict) -> ExposureModel:
         model = cls(grid=((int(state["factors"]), float(state["reg"])),))
         model.factors, model.reg = int(state["factors"]), float(state["reg"])
         model.heldout_loss = dict(state.get("heldout_loss", {}))
@@ -284,7 +284,7 @@ class ShownCorrection:
 
     @classmethod
     def fit_ips(cls, exposure: ExposureModel, users: np.ndarray, items: np.ndarray, p_chosen: np.ndarray,
-                rating_chosen: np.ndarray, ratings: np.ndarray, like_threshold: float) -> "ShownCorrection":
+                rating_chosen: np.ndarray, ratings: np.ndarray, like_threshold: float) -> ShownCorrection:
         """The head from chosen ratings the model did not train on, each weighted 1 / pi (SNIPS, clipped)."""
         log_pi = exposure.log_propensity(users, items)
         weight = np.exp(-log_pi)
@@ -298,7 +298,7 @@ class ShownCorrection:
         return cls(exposure, like, rating, like_threshold)
 
     def calibrated(self, users: np.ndarray, items: np.ndarray, p_chosen: np.ndarray, rating_chosen: np.ndarray,
-                   ratings: np.ndarray) -> "ShownCorrection":
+                   ratings: np.ndarray) -> ShownCorrection:
         """A copy with the head refitted on ratings of randomly shown items (MAP, prior at the IPS fit)."""
         log_pi = self.exposure.log_propensity(users, items)
         ratings = np.asarray(ratings, np.float64)
@@ -328,7 +328,7 @@ class ShownCorrection:
                 "calibration_rows": self.calibration_rows}
 
     @classmethod
-    def from_state(cls, state: dict) -> "ShownCorrection":
+    def from_state(cls, state: dict) -> ShownCorrection:
         return cls(ExposureModel.from_state(state["exposure"]), np.asarray(state["like"], np.float64),
                    np.asarray(state["rating"], np.float64), float(state["like_threshold"]),
                    state.get("fitted_on", "ips"), int(state.get("calibration_rows", 0)))
@@ -374,7 +374,7 @@ class AnswersShown:
         return correction.apply(user_ids, item_ids, self.predict_proba(user_ids, item_ids, history),
                                 self.predict_rating(user_ids, item_ids, history))
 
-    def calibrate_shown(self, shown: Interactions, history) -> "AnswersShown":
+    def calibrate_shown(self, shown: Interactions, history) -> AnswersShown:
         correction = self._require_shown()
         p = self.predict_proba(shown.users, shown.items, history)
         r = self.predict_rating(shown.users, shown.items, history)

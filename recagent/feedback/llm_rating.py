@@ -55,7 +55,7 @@ class LLMRatingFeedback(AnswersShown):
     def attach_backend(self, backend: LanguageBackend) -> None:
         self.backend = backend
 
-    def fit(self, catalog: Catalog, interactions: Interactions) -> "LLMRatingFeedback":
+    def fit(self, catalog: Catalog, interactions: Interactions) -> LLMRatingFeedback:
         self.catalog = catalog
         self.fallback = BiasFeedback().fit(catalog, interactions)
         self.shown = self.fallback.shown

@@ -67,7 +67,7 @@ class MatrixFactorization(AnswersShown):
         self._cache = UserStateCache(self._user_states)
 
     # --- fitting -----------------------------------------------------------------------------------
-    def fit(self, catalog: Catalog, interactions: Interactions) -> "MatrixFactorization":
+    def fit(self, catalog: Catalog, interactions: Interactions) -> MatrixFactorization:
         n_items = len(catalog)
         u, i, r = interactions.users, interactions.items, interactions.ratings.astype(np.float64)
         n_users = int(u.max()) + 1 if len(u) else 0
@@ -162,7 +162,7 @@ class MatrixFactorization(AnswersShown):
                 "shown": self.shown.state() if self.shown is not None else None}
 
     @classmethod
-    def from_state(cls, state: dict) -> "MatrixFactorization":
+    def from_state(cls, state: dict) -> MatrixFactorization:
         model = cls(**state["params"])
         model.mu, model.item_side = float(state["mu"]), np.asarray(state["item_side"])
         model.slope, model.intercept = float(state["slope"]), float(state["intercept"])

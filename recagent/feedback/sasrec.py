@@ -158,7 +158,7 @@ class SASRec:
         return tuple(np.array(x) for x in (tok_rows, rat_rows, tgt_rows, lab_rows))
 
     def fit(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray, times: np.ndarray,
-            progress=None) -> "SASRec":
+            progress=None) -> SASRec:
         """Train on interactions (dense ids); `progress(epoch, n_epochs)` is called after each epoch."""
         from sklearn.metrics import roc_auc_score
 
@@ -272,7 +272,7 @@ class SASRec:
                 "history": self.history}
 
     @classmethod
-    def from_state(cls, state: dict) -> "SASRec":
+    def from_state(cls, state: dict) -> SASRec:
         p = state["params"]
         model = cls(state["n_items"], dim=p["dim"], layers=p["layers"], max_len=p["max_len"], epochs=p["epochs"],
                     batch_size=p["batch_size"], lr=p["lr"], dropout=p["dropout"], patience=p["patience"],

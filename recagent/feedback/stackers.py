@@ -33,7 +33,7 @@ class LinearLike:
         self.coef, self.intercept = np.asarray(coef, np.float64).reshape(1, -1), np.asarray(intercept, np.float64).ravel()
 
     @classmethod
-    def from_pipeline(cls, pipeline, columns) -> "LinearLike":
+    def from_pipeline(cls, pipeline, columns) -> LinearLike:
         scaler, logistic = (step for _, step in pipeline.steps)
         return cls(columns, scaler.mean_, scaler.scale_, logistic.coef_, logistic.intercept_)
 
@@ -49,7 +49,7 @@ class LinearLike:
                 "coef": self.coef, "intercept": self.intercept}
 
     @classmethod
-    def from_state(cls, s: dict) -> "LinearLike":
+    def from_state(cls, s: dict) -> LinearLike:
         return cls(s["columns"], s["mean"], s["scale"], s["coef"], s["intercept"])
 
 
@@ -72,7 +72,7 @@ class Constant:
         return {"kind": self.kind, "p": self.p, "rating": self.rating}
 
     @classmethod
-    def from_state(cls, s: dict) -> "Constant":
+    def from_state(cls, s: dict) -> Constant:
         return cls(s["p"], s["rating"])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -12,8 +12,8 @@ def findings(
     out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or an unfinished findings run to resume)"),
     scale: float = typer.Option(1.0, "--scale", help="Share of the base scenario's agents and steps, in (0, 1]"),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Paired seeds per arm (default: each sweep file's)"),
-    only: Optional[List[str]] = typer.Option(None, "--only", help="Run only this finding; repeat for several"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override for every run, e.g. feedback.model=ensemble"),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only this finding; repeat for several"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override for every run, e.g. feedback.model=ensemble"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Parallel runs (default: CPU count)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars"),
 ) -> None:

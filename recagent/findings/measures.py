@@ -12,9 +12,17 @@ import zlib
 
 import numpy as np
 
-from ..metrics.consumption import (consumption_sets, entropy_by_round, expected_random_jaccard, genre_distributions,
-                                   mean_by, mean_pairwise_jaccard, miscalibration, rarefied_entropy_by_round,
-                                   rarefied_jaccard)
+from ..metrics.consumption import (
+    consumption_sets,
+    entropy_by_round,
+    expected_random_jaccard,
+    genre_distributions,
+    mean_by,
+    mean_pairwise_jaccard,
+    miscalibration,
+    rarefied_entropy_by_round,
+    rarefied_jaccard,
+)
 from .tables import RunTables
 
 JACCARD_RAREFACTION = 5  # consumption sets subsampled to this many items for the volume-matched Jaccard

@@ -117,7 +117,7 @@ def plot_finding(name: str, arms: dict, path: Path) -> bool:
         keys = sorted({k for seeds in arms.values() for m in seeds.values() for k in m})
         fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
         for ax, key in zip(axes[0], keys):
-            for j, (arm, seeds) in enumerate(arms.items()):
+            for j, seeds in enumerate(arms.values()):
                 v = np.array([m.get(key, np.nan) for m in seeds.values()], dtype=np.float64)
                 ax.bar(j, np.nanmean(v) if np.isfinite(v).any() else 0, color=f"C{j}", alpha=0.6)
                 ax.scatter(np.full(len(v), j), v, color="k", s=12, zorder=3)

@@ -71,7 +71,7 @@ class ItemKeywords:
                           for c, p, n in zip(self.categories, self.pos, self.neg)]}
 
     @classmethod
-    def from_json(cls, data: dict) -> "ItemKeywords":
+    def from_json(cls, data: dict) -> ItemKeywords:
         items = data["items"]
         return cls([x["category"] for x in items], [list(x["pos"]) for x in items],
                    [list(x["neg"]) for x in items], data["route"], data.get("meta", {}))
@@ -80,7 +80,7 @@ class ItemKeywords:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
-    def load(cls, path: Path) -> "ItemKeywords":
+    def load(cls, path: Path) -> ItemKeywords:
         return cls.from_json(json.loads(Path(path).read_text()))
 
 

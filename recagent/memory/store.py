@@ -37,7 +37,7 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
         return {}
 
     @staticmethod
-    def build_from_config(config: dict) -> "MiniLMEmbedding":
+    def build_from_config(config: dict) -> MiniLMEmbedding:
         return MiniLMEmbedding()
 
     def default_space(self) -> str:

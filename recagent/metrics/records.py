@@ -36,7 +36,7 @@ class Records:
             self.hears.append(([agent], [item], [target]))
 
     @classmethod
-    def of_events(cls, events, catalog) -> "Records":
+    def of_events(cls, events, catalog) -> Records:
         """The records of events given one by one (`Event`s, items as dataset ids)."""
         records = cls()
         for e in events:

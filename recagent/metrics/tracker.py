@@ -46,9 +46,17 @@ import numpy as np
 from scipy import sparse
 
 from .conformity import LatestRatings, friend_agreement
+from .measures import (
+    Cascades,
+    cosine_distance_rows,
+    entropy_bits,
+    gini,
+    intra_list_diversity,
+    jaccard_pairs,
+    rarefied_coverage,
+    rarefied_entropy_bits,
+)
 from .records import Records
-from .measures import (Cascades, cosine_distance_rows, entropy_bits, gini, intra_list_diversity, jaccard_pairs,
-                       rarefied_coverage, rarefied_entropy_bits)
 
 RAREFACTION_DRAWS = 16  # random subsets per agent: the mean over agents moves by ~0.005 bits between seeds
 
@@ -159,8 +167,8 @@ class StepMetrics:
         self.genres = catalog.genres.astype(np.float64)
         self.embeddings = None
         if getattr(spec, "embedding_diversity", False):
-            from ..recommenders.content import item_embeddings
             from ..cache import cache_dir
+            from ..recommenders.content import item_embeddings
 
             self.embeddings = item_embeddings(catalog, cache_dir())
         n, g = model.n_agents, self.genres.shape[1]

@@ -95,7 +95,7 @@ class EnvConfig:
                 raise UserError(f"expected {expected}, found {getattr(self, name)!r}", f"env.{name}")
 
     @classmethod
-    def from_kwargs(cls, kwargs: dict) -> "EnvConfig":
+    def from_kwargs(cls, kwargs: dict) -> EnvConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(kwargs) - names)
         if unknown:

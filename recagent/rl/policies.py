@@ -42,7 +42,7 @@ class RecommenderPolicy:
             from ..recommenders import available_recommenders
 
             raise UserError(f"unknown recommender {name!r}; known: {', '.join(sorted(available_recommenders()))}",
-                            "policy")
+                            "policy") from None
         self.recommender.fit(world.catalog, world.interactions)
 
     def select(self, batch: RecBatch, rows: np.ndarray, k: int) -> np.ndarray:
@@ -62,7 +62,7 @@ class AgentPolicy:
         self.model, self.name = model, name
 
     @classmethod
-    def load(cls, path: str | Path) -> "AgentPolicy":
+    def load(cls, path: str | Path) -> AgentPolicy:
         from .train import load_agent
 
         model, meta = load_agent(path)

@@ -87,7 +87,7 @@ def world_from_dataset(dataset: Dataset, feedback: str | None = None, feedback_p
     try:
         model = make_feedback(name, FeedbackContext(seed, cache_dir(), dataset.name), **(feedback_params or {}))
     except TypeError as e:
-        raise UserError(f"bad feedback params for {name!r}: {e}", "feedback_params")
+        raise UserError(f"bad feedback params for {name!r}: {e}", "feedback_params") from None
     model.fit(dataset.catalog, dataset.interactions)
     return RLWorld(dataset.name, dataset.catalog, dataset.interactions, model, name)
 

@@ -36,7 +36,7 @@ class Adjacency:
         self._pair_keys: np.ndarray | None = None
 
     @classmethod
-    def from_edges(cls, n: int, source, target, closeness=None) -> "Adjacency":
+    def from_edges(cls, n: int, source, target, closeness=None) -> Adjacency:
         """From undirected edges (source[k], target[k]); each edge once, in either orientation."""
         source, target = np.asarray(source, dtype=np.int64), np.asarray(target, dtype=np.int64)
         closeness = np.ones(len(source)) if closeness is None else np.asarray(closeness, dtype=np.float64)
@@ -48,7 +48,7 @@ class Adjacency:
         return cls(indptr, other[order], np.concatenate([closeness, closeness])[order])
 
     @classmethod
-    def from_graph(cls, graph: nx.Graph) -> "Adjacency":
+    def from_graph(cls, graph: nx.Graph) -> Adjacency:
         """From an nx.Graph over nodes 0..n-1 (closeness 1.0 where an edge has none)."""
         n = graph.number_of_nodes()
         m = graph.number_of_edges()

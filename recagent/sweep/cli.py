@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -12,12 +12,12 @@ def sweep(
     file: Path = typer.Argument(..., help="A sweep file (a YAML with a `sweep:` block) or a scenario YAML"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (new, empty, or an unfinished sweep to "
                                                            "resume); default: the sweep file's `out`"),
-    recommender: Optional[List[str]] = typer.Option(None, "--recommender", "-r",
+    recommender: Optional[list[str]] = typer.Option(None, "--recommender", "-r",
                                                     help="Strategy, e.g. popular or mf+mmr(lambda=0.7); repeat for each"),
     seeds: Optional[int] = typer.Option(None, "--seeds", help="Paired seeds per point (scenario seed, +1, ...)"),
-    grid: Optional[List[str]] = typer.Option(None, "--grid", help="PATH=V1,V2,... swept values of a dotted scenario "
+    grid: Optional[list[str]] = typer.Option(None, "--grid", help="PATH=V1,V2,... swept values of a dotted scenario "
                                                                   "path, e.g. social.homophily=0,2,4; repeat"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="PATH=VALUE fixed override for every run; repeat"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="PATH=VALUE fixed override for every run; repeat"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override simulation.steps"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="Strategy differences are taken against "
                                                                     "(default: the first)"),
@@ -29,7 +29,7 @@ def sweep(
     cpus_per_run: float = typer.Option(1.0, "--cpus-per-run", help="CPUs each Ray task requests"),
     interval: str = typer.Option("bootstrap", "--interval", help="bootstrap (default) or t (only with 5+ seeds)"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar"),
-    robust: Optional[List[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
+    robust: Optional[list[str]] = typer.Option(None, "--robust", help="Re-run every strategy at both ends of this "
                                                "prior's plausible range and say whether each difference holds "
                                                "(self_selection); repeat"),
     max_runs: int = typer.Option(10_000, "--max-runs", min=1, help="Refuse a plan of more runs than this"),

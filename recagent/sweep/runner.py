@@ -29,7 +29,6 @@ import yaml
 from ..errors import UserError
 from .plan import RunSpec, SweepPlan
 
-
 # run.json statuses of a run that went as far as it will go (a degraded LLM run or a spent budget
 # would end the same way again); "running", "interrupted" and "failed" runs are redone
 FINISHED = ("completed", "degraded", "budget_exhausted")

@@ -312,7 +312,7 @@ def create_app(runs_dir: str | Path, *, poll_seconds: float = 0.4, allowed_hosts
             err = e.errors()[0]
             where = ".".join(str(x) for x in err["loc"]) or "body"
             raise BadRequest(f"expected a JSON object {{\"question\": string, \"step\"?: integer}}; "
-                             f"{where!r}: {err['msg']}")
+                             f"{where!r}: {err['msg']}") from None
         question = body.question.strip()
         if not question:
             raise BadRequest("the question is empty")

@@ -18,15 +18,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from pydantic import BaseModel
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import UserError
 from ..simulation.roleplay import NotYourTurn, RolePlay
 from ..simulation.roleplay_acts import COMMAND, ActError
 from .request_checks import Refused, json_body
-
 
 
 class PlayError(BaseModel):

@@ -373,11 +373,11 @@ class RunData(RunLog):
             "run": self.name, "step": step, **self.item_ref(index),
             "watchers": watchers, "watch_count": len(watchers),
             "cascade": {"links": links,  # [speaker, listener, step]: how word of the item travelled
-                        "reached": len({l[1] for l in links}),
+                        "reached": len({link[1] for link in links}),
                         "watched_after_hearing": sum(1 for x in watchers if x["heard_from"] is not None),
                         "depth": max(generation.values(), default=0),
-                        "talkers": sorted({l[0] for l in links}),
-                        "listeners_who_watched": sorted({l[1] for l in links} & watched_by)},
+                        "talkers": sorted({link[0] for link in links}),
+                        "listeners_who_watched": sorted({link[1] for link in links} & watched_by)},
             "posts": [e for e in events if e["kind"] == "post"][:50],
         }
 
