@@ -110,3 +110,18 @@ def test_torch_recommenders_round_trip_through_arrays(name):
     torch.set_rng_state(state)
     copy.train(1)  # training goes on the same way: optimiser state and generators came back
     assert np.array_equal(rec.recommend(users, 10), copy.recommend(users, 10))
+
+
+def test_a_stateful_component_is_written_by_its_own_state(tmp_path):
+    from recagent.simulation.state import RunWatches
+
+    watches = RunWatches(4)
+    watches.add(np.array([1, 3]), np.array([7, 9]), np.array([4.0, 2.5]))
+    tree, arrays = encode({"w": watches}, {})
+    node = tree["dict"][0][1]
+    assert node["stateful"] == "recagent.simulation.state:RunWatches" and len(node["arrays"]) == 5
+    back = decode(json.loads(json.dumps(tree)), arrays, {})["w"]
+    assert back[3] == [(9, 2.5)] and back.last_item.tolist() == [-1, 7, -1, 9]
+    arrays[node["arrays"]["agent"]] = np.array([1.5])  # a crafted column
+    with pytest.raises(CheckpointFormatError, match="watches column agent"):
+        decode(tree, arrays, {})

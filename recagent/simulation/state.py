@@ -62,6 +62,21 @@ class RunWatches:
     def __len__(self) -> int:
         return len(self.last_item)
 
+    # recagent.simulation.state_codec.Stateful: a checkpoint holds the five columns by name
+    COLUMNS = ("agent", "item", "rating", "last_item", "last_rating")
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        return {name: getattr(self, name) for name in self.COLUMNS}, {}
+
+    def restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        for name, dtype in zip(self.COLUMNS, (np.int64, np.int64, np.float64, np.int64, np.float64)):
+            column = arrays[name]
+            if column.dtype != dtype or column.ndim != 1:
+                raise ValueError(f"watches column {name} is {column.dtype} with {column.ndim} dimensions")
+            setattr(self, name, column)
+        if not len(self.agent) == len(self.item) == len(self.rating) or len(self.last_item) != len(self.last_rating):
+            raise ValueError("watches columns of different lengths")
+
     def __getitem__(self, agent: int) -> list[tuple[int, float]]:
         """(item, rating) of every watch of `agent` in the run, oldest first."""
         rows = np.flatnonzero(self.agent == agent)
