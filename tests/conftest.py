@@ -43,23 +43,19 @@ def scenario_file(tmp_path):
 
 
 # --- the README's test durations, measured on every run --------------------------------------------
-# Wall time of each test (its setup, call and teardown) by whether it is marked slow, so each full run
-# also says how long `pytest -m "not slow"` takes (a module fixture is counted where it first runs).
-_WALL = {"slow": [0, 0.0], "not slow": [0, 0.0]}
+# Time of each test (setup, call and teardown) by whether it is marked slow, so each full run also says
+# how long `pytest -m "not slow"` takes (a module fixture counts where it first runs). Summed from the
+# reports, so it also works under pytest-xdist, where it is the time one worker would take.
+_TIME = {"slow": [0, 0.0], "not slow": [0, 0.0]}
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    import time
-
-    start = time.perf_counter()
-    yield
-    entry = _WALL["slow" if item.get_closest_marker("slow") else "not slow"]
-    entry[0] += 1
-    entry[1] += time.perf_counter() - start
+def pytest_runtest_logreport(report):
+    entry = _TIME["slow" if "slow" in report.keywords else "not slow"]
+    entry[0] += report.when == "call" or (report.when == "setup" and report.skipped)
+    entry[1] += report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
-    parts = [f"{name}: {n} tests in {seconds / 60:.1f} min" for name, (n, seconds) in _WALL.items() if n]
+    parts = [f"{name}: {n} tests, {seconds / 60:.1f} min" for name, (n, seconds) in _TIME.items() if n]
     if parts:
-        terminalreporter.write_line("test wall time by marker (" + "; ".join(parts) + ")")
+        terminalreporter.write_line("test time by marker, one worker (" + "; ".join(parts) + ")")

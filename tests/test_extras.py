@@ -55,6 +55,7 @@ def test_require_names_the_extra_and_passes_when_installed():
             require("memory", "here.yaml")
 
 
+@pytest.mark.slow  # each case starts a fresh interpreter with the CLI: about 5-15 s
 def test_the_cli_starts_and_validates_the_quickstart_without_any_extra(tmp_path):
     result = cli_without(EVERY_EXTRA, ["--help"], tmp_path)
     assert result["code"] == 0 and "serve" in result["output"] and "rl" in result["output"]
@@ -64,6 +65,7 @@ def test_the_cli_starts_and_validates_the_quickstart_without_any_extra(tmp_path)
     assert result["code"] == 0, result["output"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, extra", [
     (["serve", "."], "web"),
     (["rl", "train", "--dataset", "synthetic"], "rl"),
@@ -76,6 +78,7 @@ def test_a_command_without_its_extra_is_one_line(args, extra, tmp_path):
     assert f"pip install 'recagent[{extra}]'" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("llm, extra", [
     ("{provider: fake, memory: {enabled: true}}", "memory"),
     ("{provider: local, model: smollm2-135m}", "local"),
