@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Self
 
 import numpy as np
 
@@ -42,9 +42,6 @@ from .ensemble_store import (
 )
 from .exposure import GRID as EXPOSURE_GRID
 from .exposure import MAX_DENSE_CELLS, ExposureModel, ShownCorrection
-
-if TYPE_CHECKING:  # the class this mixin is part of
-    from .ensemble import EnsembleFeedback
 from .exposure import STEPS as EXPOSURE_STEPS
 from .mf import MatrixFactorization
 from .sample import MAX_EXPOSURE_INTERACTIONS, exposure_sample, fit_sample, sample_users
@@ -105,7 +102,7 @@ class EnsemblePreparation:
     stack_rows: int
 
     # ===== fitting ===================================================================================
-    def fit(self, catalog: Catalog, interactions: Interactions) -> EnsembleFeedback:
+    def fit(self, catalog: Catalog, interactions: Interactions) -> Self:
         """Load a matching cache entry if there is one, else prepare (and save when cache_dir is set)."""
         key, p = asdict(self.params), self.params
         if sample_users(interactions, p.fit_users, p.max_interactions, p.seed) is None:
@@ -324,7 +321,7 @@ class EnsemblePreparation:
         return Path(folder)
 
     @classmethod
-    def load(cls, folder: str | Path, catalog: Catalog, mode: str = "soft") -> EnsembleFeedback:
+    def load(cls, folder: str | Path, catalog: Catalog, mode: str = "soft") -> Self:
         """A fitted ensemble from a cache folder written by `save` (or `recagent prepare`)."""
         folder = Path(folder)
         try:
