@@ -309,12 +309,15 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--per-user", type=int, default=5)
     args = parser.parse_args()
+    from recagent.llm.local import default_threads
+
+    args.threads = args.threads or default_threads()
     print(f"{os.cpu_count()} CPUs, {args.threads} llama.cpp threads, load average {os.getloadavg()[0]:.1f}")
     if args.what == "quality":
         quality(args.models.split(","), args.kinds.split(","), args.n, args.threads)

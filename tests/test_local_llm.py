@@ -35,7 +35,7 @@ PLACEHOLDER = re.compile(r"<[a-z_ ]{1,20}>")
 
 
 def local_spec(**kw) -> LLMSpec:
-    base = dict(provider="local", model=MODEL, threads=2, max_tokens=200, timeout=60, max_retries=2, backoff=0,
+    base = dict(provider="local", model=MODEL, max_tokens=200, timeout=60, max_retries=2, backoff=0,
                 cache=False, memory={"enabled": False})
     return LLMSpec(**{**base, **kw})
 
@@ -100,7 +100,7 @@ def test_a_timed_out_call_stops_generating_and_frees_the_model(local_backend):
 
     from recagent.llm.local import LocalPoster, model_file
 
-    poster = LocalPoster(model_file(MODEL), max_tokens=1500, temperature=0.0, n_threads=2)
+    poster = LocalPoster(model_file(MODEL), max_tokens=1500, temperature=0.0)
     long_job = [HumanMessage("Count from 1 to 1000, separated by commas.")]
 
     async def cut_short():
@@ -119,7 +119,7 @@ def test_a_timed_out_call_stops_generating_and_frees_the_model(local_backend):
 def scenario(tmp_path, steps: int, **sim) -> object:
     data = merge(SMALL_SCENARIO, {
         "dataset": {"users": 20, "items": 60},
-        "llm": {"provider": "local", "model": MODEL, "threads": 2, "max_tokens": 200, "timeout": 60,
+        "llm": {"provider": "local", "model": MODEL, "max_tokens": 200, "timeout": 60,
                 "cache": False, "memory": {"enabled": False}},
         "simulation": {"steps": steps, **sim}})
     path = tmp_path / "scenario.yaml"
@@ -181,7 +181,7 @@ def llama_server(tmp_path_factory):
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model_file(MODEL)),
                                  "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port),
-                                 "--n_threads", "2", "--n_ctx", "2048"], stdout=out, stderr=subprocess.STDOUT)
+                                 "--n_threads", "1", "--n_ctx", "2048"], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
     while True:

@@ -42,7 +42,7 @@ class MemorySpec(Strict):
 class LLMSpec(Strict):
     provider: Literal["offline", "openai", "fake", "local"] = "offline"
     model: str = Field("gpt-4o-mini", description="model name sent to the endpoint; for provider local a .gguf path, smollm2-135m or gemma3-270m")
-    threads: int | None = Field(None, ge=1, description="provider local: CPU threads for llama.cpp (default: all cores)")
+    threads: int | None = Field(None, ge=1, description="provider local: CPU threads for llama.cpp (default: half the cores, llama.cpp's own default)")
     structured_output: Literal["json_schema", "json_object", "off"] = Field("json_schema", description="how replies are constrained to their schema on an OpenAI-compatible endpoint: json_schema (OpenAI, vLLM), json_object with a schema (llama.cpp's server), off (prompt only); a server that refuses one gets the next")
     base_url: str | list[str] | None = Field(None, description="OpenAI-compatible endpoint(s); a list is load-balanced")
     api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
