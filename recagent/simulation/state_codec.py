@@ -67,7 +67,19 @@ def allowed_class(name: str) -> type:
 
 
 def own_module(module: str) -> bool:
-    return module == "recagent" or module.startswith("recagent.")
+    """recagent's own modules, and those of the recommender and re-ranker plug-ins installed here (a
+    scenario may run them, so their state is the run's; the package is the user's, not the file's)."""
+    return module == "recagent" or module.startswith("recagent.") or module.split(".")[0] in plugin_packages()
+
+
+@functools.lru_cache(maxsize=1)
+def plugin_packages() -> frozenset[str]:
+    from importlib.metadata import entry_points
+
+    from ..recommenders.registry import ENTRY_POINT_GROUP, RERANKER_ENTRY_POINT_GROUP
+
+    return frozenset(ep.module.split(".")[0] for group in (ENTRY_POINT_GROUP, RERANKER_ENTRY_POINT_GROUP)
+                     for ep in entry_points(group=group))
 
 
 def allowed_function(name: str):
