@@ -187,8 +187,10 @@ def _worth_a_test(block: Block) -> bool:
 ALL_BLOCKS = [b for page in PAGES for b in fenced_blocks(page) if _worth_a_test(b)]
 
 # Examples that run many simulations or train a policy (6-23 s each on the 2-core machine): `slow`,
-# so `pytest -m "not slow"` stays a few minutes; the full suite still runs every one.
-SLOW_EXAMPLE = re.compile(r"recagent (compare|sweep|rl|serve|findings)\b|--serve|recagent\.rl\b|PPO|train_policy")
+# so `pytest -m "not slow"` stays a few minutes; the full suite still runs every one. A block that reads
+# a study's folder (runs/sweep-..., runs/cmp-...) needs the slow block that wrote it, so it is slow too.
+SLOW_EXAMPLE = re.compile(r"recagent (compare|sweep|rl|serve|findings)\b|--serve|recagent\.rl\b|PPO|train_policy"
+                          r"|runs/(sweep|cmp)-")
 
 
 def _marked(block: Block):
