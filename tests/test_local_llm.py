@@ -67,6 +67,7 @@ def assert_real_replies(replies, backend_label: str):
     assert len(chat.turns) >= 1 and chat.sentiment in ("liked", "disliked", "neutral"), backend_label
 
 
+@pytest.mark.slow  # 74 s at load average 5 (the same acts took 26 s through the server then)
 def test_chat_post_feeling_interview_in_process(local_backend):
     replies = local_backend.respond_many(ACTS)
     assert_real_replies(replies, local_backend.label)
