@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Union, cast
 
 from ..errors import UserError
 from ..preflight import check_run, in_file
@@ -30,7 +30,29 @@ from ..scenario_loading import load_scenario, parse_scenario
 from ..simulation.build import build_model
 from ..simulation.session import Session, with_default_checkpoints, with_overrides
 
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..preflight import DryRun
+    from ..simulation.model import RecSimModel
+
 Mode = Literal["new", "resume", "replay", "dry-run", "play"]
+Source = Union[Scenario, dict[str, Any], str, Path]  # a Scenario, a parsed YAML mapping, or a file
+
+
+class PrepareProgress(Protocol):
+    """A display of the user simulator's preparation: called with (stage, fraction), closed after."""
+
+    def __call__(self, stage: str, fraction: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def run_folder(source: Source) -> Path:
+    """The run folder a resume or replay names."""
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"resume and replay take a run folder, not a {type(source).__name__}")
+    return Path(source)
+
 MODES = ("new", "resume", "replay", "dry-run", "play")
 
 
@@ -50,15 +72,15 @@ class Prepared:
 
     scenario: Scenario
     file: Path
-    dataset: object
-    model: object
+    dataset: Dataset
+    model: RecSimModel
     out: Path | None
 
     def start(self) -> Session:
         return Session.start(self.scenario, self.dataset, self.model, self.out)
 
 
-def read_source(source, base_dir: Path | None = None, file: Path | None = None) -> tuple[Scenario, Path]:
+def read_source(source: Source, base_dir: Path | None = None, file: Path | None = None) -> tuple[Scenario, Path]:
     """(scenario, the file its errors name) from a path, a dict or a Scenario (`file`: its file)."""
     if isinstance(source, Scenario):
         return source, Path(file) if file is not None else Path("<scenario>")
@@ -70,10 +92,11 @@ def read_source(source, base_dir: Path | None = None, file: Path | None = None) 
     raise TypeError(f"a scenario source is a path, a dict or a Scenario, not a {type(source).__name__}")
 
 
-def assemble(source, *, mode: Mode = "new", overrides: Overrides | None = None, out: str | Path | None = None,
-             base_dir: Path | None = None, file: Path | None = None, dataset=None, preparing: Callable | None = None,
+def assemble(source: Source, *, mode: Mode = "new", overrides: Overrides | None = None,
+             out: str | Path | None = None, base_dir: Path | None = None, file: Path | None = None,
+             dataset: Dataset | None = None, preparing: Callable[[Dataset], PrepareProgress] | None = None,
              play_checks: Callable[[Scenario], None] | None = None,
-             session_checks: Callable[[Scenario], None] | None = None):
+             session_checks: Callable[[Scenario], None] | None = None) -> Session | DryRun | Prepared:
     """A ready Session for `mode` (see the module doc); `dry-run`: the preflight's DryRun; `play`: a
     Prepared. `dataset`: one already loaded and checked (the API's), so it is not read again;
     `preparing(dataset)`: a progress display for the user simulator's preparation (closed after);
@@ -86,10 +109,10 @@ def assemble(source, *, mode: Mode = "new", overrides: Overrides | None = None, 
     if mode == "resume":
         if overrides.seed is not None or overrides.checkpoint_every is not None:
             raise UserError("a resumed run keeps its own seed and checkpoints")
-        return Session.resume(Path(source), steps=overrides.steps)
+        return Session.resume(run_folder(source), steps=overrides.steps)
     replay_of = turns = None
     if mode == "replay":
-        replay_of = Path(source)
+        replay_of = run_folder(source)
         scenario, file, turns = replay_source(replay_of)
     else:
         scenario, file = read_source(source, base_dir, file)
@@ -107,7 +130,7 @@ def assemble(source, *, mode: Mode = "new", overrides: Overrides | None = None, 
 
         return dry_run(scenario, file, out)
     if dataset is None:
-        dataset = check_run(scenario, file, out).dataset
+        dataset = cast("Dataset", check_run(scenario, file, out).dataset)
     progress = preparing(dataset) if preparing is not None else None
     with in_file(file):  # an error found while building names the scenario file
         try:
@@ -127,7 +150,7 @@ def assemble(source, *, mode: Mode = "new", overrides: Overrides | None = None, 
     return session
 
 
-def replay_source(run_dir: Path) -> tuple[Scenario, Path, dict]:
+def replay_source(run_dir: Path) -> tuple[Scenario, Path, dict[str, Any]]:
     """The recorded role-play run's scenario, its file and its people's turns."""
     from ..simulation.roleplay import recorded_turns
 
