@@ -132,21 +132,21 @@ class Simulation:
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
-                  steps: int | None = None, checkpoint_every: int | None = None) -> "Simulation":
+                  steps: int | None = None, checkpoint_every: int | None = None) -> Simulation:
         """A simulation of the scenario file at `path` (`seed`, `steps`, `checkpoint_every` override it)."""
         return cls(with_overrides(load_scenario(path), seed, steps, checkpoint_every), out=out, _file=Path(path))
 
     @classmethod
     def from_dict(cls, data: dict, *, base_dir: str | Path | None = None, out: str | Path | None = None,
                   seed: int | None = None, steps: int | None = None,
-                  checkpoint_every: int | None = None) -> "Simulation":
+                  checkpoint_every: int | None = None) -> Simulation:
         """A simulation of a scenario given as a dict (as the YAML would read); relative paths in it
         are taken from `base_dir` (default: the working directory)."""
         file = Path(base_dir if base_dir is not None else Path.cwd()) / "<scenario dict>"
         return cls(with_overrides(parse_scenario(data, file), seed, steps, checkpoint_every), out=out, _file=file)
 
     @classmethod
-    def resume(cls, run_dir: str | Path, *, steps: int | None = None) -> "Simulation":
+    def resume(cls, run_dir: str | Path, *, steps: int | None = None) -> Simulation:
         """Continue the run in `run_dir` from its last checkpoint (`steps`: a new total, at least the
         steps already done). The events after the checkpoint are dropped and done again, exactly."""
         from .run import Overrides, assemble
@@ -155,12 +155,12 @@ class Simulation:
 
     # --- running ---------------------------------------------------------------------------------
 
-    def step(self) -> "WorldView":
+    def step(self) -> WorldView:
         """Run one step and record it; returns the world after it."""
         self._session.step()
         return self.state
 
-    def run(self, steps: int | None = None, progress: bool = False, console=None) -> "Simulation":
+    def run(self, steps: int | None = None, progress: bool = False, console=None) -> Simulation:
         """Run `steps` more steps (default: all that are left), then, when none are left, write the
         closing files. `progress` shows a progress bar (on `console`, a rich Console, when given)."""
         self._session.run(steps, progress=progress, console=console)
@@ -175,7 +175,7 @@ class Simulation:
         """Write a checkpoint of the state after the last step now (see `resume`)."""
         return self._session.checkpoint()
 
-    def __enter__(self) -> "Simulation":
+    def __enter__(self) -> Simulation:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -80,7 +80,7 @@ def run(
                                                    "simulation.checkpoint_every, else 10; 0: none"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last "
                                           "checkpoint (no SCENARIO; --steps may raise the total)"),
-    play: Optional[List[int]] = typer.Option(None, "--play", help="Play this agent id yourself in the web page "
+    play: Optional[list[int]] = typer.Option(None, "--play", help="Play this agent id yourself in the web page "
                                              "(repeat for several people; see docs/roleplay.md)"),
     turn_timeout: Optional[float] = typer.Option(None, "--turn-timeout", help="With --play: seconds per turn before "
                                                  "the simulated policy acts instead (default roleplay.turn_timeout_s, 120)"),
@@ -185,7 +185,8 @@ from .web.serve import serve_command as _serve  # noqa: E402 - recagent serve (i
 
 app.command("serve")(_serve)
 
-from .eval.cli import eval_app as _eval_app, prepare as _prepare  # noqa: E402 - eval feedback, prepare (issue 3)
+from .eval.cli import eval_app as _eval_app  # noqa: E402 - eval feedback, prepare (issue 3)
+from .eval.cli import prepare as _prepare
 
 app.add_typer(_eval_app, name="eval")
 app.command("prepare")(_prepare)
@@ -194,7 +195,8 @@ from .calibrate import calibrate_app as _calibrate_app  # noqa: E402 - recagent 
 
 app.add_typer(_calibrate_app, name="calibrate")
 
-from .sweep.cli import report as _report, sweep as _sweep  # noqa: E402 - recagent sweep, report (issue 15)
+from .sweep.cli import report as _report  # noqa: E402 - recagent sweep, report (issue 15)
+from .sweep.cli import sweep as _sweep
 
 app.command("sweep")(_sweep)
 app.command("report")(_report)

@@ -10,7 +10,7 @@ def int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UserError(f"expected comma-separated integers like 1,2,3, found {text!r}", option)
+        raise UserError(f"expected comma-separated integers like 1,2,3, found {text!r}", option) from None
     if not values:
         raise UserError("expected at least one integer", option)
     return values

@@ -113,8 +113,9 @@ def test_example_notebook_runs(capsys):
 
 
 def test_same_scenario_same_events_through_api_and_runner(tmp_path):
-    from recagent.simulation import run_scenario
     import yaml
+
+    from recagent.simulation import run_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(SMALL_SCENARIO))

@@ -14,7 +14,6 @@ import sys
 
 import pytest
 import yaml
-
 from typer.testing import CliRunner
 
 from recagent import Simulation, UserError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Callable
 
 import numpy as np
@@ -34,7 +33,7 @@ def load_dataset(scenario: Scenario) -> Dataset:
         raise
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"could not read the dataset ({getattr(e, 'strerror', None) or 'not UTF-8 text'})",
-                        getattr(e, "filename", None))
+                        getattr(e, "filename", None)) from None
 
 
 def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None = None, *,
@@ -46,7 +45,7 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
     try:
         feedback = make_feedback(spec.model, FeedbackContext(scenario.seed, cache_dir(), dataset.name), **spec.params)
     except TypeError as e:
-        raise UserError(f"field 'feedback.params': {e}")
+        raise UserError(f"field 'feedback.params': {e}") from None
     backend = make_backend(scenario.llm, cache_dir=cache_dir(), preflight=preflight)
     if hasattr(feedback, "attach_backend"):  # feedback models that call the LLM (llm_rating)
         feedback.attach_backend(backend)
@@ -70,7 +69,7 @@ def build_model(scenario: Scenario, dataset: Dataset, event_log: EventLog | None
             return make_pipeline(name, params, chain, context)
         except TypeError as e:
             label = "+".join([name] + [n for n, _ in chain])
-            raise UserError(f"recommender {label!r}: bad params: {e}")
+            raise UserError(f"recommender {label!r}: bad params: {e}") from None
 
     return RecSimModel(scenario, dataset, feedback=feedback, recommender_factory=recommender_factory,
                        backend=backend, event_log=event_log)

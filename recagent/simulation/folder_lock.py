@@ -22,14 +22,14 @@ LOCK_FILE = "run.lock"
 class FolderLock:
     """The lock of one folder, held by this process; `owner` is the session that may write."""
 
-    held: dict[str, "FolderLock"] = {}  # this process's locks by resolved folder
+    held: dict[str, FolderLock] = {}  # this process's locks by resolved folder
 
     def __init__(self, folder: Path, lock: FileLock, previous: bytes | None):
         self.folder, self.lock, self.previous = folder, lock, previous  # previous: the file before, None: new
         self._owner: weakref.ref | None = None
 
     @classmethod
-    def take(cls, folder: Path, what: str = "run folder") -> "FolderLock":
+    def take(cls, folder: Path, what: str = "run folder") -> FolderLock:
         key = str(folder.resolve())
         mine = cls.held.get(key)
         if mine is not None and mine.lock.is_locked:

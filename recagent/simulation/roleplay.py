@@ -24,7 +24,8 @@ import queue
 import sqlite3
 import threading
 import time
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +81,7 @@ class RolePlay:
         for seat in self.seats.values():
             self._publish(seat)
 
-    def attach(self) -> "RolePlay":
+    def attach(self) -> RolePlay:
         self.model.schedule.add(self.take_turns, before="browse", label="roleplay")
         self.model.schedule.add(self._note_pending, before="learn", label="roleplay-learn")
         self.model.schedule.add(self._report_update, before="measure", label="roleplay-update")
@@ -214,7 +215,7 @@ class RolePlay:
             for act in record.get("acts", []):
                 turn.apply(COMMAND.validate_python(act))
         except (ActError, ValidationError) as e:
-            raise DataError(f"the recorded turn of agent {seat.agent} at step {step} does not replay: {e}")
+            raise DataError(f"the recorded turn of agent {seat.agent} at step {step} does not replay: {e}") from None
         return bool(record.get("timed_out"))
 
     def _reject_waiting(self, seat: Seat, message: str) -> None:

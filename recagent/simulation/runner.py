@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console, Group
 from rich import box
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -28,8 +28,7 @@ from ..cache import cache_dir
 from ..preparation import PreparationProgress, estimated_seconds
 from .events import EVENT_KINDS
 from .model import RecSimModel
-from .session import (Session, new_run_dir, versions, with_default_checkpoints, with_overrides,  # noqa: F401
-                      write_json)
+from .session import Session, new_run_dir, versions, with_default_checkpoints, with_overrides, write_json  # noqa: F401
 
 
 @dataclass

@@ -107,7 +107,7 @@ class Session:
         self.finished = False
 
     @classmethod
-    def start(cls, scenario: Scenario, dataset, model, out: Path | None) -> "Session":
+    def start(cls, scenario: Scenario, dataset, model, out: Path | None) -> Session:
         """Create the run folder (after every user error had its chance: the model is built)."""
         run_dir = new_run_dir(scenario, out)
         try:
@@ -144,7 +144,7 @@ class Session:
         return session
 
     @classmethod
-    def resume(cls, run_dir: Path, *, steps: int | None = None) -> "Session":
+    def resume(cls, run_dir: Path, *, steps: int | None = None) -> Session:
         """Continue `run_dir` from its checkpoint (recagent.simulation.checkpoint)."""
         from .checkpoint import load_checkpoint
 

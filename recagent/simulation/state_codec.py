@@ -27,7 +27,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
 # library classes a run's state holds, made again from their attributes alone
 ALLOWED = {"networkx.classes.graph:Graph", "networkx.classes.digraph:DiGraph",
            "scipy.sparse._csr:csr_matrix", "scipy.sparse._csr:csr_array", "scipy.sparse._csc:csc_matrix",

@@ -13,8 +13,8 @@ directly, `add` fills them from the payload of a single page, watch or hear even
 from __future__ import annotations
 
 import json
-from itertools import repeat
 from dataclasses import dataclass
+from itertools import repeat
 
 from ..metrics.records import Records
 from .events import Event, encode_payload

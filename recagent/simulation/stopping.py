@@ -47,7 +47,7 @@ class StopRequests:
             raise KeyboardInterrupt  # asked twice: stop now
         self.signum = signum
 
-    def __enter__(self) -> "StopRequests":
+    def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
                 self.previous[signum] = signal.signal(signum, self.note)
@@ -79,7 +79,7 @@ class SignalsInterrupt:
         self.signum = signum
         raise KeyboardInterrupt
 
-    def __enter__(self) -> "SignalsInterrupt":
+    def __enter__(self) -> SignalsInterrupt:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
                 self.previous[signum] = signal.signal(signum, self.raise_interrupt)

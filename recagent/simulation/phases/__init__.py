@@ -8,7 +8,7 @@ A phase reads and writes `model.world`, draws from `model.rng` and reports what 
 
 from __future__ import annotations
 
-from . import acts, activate, browse, learn, measure, record, remember, search, social
+from . import activate, acts, browse, learn, measure, record, remember, search, social
 
 PIPELINE = (
     ("activate", activate.run),

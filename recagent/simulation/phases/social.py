@@ -132,7 +132,7 @@ def post(model, agents: list[int], items: list[int], ratings: list[float] | None
         column[-(n + m):] = [tail[i] for i in idx]
     if model.memory is not None:
         people, titles = world.people, model.catalog.titles
-        for k, (agent, item, text) in enumerate(zip(agents, items, texts)):
+        for agent, item, text in zip(agents, items, texts):
             observe(model, agent, f"I posted about {titles[item]}: {text}", "post")
             for contact in world.adjacency.neighbours(agent).tolist():
                 observe(model, contact, f"{people.name(agent)} posted about {titles[item]}: {text}", "hear_post")
