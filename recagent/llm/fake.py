@@ -19,7 +19,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 
 def _detect(prompt: str) -> str:
-    tail = prompt[prompt.rfind("Reply with only one JSON object"):] if "Reply with only one JSON object" in prompt else ""
+    marker = "Reply with only a JSON object"  # prompts.with_format's last line
+    tail = prompt[prompt.rfind(marker):] if marker in prompt else ""
     for key, kind in (('"turns"', "chat"), ('"scores"', "importance"), ('"insights"', "reflection"),
                       ('"profile"', "profile"), ('"rating"', "rating"), ('"feeling"', "feeling"),
                       ('"answer"', "interview"), ('"text"', "post")):

@@ -1,6 +1,6 @@
 """Every prompt recagent sends, as LangChain prompt templates in one place.
 
-Acts that need more than free text ask for one JSON object; `FORMATS` holds the exact shape per
+Acts that need more than free text ask for one JSON object; `FORMATS` says its keys in words per
 kind, and `structured.py` holds the pydantic model each reply is parsed into. The SpeechRequest
 rides along in the last message's `additional_kwargs` so the offline backend can answer the same
 messages without an LLM.
@@ -22,18 +22,18 @@ SYSTEM = "You are {speaker}, {persona}. You talk about movies with friends, casu
 TEMPLATES = {
     "chat": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "You watched {item_title} ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
+        ("human", "You watched \"{item_title}\" ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
                   "Tell your friend {listener} in a sentence what you thought of it, and write what {listener} "
                   "answers in a sentence."),
     ]),
     "post": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "You watched {item_title} ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
+        ("human", "You watched \"{item_title}\" ({item_genres}) and {sentiment} it, for its {reasons}. {memory_line}"
                   "Write a post of one or two sentences telling all your friends what you thought of it."),
     ]),
     "feeling": ChatPromptTemplate.from_messages([
         ("system", SYSTEM),
-        ("human", "You just watched {item_title} ({item_genres}) and gave it {rating} out of 5. {memory_line}"
+        ("human", "You just watched \"{item_title}\" ({item_genres}) and gave it {rating} out of 5. {memory_line}"
                   "Say in one sentence how it left you feeling."),
     ]),
     "interview": ChatPromptTemplate.from_messages([
@@ -64,7 +64,7 @@ TEMPLATES = {
     ]),
     "rating": ChatPromptTemplate.from_messages([
         ("system", "You are a movie viewer whose taste is: {profile}. You rate movies as this viewer would."),
-        ("human", "Your last ratings:\n{ratings}\nHow many stars, from 1 to 5, do you give {item_title} "
+        ("human", "Your last ratings:\n{ratings}\nHow many stars, from 1 to 5, do you give \"{item_title}\" "
                   "({item_genres})?"),
     ]),
 }
