@@ -87,7 +87,7 @@ class LLMServer:
         self._thread = threading.Thread(target=self._loop.run_forever, name="llm-server", daemon=True)
         self._runner: web.AppRunner | None = None
 
-    def __enter__(self) -> "LLMServer":
+    def __enter__(self) -> LLMServer:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
         return self

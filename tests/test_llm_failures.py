@@ -320,7 +320,7 @@ def test_a_run_over_the_fallback_share_ends_degraded_with_exit_3(scenario_file, 
                                       f"({share:.0%}, over llm.max_fallback_share = 0.05): ")
     assert "Error code: 500" in info["warning"] and "injected 500" in info["warning"]  # the last error
     out = result.output
-    assert "status" in out and "degraded" in out and f"fallbacks to offline text" in out
+    assert "status" in out and "degraded" in out and "fallbacks to offline text" in out
     assert f"warning: {llm['fallbacks']} of {llm['acts']} LLM acts fell back" in out
     assert f"degraded: {llm['fallbacks']} of {llm['acts']}" in out and "--allow-degraded" in out
     assert allowed.exit_code == 0, allowed.output

@@ -15,7 +15,6 @@ Any other chat model (the scripted fake) is called through LangChain's `ainvoke`
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.parse
 import urllib.request
@@ -154,7 +153,7 @@ class ChatPoster:
             async with session.post(self.url, data=data) as response:
                 content = await response.read()
                 status, headers = response.status, response.headers
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise openai.APITimeoutError(request=httpx.Request("POST", self.url)) from None
         except aiohttp.ClientError as e:
             raise openai.APIConnectionError(message=f"Connection error: {e}",

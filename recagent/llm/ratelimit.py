@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
@@ -134,7 +134,7 @@ def retry_after(headers) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             when = parsedate_to_datetime(value)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):  # a header we cannot read is no instruction
         return None
 
