@@ -21,7 +21,6 @@ recommender new feedback, with how many of those ratings came from people.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -261,12 +260,9 @@ class RolePlay:
 
 
 def recorded_turns(events_path) -> dict:
-    """{(step, agent): payload} of the `turn` events in a run's log."""
-    import json
+    """{(step, agent): payload} of the `turn` events in a run's log (read through recagent.events)."""
+    from ..events import EVENT_COLUMNS, EventKind, EventReader, decode_payload
 
-    conn = sqlite3.connect(f"file:{events_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT step, agent_id, payload FROM events WHERE kind = 'turn' ORDER BY id").fetchall()
-    finally:
-        conn.close()
-    return {(int(step), int(agent)): json.loads(payload) for step, agent, payload in rows}
+    step, agent, payload = (EVENT_COLUMNS.index(c) for c in ("step", "agent_id", "payload"))
+    return {(int(row[step]), int(row[agent])): decode_payload(row[payload])
+            for row in EventReader(events_path).events(kinds=[EventKind.TURN])}
