@@ -16,6 +16,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from ..errors import UserError
+
 
 def execute_run(scenario_text: str, run_dir: str | None) -> dict:
     """Run one scenario; returns {"info": run.json dict, "archive": bytes | None} or {"error": text}.
@@ -66,8 +68,12 @@ def unpack_run(archive: bytes, run_dir: Path) -> None:
     staging = run_dir.parent / f".{run_dir.name}.unpack-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            tar.extractall(staging, filter="data")  # "data": no absolute paths, links out or devices
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                tar.extractall(staging, filter="data")  # "data": no absolute paths, links out or devices
+        except (tarfile.TarError, EOFError, OSError) as error:  # a crafted or cut archive: one line, nothing kept
+            raise UserError(f"the run folder a worker returned does not unpack ({type(error).__name__}: "
+                            f"{str(error)[:200]}); nothing of it was written", run_dir) from None
         shutil.rmtree(run_dir, ignore_errors=True)
         os.rename(staging, run_dir)
     finally:
