@@ -23,6 +23,7 @@ reply whatever order the wave's calls reach the lock in, and a retry is a new sa
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import json
 import os
@@ -43,6 +44,16 @@ N_CTX = 2048  # recagent's prompts are a few hundred tokens; a small context kee
 
 _models: dict[tuple, object] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the models before the interpreter tears down llama_cpp's module globals: left to `__del__`
+    at exit, llama-cpp-python prints an "Exception ignored ... 'NoneType' object is not callable"."""
+    with _models_lock:
+        for model in _models.values():
+            model.close()  # type: ignore[attr-defined]
+        _models.clear()
 _grammars: dict[str, object] = {}
 
 
