@@ -123,7 +123,7 @@ def test_shipped_scenarios_validate():
 
 def test_the_cli_starts_without_the_heavy_libraries():
     """`recagent --help` (and every command before it runs) loads no torch, scikit-learn, LangChain or FastAPI."""
-    heavy = ("torch", "sklearn", "langchain_core", "fastapi", "chromadb", "mesa")
+    heavy = ("torch", "sklearn", "langchain_core", "fastapi", "chromadb", "mesa", "scipy.stats", "scipy.spatial")
     code = ("import sys; from typer.testing import CliRunner; from recagent.cli import app; "
             "assert CliRunner().invoke(app, ['--help']).exit_code == 0; "
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")

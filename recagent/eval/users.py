@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 import typer
-from scipy.spatial.distance import jensenshannon
 
 from ..data import History
 from ..errors import UserError
@@ -81,6 +80,8 @@ def jsd(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
     p, q = np.asarray(p_counts, dtype=np.float64), np.asarray(q_counts, dtype=np.float64)
     if p.sum() == 0 or q.sum() == 0:
         return float("nan")
+    from scipy.spatial.distance import jensenshannon  # here: the CLI starts without SciPy
+
     return float(jensenshannon(p / p.sum(), q / q.sum(), base=2) ** 2)
 
 

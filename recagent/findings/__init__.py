@@ -6,7 +6,9 @@
 - report.py: findings.csv, measures.csv, report.md/html, plots; cli.py: the command.
 """
 
-from .catalog import FINDINGS, Claim, Finding
-from .runner import FindingsResult, run_findings
+from ..lazy import lazy_exports
 
 __all__ = ["FINDINGS", "Claim", "Finding", "FindingsResult", "run_findings"]
+# imported on first use, so mounting `recagent findings` on the CLI loads no SciPy
+__getattr__ = lazy_exports(__name__, {"FINDINGS": ".catalog", "Claim": ".catalog", "Finding": ".catalog",
+                                      "FindingsResult": ".runner", "run_findings": ".runner"})
