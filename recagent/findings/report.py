@@ -9,6 +9,7 @@ the side of zero the paper reports; "no (interval spans 0)" means this many seed
 from __future__ import annotations
 
 import html
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def plot_finding(name: str, arms: dict, path: Path) -> bool:
                 v = np.array([m.get(key, np.nan) for m in seeds.values()], dtype=np.float64)
                 ax.bar(j, np.nanmean(v) if np.isfinite(v).any() else 0, color=f"C{j}", alpha=0.6)
                 ax.scatter(np.full(len(v), j), v, color="k", s=12, zorder=3)
-            ax.set_xticks(range(len(arms)), list(arms))
+            ax.set_xticks(range(len(arms)), [textwrap.fill(str(arm), 12) for arm in arms])  # long arm names wrapped
             ax.set_title(key, fontsize=10)
     fig.suptitle(name)
     fig.tight_layout()

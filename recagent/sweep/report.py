@@ -250,10 +250,10 @@ def plot_against(table: pd.DataFrame, plan: SweepPlan, param: str, m: Measure, p
         err = np.vstack([mean - lo, hi - mean])
         ax.errorbar(xs, mean, yerr=np.where(np.isfinite(err), err, 0), marker="o", capsize=3, label=label)
     if not numeric:
-        ax.set_xticks(range(len(order)), order)
+        ax.set_xticks(range(len(order)), [textwrap.fill(str(v), 14) for v in order])  # long values wrapped
     elif len(order) <= 12:  # ticks at the swept values themselves
         ax.set_xticks(sorted({float(v) for v in raw if v is not None}))
-    ax.set_xlabel(param)
+    ax.set_xlabel(textwrap.fill(param, 50))
     ax.set_ylabel(textwrap.fill(m.label, 40))  # a long label is wrapped, not cut at the figure's edge
     ax.set_title(f"{m.name} ({m.summary_words}) against {param}", fontsize=9)
     handles, _ = ax.get_legend_handles_labels()
