@@ -1,13 +1,13 @@
 """Information-cocoon and social-influence measures, per step (metrics.csv) and per agent."""
 
 from .measures import (
-                       Cascades,
-                       entropy_bits,
-                       gini,
-                       intra_list_diversity,
-                       jaccard_pairs,
-                       rarefied_coverage,
-                       rarefied_entropy_bits,
+    Cascades,
+    entropy_bits,
+    gini,
+    intra_list_diversity,
+    jaccard_pairs,
+    rarefied_coverage,
+    rarefied_entropy_bits,
 )
 from .tracker import COLUMNS, StepMetrics, metrics_reporters
 

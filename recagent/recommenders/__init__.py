@@ -3,13 +3,13 @@
 from .base import Recommender, RecommenderWorld, top_k
 from .builtin import PopularRecommender, RandomRecommender
 from .registry import (
-                       RECOMMENDERS,
-                       RERANKERS,
-                       RecommenderContext,
-                       available_recommenders,
-                       available_rerankers,
-                       make_pipeline,
-                       make_recommender,
+    RECOMMENDERS,
+    RERANKERS,
+    RecommenderContext,
+    available_recommenders,
+    available_rerankers,
+    make_pipeline,
+    make_recommender,
 )
 
 __all__ = [

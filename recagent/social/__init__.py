@@ -2,14 +2,14 @@
 
 from .adjacency import Adjacency
 from .graphs import (
-                     SocialEdges,
-                     barabasi_albert,
-                     build_edges,
-                     build_graph,
-                     from_relations,
-                     homophily,
-                     homophily_edges,
-                     watts_strogatz,
+    SocialEdges,
+    barabasi_albert,
+    build_edges,
+    build_graph,
+    from_relations,
+    homophily,
+    homophily_edges,
+    watts_strogatz,
 )
 
 __all__ = ["Adjacency", "SocialEdges", "barabasi_albert", "build_edges", "build_graph", "from_relations",
