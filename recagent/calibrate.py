@@ -170,9 +170,7 @@ def influence_command(
     adoption-timing influence ratios match the real ones (recagent/social/influence_fit.py)."""
     import json
 
-    import pandas as pd
-
-    from .eval.influence import _pick, _read_csv, load_edges, to_days
+    from .eval.influence import _pick, _read_csv, load_edges, load_events
     from .metrics.influence import parse_windows
     from .social.influence_fit import DEFAULT_GRID, PARAMETER, fit_influence, fmt_value, trust_population
     from .sweep.plan import parse_override, parse_values
@@ -186,17 +184,12 @@ def influence_command(
     fixed = dict(parse_override(text, "--set") for text in set_ or [])
     if parameter in fixed:
         raise UserError(f"{parameter!r} is both the grid and fixed; give it once", "--set")
-    frame = _read_csv(events, "--events")
-    columns = {k: _pick(frame, names, k, events) for k, names in (("user", ("user_id", "user", "userid")),
-                                                                  ("item", ("item_id", "item", "itemid")),
-                                                                  ("day", ("timestamp", "date", "time", "day")))}
-    rating = next((c for c in frame.columns if c.lower() in ("rating", "rating_or_weight", "score")), None)
-    ratings = frame[rating].to_numpy(np.float64) if rating is not None else np.full(len(frame), 5.0)
-    if rating is not None and not (np.isfinite(ratings).all() and ratings.min() >= 1 and ratings.max() <= 5):
-        ratings = np.full(len(frame), 5.0)  # weights, not 1-5 ratings (Last.fm tag counts): each adoption a like
-        err_console.print(f"{events}: column {rating!r} is not a 1-5 rating; every adoption is taken as a 5")
-    real = pd.DataFrame({"user": frame[columns["user"]].astype(str), "item": frame[columns["item"]].astype(str),
-                         "rating": ratings, "day": to_days(frame[columns["day"]], events)})
+    real = load_events(events, with_rating=True)
+    ratings = real.pop("rating").to_numpy() if "rating" in real else None
+    if ratings is not None and not (np.isfinite(ratings).all() and ratings.min() >= 1 and ratings.max() <= 5):
+        ratings = None  # weights, not 1-5 ratings (Last.fm tag counts): each adoption a like
+        err_console.print(f"{events}: the rating column is not a 1-5 rating; every adoption is taken as a 5")
+    real.insert(2, "rating", ratings if ratings is not None else 5.0)
     genres = None
     if items is not None:
         table = _read_csv(items, "--items")

@@ -22,6 +22,7 @@ console = Console()
 USER_NAMES = ("user_id", "user", "userid")
 ITEM_NAMES = ("item_id", "item", "itemid", "movie_id", "artist_id")
 DATE_NAMES = ("timestamp", "date", "time", "day")
+RATING_NAMES = ("rating", "rating_or_weight", "score")
 
 
 def _read_csv(path: Path, option: str) -> pd.DataFrame:
@@ -63,7 +64,9 @@ def to_days(values: pd.Series, path: Path) -> np.ndarray:
     return days
 
 
-def load_events(path: Path) -> pd.DataFrame:
+def load_events(path: Path, with_rating: bool = False) -> pd.DataFrame:
+    """user, item, day of each dated adoption; `with_rating`: also the file's rating column as it is
+    (a float column, NaN-free, or absent when the file has none)."""
     import pandas as pd
 
     frame = _read_csv(path, "--events")
@@ -71,8 +74,12 @@ def load_events(path: Path) -> pd.DataFrame:
     date = _pick(frame, DATE_NAMES, "date", path)
     if frame.empty:
         raise UserError("no adoptions (the file has a header only)", path)
-    return pd.DataFrame({"user": frame[user].astype(str), "item": frame[item].astype(str),
-                         "day": to_days(frame[date], path)})
+    out = pd.DataFrame({"user": frame[user].astype(str), "item": frame[item].astype(str),
+                        "day": to_days(frame[date], path)})
+    rating = next((c for c in frame.columns if c.lower() in RATING_NAMES), None)
+    if with_rating and rating is not None:
+        out["rating"] = frame[rating].to_numpy("float64")
+    return out
 
 
 def load_edges(path: Path, symmetric: bool) -> pd.DataFrame:
