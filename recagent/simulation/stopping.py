@@ -34,29 +34,36 @@ def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-class StopRequests:
-    """Within `with`: SIGTERM/SIGINT set `signum` (the run stops after its step); a second one raises
-    KeyboardInterrupt. Outside the main thread signals cannot be caught and nothing changes."""
+class HandledSignals:
+    """Within `with` on the main thread, SIGTERM and SIGINT go to `handle`; the previous handlers come
+    back on exit. Outside the main thread signals cannot be caught and nothing changes."""
 
     def __init__(self):
         self.signum: int | None = None
         self.previous: dict[int, object] = {}
 
-    def note(self, signum, frame) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt  # asked twice: stop now
-        self.signum = signum
+    def handle(self, signum, frame) -> None:
+        raise NotImplementedError
 
-    def __enter__(self) -> StopRequests:
+    def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
-                self.previous[signum] = signal.signal(signum, self.note)
+                self.previous[signum] = signal.signal(signum, self.handle)
         return self
 
     def __exit__(self, *exc) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
         self.previous.clear()
+
+
+class StopRequests(HandledSignals):
+    """SIGTERM/SIGINT set `signum` (the run stops after its step); a second one raises KeyboardInterrupt."""
+
+    def handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt  # asked twice: stop now
+        self.signum = signum
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -66,26 +73,11 @@ def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-class SignalsInterrupt:
-    """Within `with` on the main thread: SIGTERM, like SIGINT, raises KeyboardInterrupt, and `signum`
-    says which came (for a main thread that waits while a run steps on another thread, as role-play
-    does: the run's thread is told to stop and closes its folder as interrupted)."""
+class SignalsInterrupt(HandledSignals):
+    """SIGTERM, like SIGINT, raises KeyboardInterrupt, and `signum` says which came (for a main thread
+    that waits while a run steps on another thread, as role-play does: the run's thread is told to stop
+    and closes its folder as interrupted)."""
 
-    def __init__(self):
-        self.signum: int | None = None
-        self.previous: dict[int, object] = {}
-
-    def raise_interrupt(self, signum, frame) -> None:
+    def handle(self, signum, frame) -> None:
         self.signum = signum
         raise KeyboardInterrupt
-
-    def __enter__(self) -> SignalsInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            for signum in SIGNALS:
-                self.previous[signum] = signal.signal(signum, self.raise_interrupt)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        self.previous.clear()
