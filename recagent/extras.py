@@ -21,6 +21,17 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# llama.cpp compiles from source, and its default (native) build crashes on some CPUs: the portable flags
+# go with the install line (the README's install command sets the same)
+BUILD_ENV = {"local": 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON '
+                      '-DLLAVA_BUILD=OFF" '}
+
+
+def install_command(extra: str) -> str:
+    """The one command that installs `extra`."""
+    return f"{BUILD_ENV.get(extra, '')}pip install 'recagent[{extra}]'"
+
+
 def missing(extra: str) -> list[str]:
     """The modules of `extra` that cannot be imported here."""
     return [name for name in EXTRAS[extra][1] if find_spec(name) is None]
@@ -32,7 +43,6 @@ def require(extra: str, where: str | None = None) -> None:
     if absent:
         purpose = EXTRAS[extra][0]
         raise UserError(
-            f"{purpose} needs the '{extra}' extra ({', '.join(absent)} not installed): "
-            f"pip install 'recagent[{extra}]'",
+            f"{purpose} needs the '{extra}' extra ({', '.join(absent)} not installed): {install_command(extra)}",
             where,
         )

