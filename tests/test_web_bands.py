@@ -1,14 +1,19 @@
-"""The page's study bands are the report's: recagent.web.studies.step_bands (a product with the
-resamples' counts) against recagent.sweep.stats.step_bands (indexing by the resamples), NaN cells,
-all-NaN steps, one seed and ranges included."""
+"""The study bands of the page and the report (recagent.sweep.stats.step_bands, a product with the
+resamples' counts) against the bootstrap by indexing (percentile_interval of bootstrap_means), NaN
+cells, all-NaN steps, one seed and ranges included."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from recagent.sweep.stats import step_bands as report_bands
-from recagent.web.studies import step_bands
+from recagent.sweep.stats import bootstrap_means, percentile_interval, step_bands
+
+
+def report_bands(matrix, low, high, resamples=2_000):
+    """The band by indexing the matrix by each resample (what step_bands computed before)."""
+    lo, hi = percentile_interval(bootstrap_means(np.asarray(matrix, dtype=np.float64), resamples))
+    return np.clip(lo, low, high), np.clip(hi, low, high)
 
 
 @pytest.mark.parametrize("steps, seeds", [(50, 2), (40, 5), (30, 20), (20, 1)])

@@ -16,6 +16,7 @@ Resampling uses a fixed seed, so a report is reproducible from its runs.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from contextlib import contextmanager
@@ -154,8 +155,56 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def step_bands(matrix: np.ndarray, low: float, high: float, resamples: int = 2_000) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step 95% bootstrap band of the mean over seeds; `matrix` is (steps, seeds), NaN allowed."""
+def step_bands(matrix: np.ndarray, low: float, high: float, resamples: int = 2_000,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step 95% percentile bootstrap band of the mean over seeds; `matrix` is (steps, seeds), NaN
+    allowed. The resamples are `bootstrap_means`' (same seed), computed as a product with each
+    resample's counts instead of indexing the matrix by them: (steps x resamples) floats instead of
+    (steps x resamples x seeds), 3 groups x 20 seeds x 1,000 steps in well under a second instead of
+    27 s (the report's plots and the page's study bands). tests/test_web_bands.py holds it to
+    `percentile_interval(bootstrap_means(...))`."""
     matrix = np.asarray(matrix, dtype=np.float64)
-    lo, hi = percentile_interval(bootstrap_means(matrix, resamples))
+    weights = _resample_counts(matrix.shape[1], resamples, seed)
+    finite = np.isfinite(matrix)
+    if finite.all():  # the usual case: every seed has every step
+        means = matrix @ (weights.T / matrix.shape[1])
+    else:
+        sums = np.where(finite, matrix, 0.0) @ weights.T
+        counts = finite.astype(np.float64) @ weights.T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / counts, np.nan)  # a resample of only NaN seeds has no mean
+    tail = (1 - CONFIDENCE) / 2
+    lo, hi = _nan_quantiles(means, (tail, 1 - tail))
     return np.clip(lo, low, high), np.clip(hi, low, high)
+
+
+@functools.lru_cache(maxsize=16)
+def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n): how often each of n seeds is drawn in each resample, as sweep.stats.bootstrap_means draws."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    counts = (idx[:, :, None] == np.arange(n)).sum(1).astype(np.float64)
+    counts.flags.writeable = False  # shared between calls
+    return counts
+
+
+def _nan_quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """np.nanquantile(values, q, axis=1) for each q (linear interpolation), vectorised over rows:
+    one partition for all of them where a row has no NaN (numpy's nanquantile loops over rows)."""
+    rows = np.arange(len(values))
+    if np.isfinite(values).all():
+        k = values.shape[1]
+        pos = [q * (k - 1) for q in qs]
+        kth = sorted({int(np.floor(p)) for p in pos} | {min(int(np.floor(p)) + 1, k - 1) for p in pos})
+        part = np.partition(values, kth, axis=1)
+        return [part[:, int(np.floor(p))] + (part[:, min(int(np.floor(p)) + 1, k - 1)] - part[:, int(np.floor(p))])
+                * (p - np.floor(p)) for p in pos]
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    k = np.isfinite(ordered).sum(1)
+    out = []
+    for q in qs:
+        pos = q * np.maximum(k - 1, 0)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(k - 1, 0))
+        a, b = ordered[rows, below], ordered[rows, above]
+        out.append(np.where(k > 0, a + (b - a) * (pos - below), np.nan))
+    return out
